@@ -1,0 +1,49 @@
+//! Check: rules over the whole graph that no single operator can see.
+
+use crate::ctxt::Errors;
+use crate::graph::{Graph, NodeKind};
+use std::collections::HashMap;
+
+/// Reports duplicate processor names and topologies without sources.
+pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
+    if !graph.nodes.iter().any(|n| matches!(n.kind, NodeKind::Source { .. })) {
+        errors.spanned(fn_name, "this topology reads no topic: add `builder.stream::<K, V>(\"topic\")`");
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for node in &graph.nodes {
+        if let Some(&first) = seen.get(node.name.as_str()) {
+            errors.at(
+                node.span,
+                format!(
+                    "duplicate processor name `{}` (also used by the `{}` above)",
+                    node.name,
+                    kind_name(&graph.nodes[first].kind)
+                ),
+            );
+        } else {
+            seen.insert(&node.name, node.id);
+        }
+    }
+}
+
+/// The DSL name of a node's operator, for messages.
+pub fn kind_name(kind: &NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Source { .. } => "stream",
+        NodeKind::Filter { negate: false, .. } => "filter",
+        NodeKind::Filter { negate: true, .. } => "filter_not",
+        NodeKind::Map { .. } => "map",
+        NodeKind::MapValues { .. } => "map_values",
+        NodeKind::FlatMap { .. } => "flat_map",
+        NodeKind::FlatMapValues { .. } => "flat_map_values",
+        NodeKind::SelectKey { .. } => "select_key",
+        NodeKind::Peek { .. } => "peek",
+        NodeKind::Foreach { .. } => "foreach",
+        NodeKind::Split => "split",
+        NodeKind::Branch { .. } => "branch",
+        NodeKind::Merge => "merge",
+        NodeKind::Repartition { .. } => "repartition",
+        NodeKind::Sink { .. } => "to",
+        NodeKind::Print { .. } => "print",
+    }
+}

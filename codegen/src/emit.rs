@@ -1,0 +1,525 @@
+//! Emit: one specialised processor per sub-topology.
+//!
+//! Each sub-topology becomes a struct whose fields are the user's closures
+//! (generic parameters, so they stay monomorphised) and whose `process`
+//! method is the fused chain as straight-line code: deserialise, call the
+//! closures in order, serialise into reused buffers, hand bytes to the
+//! collector. A record moves by value; at a fan-out it is cloned for every
+//! consumer but the last. No trait objects, channels, queues or collections
+//! are added between operators. The function body is replaced by a call to a
+//! generated constructor whose bounds let rustc infer every intermediate type
+//! from the closures themselves.
+
+use crate::describe::Description;
+use crate::graph::{Graph, NodeId, NodeKind, SinkTarget};
+use crate::parse::{Statement, TopologyFn};
+use crate::plan::{Entry, Plan, Ty};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use std::collections::BTreeSet;
+use syn::spanned::Spanned;
+
+struct Emitter<'a> {
+    graph: &'a Graph,
+    plan: &'a Plan,
+    p: TokenStream,
+}
+
+/// A sub-topology's generic parameters and their bounds.
+#[derive(Default)]
+struct Generics {
+    types: BTreeSet<usize>,
+    iters: Vec<NodeId>,
+    topics: Vec<NodeId>,
+    closures: Vec<NodeId>,
+    bounds: Vec<TokenStream>,
+}
+
+impl Generics {
+    fn params(&self) -> Vec<syn::Ident> {
+        let mut v: Vec<syn::Ident> = self.types.iter().map(|t| format_ident!("__WeirT{}", t)).collect();
+        v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
+        v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
+        v.extend(self.closures.iter().map(|i| format_ident!("__WeirF{}", i)));
+        v
+    }
+    fn phantom(&self) -> Vec<syn::Ident> {
+        let mut v: Vec<syn::Ident> = self.types.iter().map(|t| format_ident!("__WeirT{}", t)).collect();
+        v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
+        v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
+        v
+    }
+}
+
+fn closure_of(kind: &NodeKind) -> Option<&syn::Expr> {
+    match kind {
+        NodeKind::Filter { f, .. }
+        | NodeKind::Map { f }
+        | NodeKind::MapValues { f, .. }
+        | NodeKind::FlatMap { f }
+        | NodeKind::FlatMapValues { f, .. }
+        | NodeKind::SelectKey { f }
+        | NodeKind::Peek { f }
+        | NodeKind::Foreach { f } => Some(f),
+        NodeKind::Branch { pred: Some(f), .. } => Some(f),
+        NodeKind::Sink { target: SinkTarget::Extractor(f, _) } => Some(f),
+        _ => None,
+    }
+}
+
+impl Emitter<'_> {
+    fn ty(&self, var: usize, generics: &mut Generics) -> TokenStream {
+        match self.plan.types.resolve(var) {
+            Ty::Concrete(t) => quote!(#t),
+            Ty::Generic(r) => {
+                generics.types.insert(r);
+                let id = format_ident!("__WeirT{}", r);
+                quote!(#id)
+            }
+        }
+    }
+
+    /// Key and value types flowing *into* `node`.
+    fn input_types(&self, node: NodeId, g: &mut Generics) -> (TokenStream, TokenStream) {
+        let n = &self.graph.nodes[node];
+        let (k, v) = match n.inputs.first() {
+            Some(&i) => self.plan.types.node[i],
+            None => self.plan.types.node[node],
+        };
+        (self.ty(k, g), self.ty(v, g))
+    }
+
+    fn output_types(&self, node: NodeId, g: &mut Generics) -> (TokenStream, TokenStream) {
+        let (k, v) = self.plan.types.node[node];
+        (self.ty(k, g), self.ty(v, g))
+    }
+
+    fn children_in_sub(&self, node: NodeId) -> Vec<NodeId> {
+        let n = &self.graph.nodes[node];
+        if matches!(n.kind, NodeKind::Repartition { .. }) {
+            return Vec::new();
+        }
+        n.outputs.clone()
+    }
+
+    /// Generic parameters and bounds of sub-topology `sub`.
+    fn generics(&self, sub: usize) -> Generics {
+        let p = &self.p;
+        let mut g = Generics::default();
+        let serde_bounds = |g: &mut Generics, span: Span, k: TokenStream, v: TokenStream| {
+            g.bounds.push(quote_spanned!(span=> #k: #p::Serde));
+            g.bounds.push(quote_spanned!(span=> #v: #p::Serde));
+        };
+        for entry in &self.plan.subs[sub].entries {
+            if let Entry::Repartition(r) = entry {
+                let (k, v) = self.output_types(*r, &mut g);
+                serde_bounds(&mut g, self.graph.nodes[*r].span, k.clone(), v.clone());
+                if self.graph.nodes[*r].outputs.len() > 1 {
+                    let span = self.graph.nodes[*r].span;
+                    g.bounds.push(quote_spanned!(span=> #k: ::core::clone::Clone));
+                    g.bounds.push(quote_spanned!(span=> #v: ::core::clone::Clone));
+                }
+            }
+        }
+        for &id in &self.plan.subs[sub].nodes {
+            let node = &self.graph.nodes[id];
+            let span = node.span;
+            let (ik, iv) = self.input_types(id, &mut g);
+            let (ok, ov) = self.output_types(id, &mut g);
+            let f = format_ident!("__WeirF{}", id);
+            let i = format_ident!("__WeirI{}", id);
+            let r = format_ident!("__WeirR{}", id);
+            if closure_of(&node.kind).is_some() {
+                g.closures.push(id);
+            }
+            let fn_bound = match &node.kind {
+                NodeKind::Source { .. } => {
+                    serde_bounds(&mut g, span, ok.clone(), ov.clone());
+                    None
+                }
+                NodeKind::Filter { .. } | NodeKind::Branch { pred: Some(_), .. } => {
+                    Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
+                }
+                NodeKind::Map { .. } => Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov))),
+                NodeKind::MapValues { with_key: false, .. } => Some(quote_spanned!(span=> FnMut(#iv) -> #ov)),
+                NodeKind::MapValues { with_key: true, .. } => Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov)),
+                NodeKind::FlatMap { .. } => {
+                    g.iters.push(id);
+                    g.bounds.push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>));
+                    Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
+                }
+                NodeKind::FlatMapValues { with_key, .. } => {
+                    g.iters.push(id);
+                    g.bounds.push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
+                    g.bounds.push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+                    Some(if *with_key {
+                        quote_spanned!(span=> FnMut(&#ik, #iv) -> #i)
+                    } else {
+                        quote_spanned!(span=> FnMut(#iv) -> #i)
+                    })
+                }
+                NodeKind::SelectKey { .. } => Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok)),
+                NodeKind::Peek { .. } => Some(quote_spanned!(span=> FnMut(&#ik, &#iv))),
+                NodeKind::Foreach { .. } => Some(quote_spanned!(span=> FnMut(#ik, #iv))),
+                NodeKind::Sink { target } => {
+                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    match target {
+                        SinkTarget::Topic(_) => None,
+                        SinkTarget::Extractor(_, arity) => {
+                            g.topics.push(id);
+                            g.bounds.push(quote_spanned!(span=> #r: ::core::convert::AsRef<str>));
+                            Some(if *arity == Some(2) {
+                                quote_spanned!(span=> FnMut(&#ik, &#iv) -> #r)
+                            } else {
+                                quote_spanned!(span=> FnMut(&#ik, &#iv, &#p::RecordContext<'_>) -> #r)
+                            })
+                        }
+                    }
+                }
+                NodeKind::Repartition { .. } => {
+                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    None
+                }
+                NodeKind::Print { .. } => {
+                    g.bounds.push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
+                    g.bounds.push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(b) = fn_bound {
+                g.bounds.push(quote_spanned!(span=> #f: #b + ::core::clone::Clone + ::core::marker::Send + 'static));
+            }
+            let fan_out = !matches!(node.kind, NodeKind::Split) && self.children_in_sub(id).len() > 1;
+            if fan_out {
+                g.bounds.push(quote_spanned!(span=> #ok: ::core::clone::Clone));
+                g.bounds.push(quote_spanned!(span=> #ov: ::core::clone::Clone));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        g.bounds.retain(|b| seen.insert(b.to_string()));
+        for t in &g.types {
+            let t = format_ident!("__WeirT{}", t);
+            g.bounds.push(quote!(#t: 'static));
+        }
+        for i in g.iters.iter().map(|i| format_ident!("__WeirI{}", i)).chain(g.topics.iter().map(|i| format_ident!("__WeirR{}", i))) {
+            g.bounds.push(quote!(#i: 'static));
+        }
+        g
+    }
+
+    /// Code for a record `(k, v)` arriving at `node`'s children.
+    fn children(&self, node: NodeId) -> TokenStream {
+        let kids = self.children_in_sub(node);
+        let n = kids.len();
+        let mut out = TokenStream::new();
+        for (i, &kid) in kids.iter().enumerate() {
+            let body = self.flow(kid);
+            if i + 1 < n {
+                out.extend(quote! {{
+                    let k = ::core::clone::Clone::clone(&k);
+                    let v = ::core::clone::Clone::clone(&v);
+                    #body
+                }});
+            } else {
+                out.extend(quote! {{ #body }});
+            }
+        }
+        out
+    }
+
+    /// Code for a record `(k, v)` arriving at `node`.
+    fn flow(&self, node: NodeId) -> TokenStream {
+        let p = &self.p;
+        let n = &self.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        match &n.kind {
+            NodeKind::Source { .. } | NodeKind::Branch { .. } => self.children(node),
+            NodeKind::Filter { negate, .. } => {
+                let kids = self.children(node);
+                let test = if *negate { quote!(!(self.#f)(&k, &v)) } else { quote!((self.#f)(&k, &v)) };
+                quote! { if #test { #kids } }
+            }
+            NodeKind::Map { .. } => {
+                let kids = self.children(node);
+                quote! { let (k, v) = (self.#f)(k, v); #kids }
+            }
+            NodeKind::MapValues { with_key, .. } => {
+                let kids = self.children(node);
+                let call = if *with_key { quote!((self.#f)(&k, v)) } else { quote!((self.#f)(v)) };
+                quote! { let v = #call; #kids }
+            }
+            NodeKind::FlatMap { .. } => {
+                let kids = self.children(node);
+                quote! { for (k, v) in (self.#f)(k, v) { #kids } }
+            }
+            NodeKind::FlatMapValues { with_key, .. } => {
+                let kids = self.children(node);
+                let call = if *with_key { quote!((self.#f)(&k, v)) } else { quote!((self.#f)(v)) };
+                // The key is cloned for every value but the last, which takes it.
+                quote! {
+                    #p::for_each_keyed(k, #call, |k, v| {
+                        #kids
+                        ::core::result::Result::Ok(())
+                    })?;
+                }
+            }
+            NodeKind::SelectKey { .. } => {
+                let kids = self.children(node);
+                quote! { let k = (self.#f)(&k, &v); #kids }
+            }
+            NodeKind::Peek { .. } => {
+                let kids = self.children(node);
+                quote! { (self.#f)(&k, &v); #kids }
+            }
+            NodeKind::Foreach { .. } => quote! { (self.#f)(k, v); },
+            NodeKind::Split => {
+                let mut arms = TokenStream::new();
+                let mut default = None;
+                for &b in &n.outputs {
+                    let body = self.flow(b);
+                    match &self.graph.nodes[b].kind {
+                        NodeKind::Branch { pred: Some(_), .. } => {
+                            let fb = format_ident!("f{}", b);
+                            if !arms.is_empty() {
+                                arms.extend(quote!(else));
+                            }
+                            arms.extend(quote! { if (self.#fb)(&k, &v) { #body } });
+                        }
+                        _ => default = Some(body),
+                    }
+                }
+                match (arms.is_empty(), default) {
+                    (true, Some(d)) => d,
+                    (false, Some(d)) => quote! { #arms else { #d } },
+                    (_, None) => arms,
+                }
+            }
+            NodeKind::Merge => {
+                let m = format_ident!("node{}", node);
+                quote! { self.#m(k, v, ctx, out)?; }
+            }
+            NodeKind::Repartition { .. } => {
+                let index = self.plan.internal_of(node);
+                if index == usize::MAX {
+                    return quote! { let _ = (k, v); };
+                }
+                let sink = format!("{name}-repartition-sink");
+                // As Kafka Streams' `<name>-repartition-filter`: null keys are dropped.
+                quote! {
+                    let key = #p::ser(&k, &mut self.key_buf, #sink, #p::RecordPart::Key)?;
+                    if key.is_some() {
+                        let value = #p::ser(&v, &mut self.value_buf, #sink, #p::RecordPart::Value)?;
+                        out.send(#p::SinkTopic::Internal(#index), key, value, ctx)?;
+                    }
+                }
+            }
+            NodeKind::Sink { target } => {
+                let (topic_let, topic) = match target {
+                    SinkTarget::Topic(t) => (quote!(), quote!(#p::SinkTopic::Named(#t))),
+                    SinkTarget::Extractor(_, Some(2)) => (
+                        quote!(let topic = (self.#f)(&k, &v);),
+                        quote!(#p::SinkTopic::Named(::core::convert::AsRef::<str>::as_ref(&topic))),
+                    ),
+                    SinkTarget::Extractor(..) => (
+                        quote!(let topic = (self.#f)(&k, &v, ctx);),
+                        quote!(#p::SinkTopic::Named(::core::convert::AsRef::<str>::as_ref(&topic))),
+                    ),
+                };
+                quote! {
+                    #topic_let
+                    let key = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)?;
+                    let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                    out.send(#topic, key, value, ctx)?;
+                }
+            }
+            NodeKind::Print { label } => {
+                let label = if label.is_empty() { name.clone() } else { label.clone() };
+                quote! { out.print(::core::format_args!("[{}]: {:?}, {:?}", #label, k, v)); }
+            }
+        }
+    }
+
+    fn sub(&self, sub: usize) -> (TokenStream, Generics) {
+        let p = &self.p;
+        let g = self.generics(sub);
+        let s = &self.plan.subs[sub];
+        let name = format_ident!("__WeirSub{}", sub);
+        let params = g.params();
+        let phantom = g.phantom();
+        let fields: Vec<_> = g.closures.iter().map(|i| format_ident!("f{}", i)).collect();
+        let fty: Vec<_> = g.closures.iter().map(|i| format_ident!("__WeirF{}", i)).collect();
+        let bounds = &g.bounds;
+        let mut arms = TokenStream::new();
+        for (index, entry) in s.entries.iter().enumerate() {
+            let (node, gm) = match entry {
+                Entry::Source(n) | Entry::Repartition(n) => (*n, &mut Generics::default()),
+            };
+            let (k, v) = self.output_types(node, gm);
+            let kids = match entry {
+                Entry::Source(n) => self.children(*n),
+                Entry::Repartition(n) => {
+                    let kids = self.graph.nodes[*n].outputs.clone();
+                    let last = kids.len().saturating_sub(1);
+                    kids.iter().enumerate().map(|(i, &kid)| {
+                        let body = self.flow(kid);
+                        if i < last {
+                            quote! {{ let k = ::core::clone::Clone::clone(&k); let v = ::core::clone::Clone::clone(&v); #body }}
+                        } else {
+                            quote! {{ #body }}
+                        }
+                    }).collect()
+                }
+            };
+            arms.extend(quote! {
+                #index => {
+                    let k: #k = #p::key(&record)?;
+                    let v: #v = #p::value(&record)?;
+                    #kids
+                    ::core::result::Result::Ok(())
+                }
+            });
+        }
+        let merges: Vec<TokenStream> = s
+            .nodes
+            .iter()
+            .filter(|&&n| matches!(self.graph.nodes[n].kind, NodeKind::Merge))
+            .map(|&n| {
+                let m = format_ident!("node{}", n);
+                let (k, v) = self.output_types(n, &mut Generics::default());
+                let kids = self.children(n);
+                quote! {
+                    #[inline]
+                    fn #m<__C: #p::RecordCollector>(&mut self, k: #k, v: #v, ctx: &#p::RecordContext<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                        #kids
+                        ::core::result::Result::Ok(())
+                    }
+                }
+            })
+            .collect();
+        let merge_impl = if merges.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                #[allow(unused_variables, unused_mut, clippy::all)]
+                impl<#(#params),*> #name<#(#params),*> where #(#bounds),* { #(#merges)* }
+            }
+        };
+        let tokens = quote! {
+            #[allow(non_camel_case_types)]
+            struct #name<#(#params),*> {
+                #(#fields: #fty,)*
+                key_buf: ::std::vec::Vec<u8>,
+                value_buf: ::std::vec::Vec<u8>,
+                types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
+            }
+            impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
+                fn clone(&self) -> Self {
+                    #name {
+                        #(#fields: ::core::clone::Clone::clone(&self.#fields),)*
+                        key_buf: ::std::vec::Vec::new(),
+                        value_buf: ::std::vec::Vec::new(),
+                        types: #p::PhantomData,
+                    }
+                }
+            }
+            #[allow(unused_variables, unused_mut, clippy::all)]
+            impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
+                #[inline]
+                fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                    let ctx = &record.context;
+                    match source {
+                        #arms
+                        _ => ::core::result::Result::Err(#p::no_such_source(#sub, source)),
+                    }
+                }
+            }
+            #merge_impl
+        };
+        (tokens, g)
+    }
+}
+
+/// Emits the replacement of the function body, and the function.
+pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> TokenStream {
+    let p = quote!(::weir::__private);
+    let e = Emitter { graph, plan, p: p.clone() };
+    let mut items = TokenStream::new();
+    let mut all_params: Vec<syn::Ident> = Vec::new();
+    let mut all_bounds: Vec<TokenStream> = Vec::new();
+    let mut sub_types = Vec::new();
+    let mut sub_inits = Vec::new();
+    for s in &plan.subs {
+        let (tokens, g) = e.sub(s.id);
+        items.extend(tokens);
+        let name = format_ident!("__WeirSub{}", s.id);
+        let params = g.params();
+        sub_types.push(quote!(#name<#(#params),*>));
+        let fields: Vec<_> = g.closures.iter().map(|i| format_ident!("f{}", i)).collect();
+        sub_inits.push(quote! {
+            #name { #(#fields,)* key_buf: ::std::vec::Vec::new(), value_buf: ::std::vec::Vec::new(), types: #p::PhantomData }
+        });
+        for param in params {
+            if !all_params.contains(&param) {
+                all_params.push(param);
+            }
+        }
+        for b in g.bounds {
+            if !all_bounds.iter().any(|x| x.to_string() == b.to_string()) {
+                all_bounds.push(b);
+            }
+        }
+    }
+    // Constructor parameters: the closures in node order, so rustc infers
+    // each intermediate type from the closure that produces it before the
+    // closures that consume it are checked.
+    let closure_nodes: Vec<NodeId> = graph.nodes.iter().filter(|n| closure_of(&n.kind).is_some()).map(|n| n.id).collect();
+    let args: Vec<_> = closure_nodes.iter().map(|i| format_ident!("f{}", i)).collect();
+    let arg_tys: Vec<_> = closure_nodes.iter().map(|i| format_ident!("__WeirF{}", i)).collect();
+    let arg_exprs: Vec<&syn::Expr> = closure_nodes.iter().filter_map(|&i| closure_of(&graph.nodes[i].kind)).collect();
+    let sub_fields: Vec<_> = (0..plan.subs.len()).map(|i| format_ident!("s{}", i)).collect();
+    let sub_params: Vec<_> = (0..plan.subs.len()).map(|i| format_ident!("__WeirS{}", i)).collect();
+    let sub_indices: Vec<usize> = (0..plan.subs.len()).collect();
+    let plan_static = desc.plan_tokens(&p);
+
+    let kept = f.statements.iter().filter_map(|s| match s {
+        Statement::Kept(stmt) => Some(stmt),
+        _ => None,
+    });
+    let mut item = f.item.clone();
+    if let syn::ReturnType::Default = item.sig.output {
+        item.sig.output = syn::parse_quote!(-> impl ::weir::Topology);
+    }
+    let span = item.block.span();
+    let body = quote_spanned! {span=> {
+        #(#kept)*
+        #items
+        #[allow(non_camel_case_types)]
+        #[derive(Clone)]
+        struct __WeirTopology<#(#sub_params),*> { #(#sub_fields: #sub_params,)* }
+        static __WEIR_PLAN: #p::Plan = #plan_static;
+        impl<#(#sub_params: #p::SubTopology),*> #p::Topology for __WeirTopology<#(#sub_params),*> {
+            fn plan(&self) -> &'static #p::Plan {
+                &__WEIR_PLAN
+            }
+            #[inline]
+            fn process<__C: #p::RecordCollector>(&mut self, sub: usize, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::process(&mut self.#sub_fields, source, record, out),)*
+                    _ => ::core::result::Result::Err(#p::no_such_source(sub, source)),
+                }
+            }
+        }
+        #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]
+        fn __weir_new<#(#all_params),*>(#(#args: #arg_tys),*) -> __WeirTopology<#(#sub_types),*> where #(#all_bounds),* {
+            __WeirTopology { #(#sub_fields: #sub_inits,)* }
+        }
+        __weir_new(#(#arg_exprs),*)
+    }};
+    item.block = Box::new(syn::parse2(body).unwrap_or_else(|e| {
+        let message = format!("weir internal error, please report: {e}");
+        syn::parse_quote!({ ::core::compile_error!(#message) })
+    }));
+    quote!(#item)
+}

@@ -1,0 +1,612 @@
+//! Graph: the parsed statements into a logical DAG of operator nodes, named
+//! as Kafka Streams names them (`KSTREAM-FILTER-0000000001`, ...). Misuse of
+//! the DSL (unknown operators, wrong arguments, an operator on a value that
+//! does not have it) is reported here, at the user's tokens.
+
+use crate::ctxt::Errors;
+use crate::ops::{self, Op, OpSpec, Shape};
+use crate::parse::{chain_of, Call, Chain, Statement, Step, TopologyFn};
+use proc_macro2::Span;
+use std::collections::HashMap;
+use syn::{Expr, Ident, LitStr, Type};
+
+/// Index of a node in [`Graph::nodes`].
+pub type NodeId = usize;
+
+/// Where a sink writes.
+#[derive(Clone)]
+pub enum SinkTarget {
+    /// A fixed topic.
+    Topic(LitStr),
+    /// A closure choosing the topic per record, and how many parameters it takes.
+    Extractor(Expr, Option<usize>),
+}
+
+/// What a node does.
+#[derive(Clone)]
+pub enum NodeKind {
+    /// Reads topics with the given key and value types.
+    Source {
+        /// Topics, in order.
+        topics: Vec<LitStr>,
+        /// Key type.
+        key: Type,
+        /// Value type.
+        value: Type,
+    },
+    /// `filter` (`negate: false`) or `filter_not` (`negate: true`).
+    Filter {
+        /// The predicate.
+        f: Expr,
+        /// True for `filter_not`.
+        negate: bool,
+    },
+    /// `map`.
+    Map {
+        /// The mapper.
+        f: Expr,
+    },
+    /// `map_values`.
+    MapValues {
+        /// The mapper.
+        f: Expr,
+        /// True when the closure takes `(key, value)`.
+        with_key: bool,
+    },
+    /// `flat_map`.
+    FlatMap {
+        /// The mapper.
+        f: Expr,
+    },
+    /// `flat_map_values`.
+    FlatMapValues {
+        /// The mapper.
+        f: Expr,
+        /// True when the closure takes `(key, value)`.
+        with_key: bool,
+    },
+    /// `select_key`.
+    SelectKey {
+        /// The key selector.
+        f: Expr,
+    },
+    /// `peek`.
+    Peek {
+        /// The action.
+        f: Expr,
+    },
+    /// `foreach`.
+    Foreach {
+        /// The action.
+        f: Expr,
+    },
+    /// `split()`: routes each record to the first branch whose predicate holds.
+    Split,
+    /// A branch of a split (a pass-through node); `pred: None` is the default branch.
+    Branch {
+        /// The predicate.
+        pred: Option<Expr>,
+        /// The key the branch is indexed by.
+        key: String,
+    },
+    /// `merge`.
+    Merge,
+    /// `repartition()`: through an internal topic `<name>-repartition`.
+    Repartition {
+        /// Partition count, when given.
+        partitions: Option<i32>,
+    },
+    /// `to(..)`.
+    Sink {
+        /// Topic or extractor.
+        target: SinkTarget,
+    },
+    /// `print(..)`.
+    Print {
+        /// Line label.
+        label: String,
+    },
+}
+
+/// One operator node.
+#[derive(Clone)]
+pub struct Node {
+    /// Its index.
+    pub id: NodeId,
+    /// What it does.
+    pub kind: NodeKind,
+    /// Processor name, generated or given with `named(..)`.
+    pub name: String,
+    /// Where the user wrote it.
+    pub span: Span,
+    /// Upstream nodes.
+    pub inputs: Vec<NodeId>,
+    /// Downstream nodes, in the order they were attached.
+    pub outputs: Vec<NodeId>,
+}
+
+/// The logical topology.
+#[derive(Clone, Default)]
+pub struct Graph {
+    /// Nodes, in creation order.
+    pub nodes: Vec<Node>,
+}
+
+impl Graph {
+    fn add(&mut self, kind: NodeKind, name: String, span: Span, input: Option<NodeId>) -> NodeId {
+        let id = self.nodes.len();
+        self.nodes.push(Node { id, kind, name, span, inputs: Vec::new(), outputs: Vec::new() });
+        if let Some(i) = input {
+            self.connect(i, id);
+        }
+        id
+    }
+
+    fn connect(&mut self, from: NodeId, to: NodeId) {
+        self.nodes[from].outputs.push(to);
+        self.nodes[to].inputs.push(from);
+    }
+}
+
+/// A DSL value, as bound to a name or flowing along a chain.
+#[derive(Clone)]
+enum Value {
+    Builder,
+    Stream(NodeId),
+    Split { node: NodeId, position: usize },
+    Branches { node: NodeId },
+    Terminal { op: &'static str },
+}
+
+impl Value {
+    fn shape(&self) -> Shape {
+        match self {
+            Value::Builder => Shape::Builder,
+            Value::Stream(_) => Shape::Stream,
+            Value::Split { .. } => Shape::Split,
+            Value::Branches { .. } => Shape::Branches,
+            Value::Terminal { .. } => Shape::Terminal,
+        }
+    }
+}
+
+/// Options such as `named("x")` and `partitions(4)` found among arguments.
+#[derive(Default)]
+struct Options {
+    named: Option<LitStr>,
+    partitions: Option<(i32, Span)>,
+}
+
+struct Builder<'e> {
+    graph: Graph,
+    env: HashMap<Ident, Value>,
+    counter: usize,
+    errors: &'e mut Errors,
+}
+
+/// The number of parameters of a closure literal (`None` for other expressions).
+pub fn closure_arity(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Closure(c) => Some(c.inputs.len()),
+        Expr::Paren(p) => closure_arity(&p.expr),
+        _ => None,
+    }
+}
+
+fn string_lit(expr: &Expr) -> Option<LitStr> {
+    match expr {
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.clone()),
+        Expr::Group(g) => string_lit(&g.expr),
+        _ => None,
+    }
+}
+
+/// Kafka's rule for topic names: 1..=249 of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+impl<'e> Builder<'e> {
+    fn next_name(&mut self, prefix: &str) -> String {
+        let name = format!("{prefix}{:010}", self.counter);
+        self.counter += 1;
+        name
+    }
+
+    fn name_for(&mut self, spec: &OpSpec, opts: &Options) -> String {
+        match &opts.named {
+            Some(n) => n.value(),
+            None => self.next_name(spec.prefix),
+        }
+    }
+
+    /// Splits `named(..)`/`partitions(..)` options from positional arguments.
+    fn options(&mut self, spec: &OpSpec, call: &Call) -> (Vec<Expr>, Options) {
+        let mut positional = Vec::new();
+        let mut opts = Options::default();
+        for arg in &call.args {
+            let option = match arg {
+                Expr::Call(c) => match &*c.func {
+                    Expr::Path(p) => p.path.get_ident().map(|i| (i.to_string(), c)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some((option, c)) = option.filter(|(n, _)| n == "named" || n == "partitions") else {
+                positional.push(arg.clone());
+                continue;
+            };
+            if !spec.options.contains(&option.as_str()) {
+                self.errors.spanned(arg, format!("`{}` does not take `{option}(..)`; usage: {}", spec.name, spec.usage));
+                continue;
+            }
+            let single = (c.args.len() == 1).then(|| &c.args[0]);
+            match option.as_str() {
+                "named" => match single.and_then(string_lit) {
+                    Some(s) if !s.value().is_empty() => opts.named = Some(s),
+                    _ => self.errors.spanned(arg, "`named` takes one non-empty string literal: named(\"my-processor\")"),
+                },
+                _ => match single {
+                    Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) => match i.base10_parse::<i32>() {
+                        Ok(n) if n > 0 => opts.partitions = Some((n, i.span())),
+                        _ => self.errors.spanned(i, "the partition count must be a positive integer"),
+                    },
+                    _ => self.errors.spanned(arg, "`partitions` takes one integer literal: partitions(4)"),
+                },
+            }
+        }
+        (positional, opts)
+    }
+
+    fn check_arity(&mut self, spec: &OpSpec, call: &Call, positional: &[Expr]) -> bool {
+        let (min, max) = spec.args;
+        let n = positional.len();
+        if n < min || n > max {
+            let expected = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+            let plural = if max == 1 { "argument" } else { "arguments" };
+            self.errors.at(
+                call.span,
+                format!("`{}` takes {expected} {plural}, got {n}; usage: {}", spec.name, spec.usage),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn lookup_root(&mut self, root: &Ident) -> Option<Value> {
+        match self.env.get(root) {
+            Some(v) => Some(v.clone()),
+            None => {
+                self.errors.spanned(root, format!("`{root}` is not a stream of this topology"));
+                None
+            }
+        }
+    }
+
+    /// Evaluates a chain to the value it ends in.
+    fn chain(&mut self, chain: &Chain) -> Option<Value> {
+        let mut value = self.lookup_root(&chain.root)?;
+        // A split bound to a name is updated in place as branches are added.
+        let bound_split = matches!(value, Value::Split { .. }).then(|| chain.root.clone());
+        for step in &chain.steps {
+            value = self.step(value, step)?;
+            if let (Some(name), Value::Split { .. }) = (&bound_split, &value) {
+                self.env.insert(name.clone(), value.clone());
+            }
+        }
+        Some(value)
+    }
+
+    fn step(&mut self, value: Value, step: &Step) -> Option<Value> {
+        let call = match step {
+            Step::Index(key) => return self.index(value, key),
+            Step::Call(call) => call,
+        };
+        let method = call.method.to_string();
+        let shape = value.shape();
+        let Some(spec) = ops::lookup(&method) else {
+            let hint = ops::suggest(&method, shape)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            self.errors.spanned(&call.method, format!("unknown operator `{method}` on {}{hint}", shape.describe()));
+            return None;
+        };
+        if spec.on != shape {
+            let msg = match &value {
+                Value::Terminal { op } => format!(
+                    "`{method}` cannot follow `{op}`: `{op}` is a terminal operation and returns nothing"
+                ),
+                _ => format!(
+                    "`{method}` applies to {}, not to {}",
+                    spec.on.describe(),
+                    shape.describe()
+                ),
+            };
+            self.errors.spanned(&call.method, msg);
+            return None;
+        }
+        if spec.op != Op::Stream && call.types.is_some() {
+            self.errors.spanned(&call.method, format!("`{method}` takes no type arguments"));
+        }
+        let (positional, opts) = self.options(spec, call);
+        if !self.check_arity(spec, call, &positional) {
+            return None;
+        }
+        let span = call.method.span();
+        match (spec.op, value) {
+            (Op::Stream, Value::Builder) => self.source(spec, call, &positional, &opts),
+            (Op::Split, Value::Stream(input)) => {
+                let name = self.name_for(spec, &opts);
+                let node = self.graph.add(NodeKind::Split, name, span, Some(input));
+                Some(Value::Split { node, position: 1 })
+            }
+            (Op::Branch | Op::DefaultBranch | Op::NoDefaultBranch, Value::Split { node, position }) => {
+                self.branch(spec, call, &positional, node, position)
+            }
+            (Op::Merge, Value::Stream(input)) => {
+                let other = match chain_of(&positional[0]).and_then(|c| self.chain(&c)) {
+                    Some(Value::Stream(o)) => o,
+                    Some(v) => {
+                        self.errors.spanned(&positional[0], format!("`merge` takes a stream, not {}", v.shape().describe()));
+                        return None;
+                    }
+                    None => {
+                        if chain_of(&positional[0]).is_none() {
+                            self.errors.spanned(&positional[0], "`merge` takes a stream of this topology (a name bound to one, or a chain)");
+                        }
+                        return None;
+                    }
+                };
+                let name = self.name_for(spec, &opts);
+                let node = self.graph.add(NodeKind::Merge, name, span, Some(input));
+                self.graph.connect(other, node);
+                Some(Value::Stream(node))
+            }
+            (op, Value::Stream(input)) => {
+                let kind = self.stream_op(op, call, &positional)?;
+                let name = match (&kind, &opts.named) {
+                    (NodeKind::Repartition { .. }, Some(n)) => n.value(),
+                    _ => self.name_for(spec, &opts),
+                };
+                let kind = match kind {
+                    NodeKind::Repartition { .. } => NodeKind::Repartition { partitions: opts.partitions.map(|p| p.0) },
+                    k => k,
+                };
+                let node = self.graph.add(kind, name, span, Some(input));
+                Some(if spec.gives == Shape::Terminal {
+                    Value::Terminal { op: spec.name }
+                } else {
+                    Value::Stream(node)
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn stream_op(&mut self, op: Op, call: &Call, args: &[Expr]) -> Option<NodeKind> {
+        let f = || args[0].clone();
+        let arity = args.first().and_then(closure_arity);
+        let expect_arity = |errors: &mut Errors, allowed: &[usize], what: &str| {
+            if let Some(n) = arity {
+                if !allowed.contains(&n) {
+                    errors.spanned(&args[0], format!("`{}` takes a closure with {what}, this one has {n} parameter(s)", call.method));
+                }
+            }
+        };
+        Some(match op {
+            Op::Filter | Op::FilterNot => {
+                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
+                NodeKind::Filter { f: f(), negate: op == Op::FilterNot }
+            }
+            Op::Map => {
+                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
+                NodeKind::Map { f: f() }
+            }
+            Op::MapValues => {
+                expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
+                NodeKind::MapValues { f: f(), with_key: arity == Some(2) }
+            }
+            Op::FlatMap => {
+                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
+                NodeKind::FlatMap { f: f() }
+            }
+            Op::FlatMapValues => {
+                expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
+                NodeKind::FlatMapValues { f: f(), with_key: arity == Some(2) }
+            }
+            Op::SelectKey => {
+                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
+                NodeKind::SelectKey { f: f() }
+            }
+            Op::Peek => {
+                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
+                NodeKind::Peek { f: f() }
+            }
+            Op::Foreach => {
+                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
+                NodeKind::Foreach { f: f() }
+            }
+            Op::Repartition => NodeKind::Repartition { partitions: None },
+            Op::To => {
+                if let Some(topic) = string_lit(&args[0]) {
+                    if !valid_topic_name(&topic.value()) {
+                        self.errors.spanned(&topic, format!("invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]", topic.value()));
+                    }
+                    NodeKind::Sink { target: SinkTarget::Topic(topic) }
+                } else if let Some(n) = arity {
+                    if !(2..=3).contains(&n) {
+                        self.errors.spanned(&args[0], "a topic extractor takes `|key, value|` or `|key, value, record_context|`");
+                    }
+                    NodeKind::Sink { target: SinkTarget::Extractor(f(), arity) }
+                } else {
+                    self.errors.spanned(&args[0], "`to` takes a topic name as a string literal, or a closure `|key, value, record_context| topic` choosing it per record");
+                    return None;
+                }
+            }
+            Op::Print => {
+                let label = match args.first() {
+                    None => String::new(),
+                    Some(a) => match string_lit(a) {
+                        Some(s) => s.value(),
+                        None => {
+                            self.errors.spanned(a, "`print` takes a label as a string literal");
+                            return None;
+                        }
+                    },
+                };
+                NodeKind::Print { label }
+            }
+            _ => return None,
+        })
+    }
+
+    fn source(&mut self, spec: &OpSpec, call: &Call, args: &[Expr], opts: &Options) -> Option<Value> {
+        let types = call.types.clone().unwrap_or_default();
+        let (key, value) = match <[Type; 2]>::try_from(types) {
+            Ok([k, v]) => (k, v),
+            Err(_) => {
+                self.errors.at(
+                    call.span,
+                    "a source needs its key and value types: `stream::<K, V>(\"topic\")` (use `()` for keys that are always null)",
+                );
+                return None;
+            }
+        };
+        let topics: Vec<LitStr> = match &args[0] {
+            Expr::Array(a) => a.elems.iter().filter_map(|e| {
+                let lit = string_lit(e);
+                if lit.is_none() {
+                    self.errors.spanned(e, "topic names must be string literals");
+                }
+                lit
+            }).collect(),
+            Expr::Reference(r) => match &*r.expr {
+                Expr::Array(a) => a.elems.iter().filter_map(string_lit).collect(),
+                e => string_lit(e).into_iter().collect(),
+            },
+            e => match string_lit(e) {
+                Some(s) => vec![s],
+                None => {
+                    self.errors.spanned(e, "`stream` takes a topic name as a string literal, or an array of them");
+                    return None;
+                }
+            },
+        };
+        if topics.is_empty() {
+            self.errors.spanned(&args[0], "a source needs at least one topic");
+            return None;
+        }
+        for t in &topics {
+            if !valid_topic_name(&t.value()) {
+                self.errors.spanned(t, format!("invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]", t.value()));
+            }
+        }
+        let name = self.name_for(spec, opts);
+        let node = self.graph.add(NodeKind::Source { topics, key, value }, name, call.method.span(), None);
+        Some(Value::Stream(node))
+    }
+
+    fn branch(&mut self, spec: &OpSpec, call: &Call, args: &[Expr], split: NodeId, position: usize) -> Option<Value> {
+        let (key, pred) = match spec.op {
+            Op::Branch if args.len() == 2 => match string_lit(&args[0]) {
+                Some(s) => (Some(s), Some(args[1].clone())),
+                None => {
+                    self.errors.spanned(&args[0], "a branch name must be a string literal: branch(\"name\", |key, value| ..)");
+                    return None;
+                }
+            },
+            Op::Branch => (None, Some(args[0].clone())),
+            Op::DefaultBranch => match args.first() {
+                Some(a) => match string_lit(a) {
+                    Some(s) => (Some(s), None),
+                    None => {
+                        self.errors.spanned(a, "a branch name must be a string literal");
+                        return None;
+                    }
+                },
+                None => (None, None),
+            },
+            _ => return Some(Value::Branches { node: split }),
+        };
+        if let Some(p) = &pred {
+            if let Some(n) = closure_arity(p) {
+                if n != 2 {
+                    self.errors.spanned(p, format!("a branch predicate takes `|key, value|`, this one has {n} parameter(s)"));
+                }
+            }
+        }
+        let key_str = key.as_ref().map(LitStr::value).unwrap_or_else(|| position.to_string());
+        let duplicate = self.graph.nodes[split].outputs.iter().any(|&b| {
+            matches!(&self.graph.nodes[b].kind, NodeKind::Branch { key, .. } if *key == key_str)
+        });
+        if duplicate {
+            let at = key.as_ref().map(|k| k.span()).unwrap_or(call.span);
+            self.errors.at(at, format!("duplicate branch name `{key_str}` in this split"));
+        }
+        let name = format!("{}{key_str}", self.graph.nodes[split].name);
+        self.graph.add(NodeKind::Branch { pred, key: key_str }, name, call.method.span(), Some(split));
+        Some(if spec.op == Op::DefaultBranch {
+            Value::Branches { node: split }
+        } else {
+            Value::Split { node: split, position: position + 1 }
+        })
+    }
+
+    fn index(&mut self, value: Value, key: &LitStr) -> Option<Value> {
+        let Value::Branches { node } = value else {
+            self.errors.spanned(key, format!("only the branches of a split can be indexed, not {}", value.shape().describe()));
+            return None;
+        };
+        let branches: Vec<(String, NodeId)> = self.graph.nodes[node]
+            .outputs
+            .iter()
+            .filter_map(|&b| match &self.graph.nodes[b].kind {
+                NodeKind::Branch { key, .. } => Some((key.clone(), b)),
+                _ => None,
+            })
+            .collect();
+        match branches.iter().find(|(k, _)| *k == key.value()) {
+            Some((_, b)) => Some(Value::Stream(*b)),
+            None => {
+                let known: Vec<String> = branches.iter().map(|(k, _)| format!("`{k}`")).collect();
+                self.errors.spanned(key, format!("no branch named `{}`; branches: {}", key.value(), known.join(", ")));
+                None
+            }
+        }
+    }
+}
+
+/// Builds the graph of a parsed topology function.
+pub fn build(f: &TopologyFn, errors: &mut Errors) -> Graph {
+    let mut b = Builder { graph: Graph::default(), env: HashMap::new(), counter: 0, errors };
+    b.env.insert(f.builder.clone(), Value::Builder);
+    for stmt in &f.statements {
+        match stmt {
+            Statement::Let { name, chain } => {
+                if let Some(v) = b.chain(chain) {
+                    if let Value::Terminal { op } = v {
+                        b.errors.spanned(name, format!("`{op}` returns nothing to bind"));
+                    }
+                    b.env.insert(name.clone(), v);
+                }
+            }
+            Statement::Chain(chain) => {
+                if let Some(Value::Split { .. }) = b.chain(chain) {
+                    if !chain.steps.is_empty() {
+                        let span = match chain.steps.last() {
+                            Some(Step::Call(c)) => c.span,
+                            _ => chain.root.span(),
+                        };
+                        b.errors.at(span, "a split must end with `default_branch(..)` or `no_default_branch()`");
+                    }
+                }
+            }
+            Statement::Kept(_) => {}
+        }
+    }
+    b.graph
+}

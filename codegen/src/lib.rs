@@ -1,0 +1,78 @@
+//! weir-codegen: the topology compiler, a plain library.
+//!
+//! ```text
+//! tokens --parse--> TopologyFn --graph--> Graph --check--> (errors)
+//!        --plan--> sub-topologies, internal topics, edge types
+//!        --optimize--> named rewrites --describe--> text, Mermaid, Plan
+//!        --emit--> one specialised processor per sub-topology
+//! ```
+//!
+//! `weir-macros` calls [`expand`]; `build.rs` scripts call [`build::run`],
+//! which runs the same phases to write descriptions and diagrams to disk.
+
+#![deny(unsafe_code)]
+
+pub mod build;
+pub mod check;
+pub mod ctxt;
+pub mod describe;
+pub mod emit;
+pub mod graph;
+pub mod ops;
+pub mod optimize;
+pub mod parse;
+pub mod plan;
+
+use proc_macro2::TokenStream;
+
+/// Everything the compiler produced for one topology.
+pub struct Compiled {
+    /// The logical graph.
+    pub graph: graph::Graph,
+    /// Sub-topologies, internal topics and types.
+    pub plan: plan::Plan,
+    /// Description, diagram, runtime plan.
+    pub description: describe::Description,
+    /// The replacement function.
+    pub tokens: TokenStream,
+}
+
+/// Compiles a `#[topology]` function. All user errors come back together,
+/// each at the user's tokens.
+pub fn compile(item: syn::ItemFn) -> syn::Result<Compiled> {
+    let mut errors = ctxt::Errors::new();
+    let Some(parsed) = parse::parse(item, &mut errors) else {
+        return errors.finish(()).and_then(|()| unreachable_error());
+    };
+    let graph = graph::build(&parsed, &mut errors);
+    check::check(&graph, &parsed.item.sig.ident, &mut errors);
+    let plan = plan::plan(&graph, &mut errors);
+    errors.finish(())?;
+    let rewrites = optimize::optimize(&graph, &plan);
+    let description = describe::describe(&parsed.item.sig.ident.to_string(), &graph, &plan, rewrites);
+    let tokens = emit::emit(&parsed, &graph, &plan, &description);
+    Ok(Compiled { graph, plan, description, tokens })
+}
+
+fn unreachable_error<T>() -> syn::Result<T> {
+    Err(syn::Error::new(proc_macro2::Span::call_site(), "weir: the topology could not be parsed"))
+}
+
+/// The `#[topology]` attribute: function tokens in, generated tokens (or
+/// `compile_error!`s at the user's spans) out.
+pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        return syn::Error::new_spanned(attr, "#[topology] takes no arguments").to_compile_error();
+    }
+    let item: syn::ItemFn = match syn::parse2(item) {
+        Ok(f) => f,
+        Err(e) => {
+            return syn::Error::new(e.span(), "#[topology] goes on a function that builds a topology")
+                .to_compile_error()
+        }
+    };
+    match compile(item) {
+        Ok(c) => c.tokens,
+        Err(e) => e.to_compile_error(),
+    }
+}

@@ -1,0 +1,165 @@
+//! The DSL's operators: one table entry each. Adding an operator is one entry
+//! here, one arm where `graph` builds its node, and one where `emit` writes it.
+
+/// What a DSL value is, and so which operators apply to it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shape {
+    /// The `StreamsBuilder`.
+    Builder,
+    /// A `KStream`.
+    Stream,
+    /// The result of `split()`: takes `branch`/`default_branch`.
+    Split,
+    /// The named branches of a split: indexed with `["name"]`.
+    Branches,
+    /// What a terminal operation returns: nothing.
+    Terminal,
+}
+
+impl Shape {
+    /// How the shape is called in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Shape::Builder => "the builder",
+            Shape::Stream => "a stream",
+            Shape::Split => "a `split()`",
+            Shape::Branches => "the branches of a `split()`",
+            Shape::Terminal => "a terminal operation, which returns nothing",
+        }
+    }
+}
+
+/// Operator identity.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    /// `stream::<K, V>(topics)`
+    Stream,
+    /// `filter(pred)`
+    Filter,
+    /// `filter_not(pred)`
+    FilterNot,
+    /// `map(|k, v| (k2, v2))`
+    Map,
+    /// `map_values(|v| v2)` or `map_values(|k, v| v2)`
+    MapValues,
+    /// `flat_map(|k, v| iter of (k2, v2))`
+    FlatMap,
+    /// `flat_map_values(|v| iter of v2)`
+    FlatMapValues,
+    /// `select_key(|k, v| k2)`
+    SelectKey,
+    /// `peek(|k, v| ..)`
+    Peek,
+    /// `foreach(|k, v| ..)`
+    Foreach,
+    /// `split()`
+    Split,
+    /// `branch("name", pred)`
+    Branch,
+    /// `default_branch("name")`
+    DefaultBranch,
+    /// `no_default_branch()`
+    NoDefaultBranch,
+    /// `merge(other)`
+    Merge,
+    /// `repartition()`
+    Repartition,
+    /// `to("topic")` or `to(|k, v, ctx| topic)`
+    To,
+    /// `print()` / `print("label")`
+    Print,
+}
+
+/// What the compiler knows about an operator.
+pub struct OpSpec {
+    /// DSL name.
+    pub name: &'static str,
+    /// Identity.
+    pub op: Op,
+    /// What it applies to.
+    pub on: Shape,
+    /// What it returns.
+    pub gives: Shape,
+    /// Positional arguments, min and max (options such as `named(..)` aside).
+    pub args: (usize, usize),
+    /// Options it accepts besides positional arguments.
+    pub options: &'static [&'static str],
+    /// Kafka Streams' processor name prefix.
+    pub prefix: &'static str,
+    /// How it is called, for error messages.
+    pub usage: &'static str,
+}
+
+const NAMED: &[&str] = &["named"];
+
+/// Every operator.
+pub const OPS: &[OpSpec] = &[
+    OpSpec { name: "stream", op: Op::Stream, on: Shape::Builder, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-SOURCE-", usage: "stream::<K, V>(\"topic\") or stream::<K, V>([\"a\", \"b\"])" },
+    OpSpec { name: "filter", op: Op::Filter, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-FILTER-", usage: "filter(|key, value| -> bool)" },
+    OpSpec { name: "filter_not", op: Op::FilterNot, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-FILTER-", usage: "filter_not(|key, value| -> bool)" },
+    OpSpec { name: "map", op: Op::Map, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-MAP-", usage: "map(|key, value| (new_key, new_value))" },
+    OpSpec { name: "map_values", op: Op::MapValues, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-MAPVALUES-", usage: "map_values(|value| new_value) or map_values(|key, value| new_value)" },
+    OpSpec { name: "flat_map", op: Op::FlatMap, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-FLATMAP-", usage: "flat_map(|key, value| iterator of (key, value))" },
+    OpSpec { name: "flat_map_values", op: Op::FlatMapValues, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-FLATMAPVALUES-", usage: "flat_map_values(|value| iterator of values) or flat_map_values(|key, value| ..)" },
+    OpSpec { name: "select_key", op: Op::SelectKey, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-KEY-SELECT-", usage: "select_key(|key, value| new_key)" },
+    OpSpec { name: "peek", op: Op::Peek, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-PEEK-", usage: "peek(|key, value| { .. })" },
+    OpSpec { name: "foreach", op: Op::Foreach, on: Shape::Stream, gives: Shape::Terminal, args: (1, 1), options: NAMED, prefix: "KSTREAM-FOREACH-", usage: "foreach(|key, value| { .. })" },
+    OpSpec { name: "split", op: Op::Split, on: Shape::Stream, gives: Shape::Split, args: (0, 0), options: NAMED, prefix: "KSTREAM-BRANCH-", usage: "split() or split(named(\"prefix-\"))" },
+    OpSpec { name: "branch", op: Op::Branch, on: Shape::Split, gives: Shape::Split, args: (1, 2), options: &[], prefix: "", usage: "branch(\"name\", |key, value| -> bool) or branch(|key, value| -> bool)" },
+    OpSpec { name: "default_branch", op: Op::DefaultBranch, on: Shape::Split, gives: Shape::Branches, args: (0, 1), options: &[], prefix: "", usage: "default_branch() or default_branch(\"name\")" },
+    OpSpec { name: "no_default_branch", op: Op::NoDefaultBranch, on: Shape::Split, gives: Shape::Branches, args: (0, 0), options: &[], prefix: "", usage: "no_default_branch()" },
+    OpSpec { name: "merge", op: Op::Merge, on: Shape::Stream, gives: Shape::Stream, args: (1, 1), options: NAMED, prefix: "KSTREAM-MERGE-", usage: "merge(other_stream)" },
+    OpSpec { name: "repartition", op: Op::Repartition, on: Shape::Stream, gives: Shape::Stream, args: (0, 0), options: &["named", "partitions"], prefix: "KSTREAM-REPARTITION-", usage: "repartition(), repartition(named(\"name\")), repartition(partitions(4))" },
+    OpSpec { name: "to", op: Op::To, on: Shape::Stream, gives: Shape::Terminal, args: (1, 1), options: NAMED, prefix: "KSTREAM-SINK-", usage: "to(\"topic\") or to(|key, value, record_context| topic_name)" },
+    OpSpec { name: "print", op: Op::Print, on: Shape::Stream, gives: Shape::Terminal, args: (0, 1), options: NAMED, prefix: "KSTREAM-PRINTER-", usage: "print() or print(\"label\")" },
+];
+
+/// The operator called `name`.
+pub fn lookup(name: &str) -> Option<&'static OpSpec> {
+    OPS.iter().find(|o| o.name == name)
+}
+
+/// The closest operator name applicable to `shape`, for "did you mean".
+pub fn suggest(name: &str, shape: Shape) -> Option<&'static str> {
+    OPS.iter()
+        .filter(|o| o.on == shape)
+        .map(|o| (edit_distance(name, o.name), o.name))
+        .filter(|(d, n)| *d <= 2.max(n.len() / 3))
+        .min()
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_for_the_right_shape() {
+        assert_eq!(suggest("fliter", Shape::Stream), Some("filter"));
+        assert_eq!(suggest("mapValues", Shape::Stream), None);
+        assert_eq!(suggest("map_value", Shape::Stream), Some("map_values"));
+        assert_eq!(suggest("brnach", Shape::Split), Some("branch"));
+        assert_eq!(suggest("zzzzzz", Shape::Stream), None);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        for (i, a) in OPS.iter().enumerate() {
+            assert!(OPS[i + 1..].iter().all(|b| b.name != a.name), "{}", a.name);
+        }
+    }
+}

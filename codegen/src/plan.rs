@@ -1,0 +1,229 @@
+//! Plan: sub-topologies (cut at repartition topics), internal topics, and the
+//! key/value type of every edge.
+//!
+//! Types are solved by union-find over type variables: a source fixes its
+//! variables to the declared types; key- or value-preserving operators pass
+//! their input's variables on; `map`, `map_values`, ... make fresh ones that
+//! rustc infers from the user's closures; `merge` unifies its inputs. Every
+//! class without a declared type becomes a generic parameter of the
+//! generated processors.
+
+use crate::ctxt::Errors;
+use crate::graph::{Graph, NodeId, NodeKind};
+use quote::ToTokens;
+use syn::Type;
+
+/// A type variable's resolution.
+#[derive(Clone)]
+pub enum Ty {
+    /// A declared type.
+    Concrete(Type),
+    /// Inferred by rustc: generic parameter number `n`.
+    Generic(usize),
+}
+
+/// Key and value type variables of every node's output.
+pub struct Types {
+    parent: Vec<usize>,
+    concrete: Vec<Option<Type>>,
+    /// `(key var, value var)` of each node's output (for sinks: of their input).
+    pub node: Vec<(usize, usize)>,
+}
+
+impl Types {
+    fn fresh(&mut self, ty: Option<Type>) -> usize {
+        self.parent.push(self.parent.len());
+        self.concrete.push(ty);
+        self.parent.len() - 1
+    }
+
+    fn find(&self, mut v: usize) -> usize {
+        while self.parent[v] != v {
+            v = self.parent[v];
+        }
+        v
+    }
+
+    fn union(&mut self, a: usize, b: usize) -> Result<(), (Type, Type)> {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return Ok(());
+        }
+        match (self.concrete[ra].clone(), self.concrete[rb].clone()) {
+            (Some(x), Some(y)) if x.to_token_stream().to_string() != y.to_token_stream().to_string() => {
+                return Err((x, y));
+            }
+            (None, Some(y)) => self.concrete[ra] = Some(y),
+            _ => {}
+        }
+        self.parent[rb] = ra;
+        Ok(())
+    }
+
+    /// What variable `v` resolves to.
+    pub fn resolve(&self, v: usize) -> Ty {
+        let r = self.find(v);
+        match &self.concrete[r] {
+            Some(t) => Ty::Concrete(t.clone()),
+            None => Ty::Generic(r),
+        }
+    }
+}
+
+/// Where a sub-topology's records come from.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Entry {
+    /// A `stream(..)` source node.
+    Source(NodeId),
+    /// The internal topic written by this `repartition` node.
+    Repartition(NodeId),
+}
+
+/// One sub-topology: becomes one generated processor.
+pub struct Sub {
+    /// Number, as in the description.
+    pub id: usize,
+    /// Its nodes in creation order (a repartition node belongs to the writer).
+    pub nodes: Vec<NodeId>,
+    /// Its entry points, indexed like `Topology::process`'s `source`.
+    pub entries: Vec<Entry>,
+}
+
+/// A repartition topic.
+pub struct Internal {
+    /// Name without the application id: `<name>-repartition`.
+    pub topic: String,
+    /// The repartition node.
+    pub node: NodeId,
+    /// Partition count given in the topology.
+    pub partitions: Option<i32>,
+    /// Sub-topology that writes it.
+    pub written_by: usize,
+    /// Sub-topology that reads it.
+    pub read_by: usize,
+}
+
+/// The planned topology.
+pub struct Plan {
+    /// Sub-topologies by number.
+    pub subs: Vec<Sub>,
+    /// Internal topics by index.
+    pub internal: Vec<Internal>,
+    /// The sub-topology of each node.
+    pub node_sub: Vec<usize>,
+    /// Edge types.
+    pub types: Types,
+}
+
+impl Plan {
+    /// The internal topic written by repartition node `node`.
+    pub fn internal_of(&self, node: NodeId) -> usize {
+        self.internal.iter().position(|i| i.node == node).unwrap_or(usize::MAX)
+    }
+}
+
+fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
+    let mut t = Types { parent: Vec::new(), concrete: Vec::new(), node: Vec::new() };
+    for node in &graph.nodes {
+        let input = node.inputs.first().map(|&i| t.node[i]);
+        let (k, v) = input.unwrap_or((usize::MAX, usize::MAX));
+        let out = match &node.kind {
+            NodeKind::Source { key, value, .. } => (t.fresh(Some(key.clone())), t.fresh(Some(value.clone()))),
+            NodeKind::Map { .. } | NodeKind::FlatMap { .. } => (t.fresh(None), t.fresh(None)),
+            NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
+            NodeKind::SelectKey { .. } => (t.fresh(None), v),
+            NodeKind::Merge => {
+                for &other in &node.inputs[1..] {
+                    let (ok, ov) = t.node[other];
+                    for (a, b, what) in [(k, ok, "key"), (v, ov, "value")] {
+                        if let Err((x, y)) = t.union(a, b) {
+                            errors.at(
+                                node.span,
+                                format!(
+                                    "`merge` needs streams of one {what} type, got `{}` and `{}`",
+                                    x.to_token_stream(),
+                                    y.to_token_stream()
+                                ),
+                            );
+                        }
+                    }
+                }
+                (k, v)
+            }
+            _ => (k, v),
+        };
+        t.node.push(out);
+    }
+    t
+}
+
+/// Cuts the graph into sub-topologies and solves its types.
+pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
+    let n = graph.nodes.len();
+    // Union-find over nodes, joining every edge except those leaving a
+    // repartition node (the internal topic is the boundary).
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for node in &graph.nodes {
+        if matches!(node.kind, NodeKind::Repartition { .. }) {
+            continue;
+        }
+        for &o in &node.outputs {
+            let (a, b) = (find(&mut parent, node.id), find(&mut parent, o));
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    // A repartition's children that share no other edge form their own group;
+    // children of one repartition are joined (they read one topic).
+    for node in &graph.nodes {
+        if matches!(node.kind, NodeKind::Repartition { .. }) {
+            for w in node.outputs.windows(2) {
+                let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    // Number groups by their first node, as Kafka Streams numbers
+    // sub-topologies in the order their nodes were created.
+    let mut group_of_root: Vec<Option<usize>> = vec![None; n];
+    let mut node_sub = vec![0; n];
+    let mut subs: Vec<Sub> = Vec::new();
+    for id in 0..n {
+        let r = find(&mut parent, id);
+        let s = *group_of_root[r].get_or_insert_with(|| {
+            subs.push(Sub { id: subs.len(), nodes: Vec::new(), entries: Vec::new() });
+            subs.len() - 1
+        });
+        node_sub[id] = s;
+        subs[s].nodes.push(id);
+    }
+    let mut internal = Vec::new();
+    for node in &graph.nodes {
+        match &node.kind {
+            NodeKind::Source { .. } => subs[node_sub[node.id]].entries.push(Entry::Source(node.id)),
+            NodeKind::Repartition { partitions } => {
+                let written_by = node_sub[node.id];
+                let read_by = node.outputs.first().map(|&o| node_sub[o]);
+                if let Some(read_by) = read_by {
+                    subs[read_by].entries.push(Entry::Repartition(node.id));
+                    internal.push(Internal {
+                        topic: format!("{}-repartition", node.name),
+                        node: node.id,
+                        partitions: *partitions,
+                        written_by,
+                        read_by,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let types = solve_types(graph, errors);
+    Plan { subs, internal, node_sub, types }
+}
