@@ -1,0 +1,252 @@
+//! Application configuration, in Kafka Streams' keys.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// A configuration problem, reported before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A key weir does not know (and that is not `consumer.*`/`producer.*`/`admin.*`).
+    #[error("unknown configuration key `{0}`")]
+    UnknownKey(String),
+    /// A value that does not parse for its key.
+    #[error("invalid value `{value}` for `{key}`: {reason}")]
+    InvalidValue {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A required key that was not given.
+    #[error("missing required configuration `{0}`")]
+    Missing(&'static str),
+    /// A `--config` argument that is not `KEY=VALUE`.
+    #[error("expected KEY=VALUE, got `{0}`")]
+    NotKeyValue(String),
+}
+
+/// What to do with a record whose bytes do not deserialize
+/// (`default.deserialization.exception.handler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeserializationHandler {
+    /// Log it, count it (`skipped_records`), and go on: Kafka Streams'
+    /// `LogAndContinueExceptionHandler`. The default.
+    #[default]
+    LogAndContinue,
+    /// Log it and stop processing with an error: `LogAndFailExceptionHandler`.
+    LogAndFail,
+}
+
+impl FromStr for DeserializationHandler {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "log-and-continue" | "LogAndContinueExceptionHandler"
+            | "org.apache.kafka.streams.errors.LogAndContinueExceptionHandler" => {
+                Ok(DeserializationHandler::LogAndContinue)
+            }
+            "log-and-fail" | "LogAndFailExceptionHandler"
+            | "org.apache.kafka.streams.errors.LogAndFailExceptionHandler" => {
+                Ok(DeserializationHandler::LogAndFail)
+            }
+            _ => Err("expected `log-and-continue` or `log-and-fail`".into()),
+        }
+    }
+}
+
+/// Configuration of a weir application, set with Kafka Streams' keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamsConfig {
+    /// `application.id`: consumer group id and prefix of internal topics.
+    pub application_id: String,
+    /// `bootstrap.servers`.
+    pub bootstrap_servers: String,
+    /// `num.stream.threads` (default 1).
+    pub num_stream_threads: usize,
+    /// `commit.interval.ms` (default 30000, as Kafka Streams under at-least-once).
+    pub commit_interval_ms: u64,
+    /// `default.deserialization.exception.handler`.
+    pub deserialization_handler: DeserializationHandler,
+    /// `replication.factor` of internal topics (default 1 here; use 3 in production).
+    pub replication_factor: i32,
+    /// `consumer.*` settings, passed to librdkafka's consumer without the prefix.
+    pub consumer: BTreeMap<String, String>,
+    /// `producer.*` settings, passed to librdkafka's producer without the prefix.
+    pub producer: BTreeMap<String, String>,
+    /// `admin.*` settings, passed to librdkafka's admin client without the prefix.
+    pub admin: BTreeMap<String, String>,
+    /// `poll.ms`: how long a stream thread blocks polling for records (default 100).
+    pub poll_ms: u64,
+    /// `weir.max.idle.ms`: stop the application once no record has arrived for
+    /// this long (not a Kafka Streams setting; for demos and tests). Unset by default.
+    pub max_idle_ms: Option<u64>,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        StreamsConfig {
+            application_id: String::new(),
+            bootstrap_servers: "localhost:9092".into(),
+            num_stream_threads: 1,
+            commit_interval_ms: 30_000,
+            deserialization_handler: DeserializationHandler::LogAndContinue,
+            replication_factor: 1,
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            admin: BTreeMap::new(),
+            poll_ms: 100,
+            max_idle_ms: None,
+        }
+    }
+}
+
+fn parse<T: FromStr>(key: &str, value: &str, what: &str) -> Result<T, ConfigError> {
+    value.parse().map_err(|_| ConfigError::InvalidValue {
+        key: key.into(),
+        value: value.into(),
+        reason: what.into(),
+    })
+}
+
+impl StreamsConfig {
+    /// A configuration for `application_id` with defaults elsewhere.
+    pub fn new(application_id: impl Into<String>) -> Self {
+        StreamsConfig {
+            application_id: application_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets one key, as `--config KEY=VALUE` or a properties file would.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self, ConfigError> {
+        match key {
+            "application.id" => self.application_id = value.to_owned(),
+            "bootstrap.servers" => self.bootstrap_servers = value.to_owned(),
+            "num.stream.threads" => {
+                self.num_stream_threads = parse(key, value, "a positive integer")?;
+                if self.num_stream_threads == 0 {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.into(),
+                        value: value.into(),
+                        reason: "a positive integer".into(),
+                    });
+                }
+            }
+            "commit.interval.ms" => {
+                self.commit_interval_ms = parse(key, value, "milliseconds, >= 0")?
+            }
+            "default.deserialization.exception.handler" | "deserialization.exception.handler" => {
+                self.deserialization_handler =
+                    value.parse().map_err(|reason| ConfigError::InvalidValue {
+                        key: key.into(),
+                        value: value.into(),
+                        reason,
+                    })?
+            }
+            "replication.factor" => {
+                self.replication_factor = parse(key, value, "a positive integer")?
+            }
+            "poll.ms" => self.poll_ms = parse(key, value, "milliseconds, >= 0")?,
+            "weir.max.idle.ms" => self.max_idle_ms = Some(parse(key, value, "milliseconds, >= 0")?),
+            "processing.guarantee" if value == "at_least_once" => {}
+            "processing.guarantee" => {
+                return Err(ConfigError::InvalidValue {
+                    key: key.into(),
+                    value: value.into(),
+                    reason: "only `at_least_once` is supported so far".into(),
+                })
+            }
+            _ => {
+                if let Some(k) = key.strip_prefix("consumer.") {
+                    self.consumer.insert(k.to_owned(), value.to_owned());
+                } else if let Some(k) = key.strip_prefix("producer.") {
+                    self.producer.insert(k.to_owned(), value.to_owned());
+                } else if let Some(k) = key.strip_prefix("admin.") {
+                    self.admin.insert(k.to_owned(), value.to_owned());
+                } else {
+                    return Err(ConfigError::UnknownKey(key.to_owned()));
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Sets from a `KEY=VALUE` string.
+    pub fn set_pair(&mut self, pair: &str) -> Result<&mut Self, ConfigError> {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| ConfigError::NotKeyValue(pair.to_owned()))?;
+        self.set(k.trim(), v.trim())
+    }
+
+    /// Checks that what must be set is set.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.application_id.is_empty() {
+            return Err(ConfigError::Missing("application.id"));
+        }
+        if self.bootstrap_servers.is_empty() {
+            return Err(ConfigError::Missing("bootstrap.servers"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_streams_keys_parse() {
+        let mut c = StreamsConfig::new("app");
+        c.set_pair("num.stream.threads=3").unwrap();
+        c.set_pair("default.deserialization.exception.handler=LogAndFailExceptionHandler")
+            .unwrap();
+        c.set_pair("consumer.fetch.min.bytes=10").unwrap();
+        assert_eq!(c.num_stream_threads, 3);
+        assert_eq!(c.deserialization_handler, DeserializationHandler::LogAndFail);
+        assert_eq!(c.consumer["fetch.min.bytes"], "10");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn runtime_keys_parse() {
+        let mut c = StreamsConfig::new("app");
+        assert_eq!(c.max_idle_ms, None);
+        assert_eq!(c.poll_ms, 100);
+        c.set_pair("weir.max.idle.ms=2500").unwrap();
+        c.set_pair("poll.ms=50").unwrap();
+        c.set_pair("admin.request.timeout.ms=1000").unwrap();
+        assert_eq!(c.max_idle_ms, Some(2500));
+        assert_eq!(c.poll_ms, 50);
+        assert_eq!(c.admin["request.timeout.ms"], "1000");
+        assert!(c
+            .set_pair("weir.max.idle.ms=-1")
+            .unwrap_err()
+            .to_string()
+            .contains("weir.max.idle.ms"));
+    }
+
+    #[test]
+    fn bad_configuration_is_a_clear_error() {
+        let mut c = StreamsConfig::new("app");
+        assert_eq!(
+            c.set_pair("num.stream.thread=2").unwrap_err(),
+            ConfigError::UnknownKey("num.stream.thread".into())
+        );
+        assert!(c
+            .set_pair("num.stream.threads=zero")
+            .unwrap_err()
+            .to_string()
+            .contains("positive integer"));
+        assert_eq!(
+            c.set_pair("novalue").unwrap_err(),
+            ConfigError::NotKeyValue("novalue".into())
+        );
+        assert_eq!(
+            StreamsConfig::new("").validate(),
+            Err(ConfigError::Missing("application.id"))
+        );
+    }
+}

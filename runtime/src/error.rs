@@ -1,0 +1,66 @@
+//! Errors from processing records.
+
+use crate::serde::SerdeError;
+
+/// Which half of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordPart {
+    /// The key.
+    Key,
+    /// The value.
+    Value,
+}
+
+impl std::fmt::Display for RecordPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RecordPart::Key => "key",
+            RecordPart::Value => "value",
+        })
+    }
+}
+
+/// Why a record could not be processed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProcessError {
+    /// Input bytes that do not decode; goes to the deserialization handler.
+    #[error("cannot deserialize {part} of record {topic}-{partition}@{offset}: {source}")]
+    Deserialization {
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Source offset.
+        offset: i64,
+        /// Key or value.
+        part: RecordPart,
+        /// The serde's error.
+        source: SerdeError,
+    },
+    /// A produced key or value that does not encode.
+    #[error("cannot serialize {part} for sink `{sink}`: {source}")]
+    Serialization {
+        /// Sink node.
+        sink: &'static str,
+        /// Key or value.
+        part: RecordPart,
+        /// The serde's error.
+        source: SerdeError,
+    },
+    /// The collector could not take a record (producer failure).
+    #[error("cannot send record to `{topic}`: {reason}")]
+    Send {
+        /// Destination topic.
+        topic: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A sub-topology or source index the topology does not have.
+    #[error("topology has no sub-topology {sub} with source {source_index}")]
+    NoSuchSource {
+        /// Sub-topology asked for.
+        sub: usize,
+        /// Source index asked for.
+        source_index: usize,
+    },
+}

@@ -1,0 +1,27 @@
+//! weir-runtime: what compiled weir topologies link against. It knows nothing
+//! of the DSL's syntax: generated code reaches it through [`__private`].
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod record;
+pub mod serde;
+pub mod topology;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use error::{ProcessError, RecordPart};
+pub use record::{Headers, RecordContext, SourceRecord};
+pub use serde::{Json, Serde, SerdeError};
+pub use topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescription};
+pub mod config;
+pub mod task;
+pub use config::{ConfigError, DeserializationHandler, StreamsConfig};
+pub use task::{Task, TaskId, TaskMetrics};
+pub mod testing;
+pub mod app;
+pub mod cli;
+pub mod kafka;
+pub use app::App;

@@ -1,0 +1,160 @@
+//! The contract between generated code and the runtime: a compiled topology
+//! is a value implementing [`Topology`]; its static [`Plan`] says what it
+//! reads and writes, and `process` runs one record through one sub-topology.
+
+use crate::error::ProcessError;
+use crate::record::{RecordContext, SourceRecord};
+use std::fmt;
+
+/// A topic named in a plan: a user topic, or an internal one whose full name
+/// is `<application.id>-<name>` and is only known at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TopicRef {
+    /// A user topic, by name.
+    Named(&'static str),
+    /// An internal topic, by index into [`Plan::internal_topics`].
+    Internal(usize),
+}
+
+/// Where a sink sends a record: a fixed or extracted topic, or an internal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkTopic<'a> {
+    /// A user topic, fixed or chosen per record.
+    Named(&'a str),
+    /// An internal topic, by index into [`Plan::internal_topics`].
+    Internal(usize),
+}
+
+/// A source node: the topics it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct SourcePlan {
+    /// Node name, e.g. `KSTREAM-SOURCE-0000000000`.
+    pub name: &'static str,
+    /// Topics, in declaration order.
+    pub topics: &'static [TopicRef],
+}
+
+/// One sub-topology: the unit of tasks (one task per input partition).
+#[derive(Debug, Clone, Copy)]
+pub struct SubTopologyPlan {
+    /// Sources, indexed by the `source` argument of [`Topology::process`].
+    pub sources: &'static [SourcePlan],
+}
+
+/// What kind of internal topic, and how to create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InternalTopic {
+    /// Name without the application id prefix, e.g. `KSTREAM-REPARTITION-0000000003-repartition`.
+    pub name: &'static str,
+    /// Partition count fixed in the topology; otherwise that of the
+    /// upstream sub-topology's source topics, as Kafka Streams does.
+    pub partitions: Option<i32>,
+    /// The sub-topology that writes it.
+    pub written_by: usize,
+}
+
+/// Everything the runtime needs to know about a compiled topology, produced
+/// at compile time.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// The name of the `#[topology]` function.
+    pub name: &'static str,
+    /// Sub-topologies, numbered as in the description.
+    pub subtopologies: &'static [SubTopologyPlan],
+    /// Repartition topics (and later changelogs).
+    pub internal_topics: &'static [InternalTopic],
+    /// Text description, in the format of Kafka Streams' `Topology.describe()`.
+    pub description: &'static str,
+    /// The same graph as a Mermaid flowchart.
+    pub mermaid: &'static str,
+}
+
+impl Plan {
+    /// Full name of internal topic `index` for an application.
+    pub fn internal_topic_name(&self, application_id: &str, index: usize) -> String {
+        format!("{application_id}-{}", self.internal_topics[index].name)
+    }
+
+    /// Every (sub-topology, source index, topic) triple, with internal topics
+    /// resolved for `application_id`.
+    pub fn source_topics(&self, application_id: &str) -> Vec<(usize, usize, String)> {
+        let mut out = Vec::new();
+        for (sub, st) in self.subtopologies.iter().enumerate() {
+            for (source, sp) in st.sources.iter().enumerate() {
+                for topic in sp.topics {
+                    let name = match *topic {
+                        TopicRef::Named(n) => n.to_owned(),
+                        TopicRef::Internal(i) => self.internal_topic_name(application_id, i),
+                    };
+                    out.push((sub, source, name));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A topology's description, as produced at compile time.
+#[derive(Debug, Clone, Copy)]
+pub struct TopologyDescription(pub &'static Plan);
+
+impl fmt::Display for TopologyDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.description)
+    }
+}
+
+/// Receives what a processor produces. The Kafka runtime hands records to
+/// its producer; the test driver keeps them in memory. Generic (not `dyn`) in
+/// the processor so the per-record path is monomorphised.
+pub trait RecordCollector {
+    /// Sends one serialised record with the context's timestamp and headers.
+    fn send(
+        &mut self,
+        topic: SinkTopic<'_>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        context: &RecordContext<'_>,
+    ) -> Result<(), ProcessError>;
+
+    /// A line from a `print` operator (`[label]: key, value`).
+    fn print(&mut self, line: fmt::Arguments<'_>);
+}
+
+/// A compiled topology, the value a `#[weir::topology]` function returns.
+/// Cloning it gives an independent processor set (one per task).
+pub trait Topology: Clone + Send + 'static {
+    /// What the topology reads, writes and looks like.
+    fn plan(&self) -> &'static Plan;
+
+    /// Runs one record through sub-topology `sub`, entering at `source`.
+    fn process<C: RecordCollector>(
+        &mut self,
+        sub: usize,
+        source: usize,
+        record: SourceRecord<'_>,
+        out: &mut C,
+    ) -> Result<(), ProcessError>;
+
+    /// Kafka Streams' `Topology.describe()`.
+    fn describe(&self) -> TopologyDescription {
+        TopologyDescription(self.plan())
+    }
+
+    /// The topology as a Mermaid flowchart.
+    fn mermaid(&self) -> &'static str {
+        self.plan().mermaid
+    }
+}
+
+/// One sub-topology's processor, as generated: the fused chain from source
+/// bytes to sink bytes.
+pub trait SubTopology: Clone + Send + 'static {
+    /// Runs one record entering at `source`.
+    fn process<C: RecordCollector>(
+        &mut self,
+        source: usize,
+        record: SourceRecord<'_>,
+        out: &mut C,
+    ) -> Result<(), ProcessError>;
+}
