@@ -1,0 +1,1292 @@
+//! [`TopologyTestDriver`]: runs a compiled topology in memory, without Kafka,
+//! as Kafka Streams' `kafka-streams-test-utils` does.
+//!
+//! Records piped into a [`TestInputTopic`] are serialised with their
+//! [`Serde`] impls and the bytes run through [`Task::process`], the same
+//! per-record path the Kafka runtime uses (deserialization handler
+//! included). What the topology sends is captured per topic and read back,
+//! deserialised, through a [`TestOutputTopic`]. Records sent to an internal
+//! (repartition) topic, or to a topic the topology itself reads, are fed
+//! back into the sub-topology reading it once the current record is done,
+//! first in first out, until nothing is left: the driver is synchronous, so
+//! when `pipe_*` returns every consequence of the record is readable.
+//!
+//! ```ignore
+//! let driver = TopologyTestDriver::new(my_topology());
+//! let input = driver.create_input_topic::<String, String>("input");
+//! let output = driver.create_output_topic::<String, String>("output");
+//! input.pipe_input("k".to_string(), "v".to_string());
+//! assert_eq!(output.read_key_value(), ("k".to_string(), "V".to_string()));
+//! assert!(output.is_empty());
+//! ```
+
+use super::test_record::TestRecord;
+use crate::config::StreamsConfig;
+use crate::error::ProcessError;
+use crate::record::{Headers, RecordContext, SourceRecord};
+use crate::serde::Serde;
+use crate::task::{Task, TaskId, TaskMetrics};
+use crate::topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescription};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Application id used when none is configured.
+const DEFAULT_APPLICATION_ID: &str = "test-app";
+
+/// Milliseconds since the epoch, now.
+fn system_time_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, duration_ms)
+}
+
+/// A duration in whole milliseconds, saturating.
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// One serialised record, as piped in or as sent by the topology.
+#[derive(Debug, Clone)]
+struct RawRecord {
+    topic: String,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    timestamp: i64,
+    headers: Headers,
+}
+
+/// Collects what one `Task::process` call sends and prints.
+struct Collector<'a> {
+    plan: &'static Plan,
+    application_id: &'a str,
+    sent: &'a mut Vec<RawRecord>,
+    printed: &'a mut Vec<String>,
+}
+
+impl RecordCollector for Collector<'_> {
+    fn send(
+        &mut self,
+        topic: SinkTopic<'_>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        context: &RecordContext<'_>,
+    ) -> Result<(), ProcessError> {
+        let topic = match topic {
+            SinkTopic::Named(name) => name.to_owned(),
+            SinkTopic::Internal(i) if i < self.plan.internal_topics.len() => {
+                self.plan.internal_topic_name(self.application_id, i)
+            }
+            SinkTopic::Internal(i) => {
+                return Err(ProcessError::Send {
+                    topic: format!("<internal topic #{i}>"),
+                    reason: format!(
+                        "the plan has {} internal topic(s)",
+                        self.plan.internal_topics.len()
+                    ),
+                })
+            }
+        };
+        self.sent.push(RawRecord {
+            topic,
+            key: key.map(<[u8]>::to_vec),
+            value: value.map(<[u8]>::to_vec),
+            timestamp: context.timestamp,
+            headers: context.headers.clone(),
+        });
+        Ok(())
+    }
+
+    fn print(&mut self, line: fmt::Arguments<'_>) {
+        let line = line.to_string();
+        println!("{line}");
+        self.printed.push(line);
+    }
+}
+
+/// The driver's mutable state, behind a `RefCell` so that several input and
+/// output topics can borrow the driver at once.
+struct State<T: Topology> {
+    /// One task per sub-topology, partition 0.
+    tasks: BTreeMap<TaskId, Task<T>>,
+    /// Topic (internal ones by full name) → the (sub-topology, source) reading it.
+    sources: HashMap<String, Vec<(usize, usize)>>,
+    /// Next offset of each topic fed into the topology (partition 0).
+    offsets: HashMap<String, i64>,
+    /// Records sent per topic, not yet read.
+    outputs: HashMap<String, VecDeque<RawRecord>>,
+    /// Every topic written so far.
+    produced: BTreeSet<String>,
+    /// Records waiting to be processed, first in first out.
+    pending: VecDeque<RawRecord>,
+    /// `print` lines.
+    printed: Vec<String>,
+    /// Mock wall-clock time, ms since the epoch.
+    wall_clock_ms: i64,
+}
+
+impl<T: Topology> State<T> {
+    /// Processes `record` and everything it causes to be fed back.
+    fn pipe(
+        &mut self,
+        plan: &'static Plan,
+        application_id: &str,
+        record: RawRecord,
+    ) -> Result<(), String> {
+        if !self.sources.contains_key(&record.topic) {
+            return Err(format!(
+                "Unknown topic: {} (no source of the topology reads it; source topics: {:?})",
+                record.topic,
+                self.source_topic_names()
+            ));
+        }
+        self.pending.push_back(record);
+        while let Some(record) = self.pending.pop_front() {
+            if let Err(e) = self.process_one(plan, application_id, record) {
+                self.pending.clear();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn source_topic_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.sources.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Runs one record through every source that reads its topic.
+    fn process_one(
+        &mut self,
+        plan: &'static Plan,
+        application_id: &str,
+        record: RawRecord,
+    ) -> Result<(), String> {
+        let offset = {
+            let next = self.offsets.entry(record.topic.clone()).or_insert(0);
+            let offset = *next;
+            *next += 1;
+            offset
+        };
+        let readers = self.sources.get(&record.topic).cloned().unwrap_or_default();
+        let mut sent = Vec::new();
+        for (sub, source) in readers {
+            let id = TaskId {
+                subtopology: sub,
+                partition: 0,
+            };
+            let Some(task) = self.tasks.get_mut(&id) else {
+                return Err(format!("no task {id} for topic {}", record.topic));
+            };
+            let source_record = SourceRecord {
+                context: RecordContext {
+                    topic: &record.topic,
+                    partition: 0,
+                    offset,
+                    timestamp: record.timestamp,
+                    headers: &record.headers,
+                },
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+            };
+            let mut collector = Collector {
+                plan,
+                application_id,
+                sent: &mut sent,
+                printed: &mut self.printed,
+            };
+            let result = task.process(source, source_record, &mut collector);
+            // What was sent before a failure was handed to the "producer":
+            // capture it either way.
+            self.capture(&mut sent);
+            if let Err(e) = result {
+                return Err(format!(
+                    "task {id} failed to process record {}-0@{offset}: {e}",
+                    record.topic
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sent records readable and queues those the topology reads.
+    fn capture(&mut self, sent: &mut Vec<RawRecord>) {
+        for record in sent.drain(..) {
+            if !self.produced.contains(&record.topic) {
+                self.produced.insert(record.topic.clone());
+            }
+            if self.sources.contains_key(&record.topic) {
+                self.pending.push_back(record.clone());
+            }
+            self.outputs
+                .entry(record.topic.clone())
+                .or_default()
+                .push_back(record);
+        }
+    }
+}
+
+/// Runs a [`Topology`] in memory, synchronously: Kafka Streams'
+/// `TopologyTestDriver`.
+///
+/// There is one [`Task`] per sub-topology (partition 0), each with its own
+/// clone of the topology, and the deserialization handler of the
+/// configuration. Under log-and-fail a record that does not deserialize makes
+/// `pipe_*` panic with the error (Kafka Streams throws a `StreamsException`);
+/// under log-and-continue (the default) it is skipped and counted in
+/// [`TopologyTestDriver::skipped_records`].
+pub struct TopologyTestDriver<T: Topology> {
+    topology: T,
+    plan: &'static Plan,
+    application_id: String,
+    state: RefCell<State<T>>,
+}
+
+impl<T: Topology> fmt::Debug for TopologyTestDriver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TopologyTestDriver")
+            .field("topology", &self.plan.name)
+            .field("application_id", &self.application_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Topology> TopologyTestDriver<T> {
+    /// A driver for `topology` with the default configuration and application
+    /// id `test-app` (so internal topics are named `test-app-<name>`).
+    pub fn new(topology: T) -> Self {
+        Self::with_config(topology, StreamsConfig::new(DEFAULT_APPLICATION_ID))
+    }
+
+    /// A driver for `topology` with `config`: its application id (`test-app`
+    /// if empty) names internal topics, its deserialization handler decides
+    /// what happens to records that do not deserialize. Nothing connects to
+    /// `bootstrap.servers`.
+    pub fn with_config(topology: T, config: StreamsConfig) -> Self {
+        let plan = topology.plan();
+        let application_id = if config.application_id.is_empty() {
+            DEFAULT_APPLICATION_ID.to_owned()
+        } else {
+            config.application_id
+        };
+        let mut sources: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        for (sub, source, topic) in plan.source_topics(&application_id) {
+            sources.entry(topic).or_default().push((sub, source));
+        }
+        let tasks = (0..plan.subtopologies.len())
+            .map(|sub| {
+                let id = TaskId {
+                    subtopology: sub,
+                    partition: 0,
+                };
+                (
+                    id,
+                    Task::new(id, topology.clone(), config.deserialization_handler),
+                )
+            })
+            .collect();
+        TopologyTestDriver {
+            topology,
+            plan,
+            application_id,
+            state: RefCell::new(State {
+                tasks,
+                sources,
+                offsets: HashMap::new(),
+                outputs: HashMap::new(),
+                produced: BTreeSet::new(),
+                pending: VecDeque::new(),
+                printed: Vec::new(),
+                wall_clock_ms: system_time_ms(),
+            }),
+        }
+    }
+
+    /// The application id in use (prefix of internal topic names).
+    pub fn application_id(&self) -> &str {
+        &self.application_id
+    }
+
+    /// An input topic whose records, unless given a timestamp, are stamped
+    /// with the system time at creation; the time does not auto-advance.
+    /// Piping to a topic no source reads panics with `Unknown topic`.
+    pub fn create_input_topic<K: Serde, V: Serde>(&self, name: &str) -> TestInputTopic<'_, K, V> {
+        self.create_input_topic_with_time(name, system_time_ms(), Duration::ZERO)
+    }
+
+    /// An input topic whose records, unless given a timestamp, are stamped
+    /// with `start_timestamp_ms`, then the time advances by `auto_advance`
+    /// after each record.
+    pub fn create_input_topic_with_time<K: Serde, V: Serde>(
+        &self,
+        name: &str,
+        start_timestamp_ms: i64,
+        auto_advance: Duration,
+    ) -> TestInputTopic<'_, K, V> {
+        TestInputTopic {
+            driver: self,
+            topic: name.to_owned(),
+            current_time_ms: Cell::new(start_timestamp_ms),
+            auto_advance_ms: duration_ms(auto_advance),
+            _types: PhantomData,
+        }
+    }
+
+    /// An output topic, reading what the topology sent to `name` (an internal
+    /// topic by its full name, `<application.id>-<name>`).
+    pub fn create_output_topic<K: Serde, V: Serde>(&self, name: &str) -> TestOutputTopic<'_, K, V> {
+        TestOutputTopic {
+            driver: self,
+            topic: name.to_owned(),
+            _types: PhantomData,
+        }
+    }
+
+    /// Advances the mock wall-clock time. Wall-clock punctuations, when they
+    /// exist, will fire here.
+    pub fn advance_wall_clock_time(&self, advance: Duration) {
+        let mut state = self.state.borrow_mut();
+        state.wall_clock_ms = state.wall_clock_ms.saturating_add(duration_ms(advance));
+        // Hook: run wall-clock punctuators due at `state.wall_clock_ms` here,
+        // then feed back what they send, as after a piped record.
+    }
+
+    /// The mock wall-clock time, ms since the epoch (system time at creation
+    /// plus every [`TopologyTestDriver::advance_wall_clock_time`]).
+    pub fn wall_clock_time_ms(&self) -> i64 {
+        self.state.borrow().wall_clock_ms
+    }
+
+    /// Lines printed by `print` operators so far, in order (also echoed to
+    /// stdout).
+    pub fn printed_lines(&self) -> Vec<String> {
+        self.state.borrow().printed.clone()
+    }
+
+    /// Counters summed over every task.
+    pub fn metrics(&self) -> TaskMetrics {
+        self.state.borrow().tasks.values().map(Task::metrics).fold(
+            TaskMetrics::default(),
+            |a, m| TaskMetrics {
+                processed: a.processed + m.processed,
+                skipped_records: a.skipped_records + m.skipped_records,
+            },
+        )
+    }
+
+    /// Records skipped by the deserialization handler, over every task.
+    pub fn skipped_records(&self) -> u64 {
+        self.metrics().skipped_records
+    }
+
+    /// Counters of each task, by task id.
+    pub fn task_metrics(&self) -> BTreeMap<TaskId, TaskMetrics> {
+        self.state
+            .borrow()
+            .tasks
+            .iter()
+            .map(|(id, task)| (*id, task.metrics()))
+            .collect()
+    }
+
+    /// The topology's description (Kafka Streams' `Topology.describe()`).
+    pub fn describe(&self) -> TopologyDescription {
+        self.topology.describe()
+    }
+
+    /// Names of the topics written so far, internal ones by full name,
+    /// sorted (Kafka Streams' `producedTopicNames()`).
+    pub fn produced_topic_names(&self) -> Vec<String> {
+        self.state.borrow().produced.iter().cloned().collect()
+    }
+
+    /// Every topic the topology reads, internal ones by full name, sorted.
+    pub fn source_topic_names(&self) -> Vec<String> {
+        self.state
+            .borrow()
+            .source_topic_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn pipe_raw(&self, record: RawRecord) {
+        let result = self
+            .state
+            .borrow_mut()
+            .pipe(self.plan, &self.application_id, record);
+        if let Err(message) = result {
+            panic!("{message}");
+        }
+    }
+
+    fn pop_output(&self, topic: &str) -> Option<RawRecord> {
+        self.state
+            .borrow_mut()
+            .outputs
+            .get_mut(topic)
+            .and_then(VecDeque::pop_front)
+    }
+
+    fn output_len(&self, topic: &str) -> usize {
+        self.state
+            .borrow()
+            .outputs
+            .get(topic)
+            .map_or(0, VecDeque::len)
+    }
+}
+
+/// What topics need of a driver, without its topology type.
+trait DriverAccess {
+    fn pipe_raw(&self, record: RawRecord);
+    fn pop_output(&self, topic: &str) -> Option<RawRecord>;
+    fn output_len(&self, topic: &str) -> usize;
+}
+
+impl<T: Topology> DriverAccess for TopologyTestDriver<T> {
+    fn pipe_raw(&self, record: RawRecord) {
+        TopologyTestDriver::pipe_raw(self, record)
+    }
+    fn pop_output(&self, topic: &str) -> Option<RawRecord> {
+        TopologyTestDriver::pop_output(self, topic)
+    }
+    fn output_len(&self, topic: &str) -> usize {
+        TopologyTestDriver::output_len(self, topic)
+    }
+}
+
+fn serialize_or_panic<X: Serde>(x: &X, part: &str, topic: &str) -> Option<Vec<u8>> {
+    crate::serde::to_bytes(x)
+        .unwrap_or_else(|e| panic!("cannot serialize {part} for input topic {topic}: {e}"))
+}
+
+/// Pipes records into one topic of a [`TopologyTestDriver`]: Kafka Streams'
+/// `TestInputTopic`. Keys and values are serialised with their [`Serde`]
+/// impls; each `pipe_*` call returns once the record and everything it caused
+/// has been processed.
+pub struct TestInputTopic<'a, K, V> {
+    driver: &'a dyn DriverAccess,
+    topic: String,
+    current_time_ms: Cell<i64>,
+    auto_advance_ms: i64,
+    _types: PhantomData<fn(K, V)>,
+}
+
+impl<K, V> fmt::Debug for TestInputTopic<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestInputTopic")
+            .field("topic", &self.topic)
+            .field("current_time_ms", &self.current_time_ms.get())
+            .field("auto_advance_ms", &self.auto_advance_ms)
+            .finish()
+    }
+}
+
+impl<K: Serde, V: Serde> TestInputTopic<'_, K, V> {
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.topic
+    }
+
+    /// The timestamp the next record without one will get.
+    pub fn current_time_ms(&self) -> i64 {
+        self.current_time_ms.get()
+    }
+
+    /// Advances the topic's time by `advance`.
+    pub fn advance_time(&self, advance: Duration) {
+        self.current_time_ms.set(
+            self.current_time_ms
+                .get()
+                .saturating_add(duration_ms(advance)),
+        );
+    }
+
+    /// The current time, then auto-advance.
+    fn take_time(&self) -> i64 {
+        let now = self.current_time_ms.get();
+        self.current_time_ms
+            .set(now.saturating_add(self.auto_advance_ms));
+        now
+    }
+
+    fn pipe_bytes(
+        &self,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        timestamp: i64,
+        headers: Headers,
+    ) {
+        self.driver.pipe_raw(RawRecord {
+            topic: self.topic.clone(),
+            key,
+            value,
+            timestamp,
+            headers,
+        });
+    }
+
+    /// Pipes a record, at the topic's current time.
+    pub fn pipe_input(&self, key: K, value: V) {
+        let timestamp = self.take_time();
+        self.pipe_input_with_timestamp(key, value, timestamp);
+    }
+
+    /// Pipes a record with a timestamp (ms since the epoch); the topic's time
+    /// does not change.
+    pub fn pipe_input_with_timestamp(&self, key: K, value: V, timestamp_ms: i64) {
+        let k = serialize_or_panic(&key, "key", &self.topic);
+        let v = serialize_or_panic(&value, "value", &self.topic);
+        self.pipe_bytes(k, v, timestamp_ms, Headers::new());
+    }
+
+    /// Pipes a value with a null key (whatever `K` is), at the topic's
+    /// current time.
+    pub fn pipe_value(&self, value: V) {
+        let timestamp = self.take_time();
+        self.pipe_value_with_timestamp(value, timestamp);
+    }
+
+    /// Pipes a value with a null key and a timestamp (ms since the epoch).
+    pub fn pipe_value_with_timestamp(&self, value: V, timestamp_ms: i64) {
+        let v = serialize_or_panic(&value, "value", &self.topic);
+        self.pipe_bytes(None, v, timestamp_ms, Headers::new());
+    }
+
+    /// Pipes a record with its headers; one without a timestamp of its own
+    /// ([`TestRecord::NO_TIMESTAMP`]) gets the topic's current time.
+    pub fn pipe_record(&self, record: TestRecord<K, V>) {
+        let timestamp = if record.has_timestamp() {
+            record.timestamp
+        } else {
+            self.take_time()
+        };
+        let k = serialize_or_panic(&record.key, "key", &self.topic);
+        let v = serialize_or_panic(&record.value, "value", &self.topic);
+        self.pipe_bytes(k, v, timestamp, record.headers);
+    }
+
+    /// Pipes records in order, each at the topic's current time.
+    pub fn pipe_key_value_list(&self, records: Vec<(K, V)>) {
+        for (key, value) in records {
+            self.pipe_input(key, value);
+        }
+    }
+
+    /// Pipes records in order, the first at `start_timestamp_ms`, each next
+    /// one `advance` later; the topic's time does not change.
+    pub fn pipe_key_value_list_with_time(
+        &self,
+        records: Vec<(K, V)>,
+        start_timestamp_ms: i64,
+        advance: Duration,
+    ) {
+        let step = duration_ms(advance);
+        let mut timestamp = start_timestamp_ms;
+        for (key, value) in records {
+            self.pipe_input_with_timestamp(key, value, timestamp);
+            timestamp = timestamp.saturating_add(step);
+        }
+    }
+
+    /// Pipes values with null keys, in order, each at the topic's current time.
+    pub fn pipe_value_list(&self, values: Vec<V>) {
+        for value in values {
+            self.pipe_value(value);
+        }
+    }
+
+    /// Pipes values with null keys, the first at `start_timestamp_ms`, each
+    /// next one `advance` later; the topic's time does not change.
+    pub fn pipe_value_list_with_time(
+        &self,
+        values: Vec<V>,
+        start_timestamp_ms: i64,
+        advance: Duration,
+    ) {
+        let step = duration_ms(advance);
+        let mut timestamp = start_timestamp_ms;
+        for value in values {
+            self.pipe_value_with_timestamp(value, timestamp);
+            timestamp = timestamp.saturating_add(step);
+        }
+    }
+
+    /// Pipes records in order, as [`TestInputTopic::pipe_record`].
+    pub fn pipe_record_list(&self, records: Vec<TestRecord<K, V>>) {
+        for record in records {
+            self.pipe_record(record);
+        }
+    }
+}
+
+/// Reads what the topology sent to one topic of a [`TopologyTestDriver`]:
+/// Kafka Streams' `TestOutputTopic`. Records are read in send order and
+/// deserialised with `K`'s and `V`'s [`Serde`] impls; a failure panics with
+/// the error. Reading from an empty topic panics with `Empty topic: <name>`.
+pub struct TestOutputTopic<'a, K, V> {
+    driver: &'a dyn DriverAccess,
+    topic: String,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> fmt::Debug for TestOutputTopic<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestOutputTopic")
+            .field("topic", &self.topic)
+            .field("queue_size", &self.driver.output_len(&self.topic))
+            .finish()
+    }
+}
+
+impl<K: Serde, V: Serde> TestOutputTopic<'_, K, V> {
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.topic
+    }
+
+    fn pop(&self) -> RawRecord {
+        match self.driver.pop_output(&self.topic) {
+            Some(record) => record,
+            None => panic!("Empty topic: {}", self.topic),
+        }
+    }
+
+    fn decode<X: Serde>(&self, bytes: Option<&[u8]>, part: &str) -> X {
+        X::deserialize(bytes).unwrap_or_else(|e| {
+            panic!(
+                "cannot deserialize {part} of a record read from output topic {}: {e}",
+                self.topic
+            )
+        })
+    }
+
+    /// Reads the next record's value.
+    pub fn read_value(&self) -> V {
+        let record = self.pop();
+        self.decode(record.value.as_deref(), "value")
+    }
+
+    /// Reads the next record's key and value.
+    pub fn read_key_value(&self) -> (K, V) {
+        let record = self.pop();
+        (
+            self.decode(record.key.as_deref(), "key"),
+            self.decode(record.value.as_deref(), "value"),
+        )
+    }
+
+    /// Reads the next record, with its timestamp and headers.
+    pub fn read_record(&self) -> TestRecord<K, V> {
+        let record = self.pop();
+        TestRecord {
+            key: self.decode(record.key.as_deref(), "key"),
+            value: self.decode(record.value.as_deref(), "value"),
+            timestamp: record.timestamp,
+            headers: record.headers,
+        }
+    }
+
+    /// Reads every remaining value, in order.
+    pub fn read_values_to_list(&self) -> Vec<V> {
+        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_value())).collect()
+    }
+
+    /// Reads every remaining key and value, in order.
+    pub fn read_key_values_to_list(&self) -> Vec<(K, V)> {
+        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_key_value())).collect()
+    }
+
+    /// Reads every remaining record, in order.
+    pub fn read_records_to_list(&self) -> Vec<TestRecord<K, V>> {
+        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_record())).collect()
+    }
+
+    /// Reads every remaining record into a map, the last value per key
+    /// winning (a table's latest state, as Kafka Streams' `readKeyValuesToMap`).
+    pub fn read_key_values_to_map(&self) -> HashMap<K, V>
+    where
+        K: Eq + Hash,
+    {
+        self.read_key_values_to_list().into_iter().collect()
+    }
+
+    /// True when every record sent so far has been read.
+    pub fn is_empty(&self) -> bool {
+        self.queue_size() == 0
+    }
+
+    /// Records sent and not yet read.
+    pub fn queue_size(&self) -> usize {
+        self.driver.output_len(&self.topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::__private::{
+        key, ser, value, InternalTopic, RecordPart, SourcePlan, SubTopology, SubTopologyPlan,
+        TopicRef,
+    };
+    use crate::config::DeserializationHandler;
+
+    // ---- A hand-written topology, shaped as the compiler will generate it ----
+    //
+    // sub 0: input --filter(v != "drop")--> mapValues(upper) --> "upper"
+    //                                                        \-> repartition (internal 0)
+    // sub 1: repartition --> "after-repartition"
+
+    static PLAN: Plan = Plan {
+        name: "upper_and_repartition",
+        subtopologies: &[
+            SubTopologyPlan {
+                sources: &[SourcePlan {
+                    name: "KSTREAM-SOURCE-0000000000",
+                    topics: &[TopicRef::Named("input")],
+                }],
+            },
+            SubTopologyPlan {
+                sources: &[SourcePlan {
+                    name: "KSTREAM-SOURCE-0000000005",
+                    topics: &[TopicRef::Internal(0)],
+                }],
+            },
+        ],
+        internal_topics: &[InternalTopic {
+            name: "rep-repartition",
+            partitions: None,
+            written_by: 0,
+        }],
+        description: "Topologies:\n   Sub-topology: 0\n   Sub-topology: 1\n",
+        mermaid: "flowchart TD",
+    };
+
+    #[derive(Clone, Default)]
+    struct Sub0 {
+        key_buf: Vec<u8>,
+        value_buf: Vec<u8>,
+    }
+
+    impl SubTopology for Sub0 {
+        fn process<C: RecordCollector>(
+            &mut self,
+            source: usize,
+            record: SourceRecord<'_>,
+            out: &mut C,
+        ) -> Result<(), ProcessError> {
+            if source != 0 {
+                return Err(crate::__private::no_such_source(0, source));
+            }
+            let k: Option<String> = key(&record)?;
+            let v: String = value(&record)?;
+            if v == "drop" {
+                return Ok(());
+            }
+            let v = v.to_uppercase();
+            let kb = ser(
+                &k,
+                &mut self.key_buf,
+                "KSTREAM-SINK-0000000003",
+                RecordPart::Key,
+            )?;
+            let vb = ser(
+                &v,
+                &mut self.value_buf,
+                "KSTREAM-SINK-0000000003",
+                RecordPart::Value,
+            )?;
+            out.send(SinkTopic::Named("upper"), kb, vb, &record.context)?;
+            out.send(SinkTopic::Internal(0), kb, vb, &record.context)?;
+            out.print(format_args!(
+                "[upper]: {}, {v}",
+                k.as_deref().unwrap_or("null")
+            ));
+            Ok(())
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Sub1 {
+        key_buf: Vec<u8>,
+        value_buf: Vec<u8>,
+    }
+
+    impl SubTopology for Sub1 {
+        fn process<C: RecordCollector>(
+            &mut self,
+            source: usize,
+            record: SourceRecord<'_>,
+            out: &mut C,
+        ) -> Result<(), ProcessError> {
+            if source != 0 {
+                return Err(crate::__private::no_such_source(1, source));
+            }
+            let k: Option<String> = key(&record)?;
+            let v: String = value(&record)?;
+            out.print(format_args!(
+                "[after]: {}, {v}",
+                k.as_deref().unwrap_or("null")
+            ));
+            let kb = ser(
+                &k,
+                &mut self.key_buf,
+                "KSTREAM-SINK-0000000007",
+                RecordPart::Key,
+            )?;
+            let vb = ser(
+                &v,
+                &mut self.value_buf,
+                "KSTREAM-SINK-0000000007",
+                RecordPart::Value,
+            )?;
+            out.send(
+                SinkTopic::Named("after-repartition"),
+                kb,
+                vb,
+                &record.context,
+            )
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct UpperTopology {
+        sub0: Sub0,
+        sub1: Sub1,
+    }
+
+    impl Topology for UpperTopology {
+        fn plan(&self) -> &'static Plan {
+            &PLAN
+        }
+        fn process<C: RecordCollector>(
+            &mut self,
+            sub: usize,
+            source: usize,
+            record: SourceRecord<'_>,
+            out: &mut C,
+        ) -> Result<(), ProcessError> {
+            match sub {
+                0 => self.sub0.process(source, record, out),
+                1 => self.sub1.process(source, record, out),
+                _ => Err(crate::__private::no_such_source(sub, source)),
+            }
+        }
+    }
+
+    // ---- A second one: i64 values, writing back to its own source topic ----
+    //
+    // sub 0: numbers --> v < 100 ? "numbers" (v * 10) : "big"
+
+    static NUMBERS_PLAN: Plan = Plan {
+        name: "numbers",
+        subtopologies: &[SubTopologyPlan {
+            sources: &[SourcePlan {
+                name: "KSTREAM-SOURCE-0000000000",
+                topics: &[TopicRef::Named("numbers")],
+            }],
+        }],
+        internal_topics: &[],
+        description: "Topologies:\n   Sub-topology: 0\n",
+        mermaid: "flowchart TD",
+    };
+
+    #[derive(Clone, Default)]
+    struct Numbers {
+        value_buf: Vec<u8>,
+    }
+
+    impl Topology for Numbers {
+        fn plan(&self) -> &'static Plan {
+            &NUMBERS_PLAN
+        }
+        fn process<C: RecordCollector>(
+            &mut self,
+            sub: usize,
+            source: usize,
+            record: SourceRecord<'_>,
+            out: &mut C,
+        ) -> Result<(), ProcessError> {
+            if (sub, source) != (0, 0) {
+                return Err(crate::__private::no_such_source(sub, source));
+            }
+            let v: i64 = value(&record)?;
+            out.print(format_args!("[numbers]: {v}@{}", record.context.offset));
+            let (topic, v) = if v < 100 {
+                ("numbers", v * 10)
+            } else {
+                ("big", v)
+            };
+            let vb = ser(
+                &v,
+                &mut self.value_buf,
+                "KSTREAM-SINK-0000000001",
+                RecordPart::Value,
+            )?;
+            out.send(SinkTopic::Named(topic), None, vb, &record.context)
+        }
+    }
+
+    fn s(x: &str) -> String {
+        x.to_owned()
+    }
+
+    fn log_and_fail() -> StreamsConfig {
+        let mut config = StreamsConfig::new("test-app");
+        config.deserialization_handler = DeserializationHandler::LogAndFail;
+        config
+    }
+
+    // ---- Tests ----
+
+    #[test]
+    fn pipes_through_serdes_and_filters() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let input = driver.create_input_topic::<String, String>("input");
+        let upper = driver.create_output_topic::<String, String>("upper");
+        input.pipe_input(s("k1"), s("hello"));
+        input.pipe_input(s("k2"), s("drop"));
+        input.pipe_input(s("k3"), s("world"));
+        assert_eq!(upper.queue_size(), 2);
+        assert!(!upper.is_empty());
+        assert_eq!(upper.read_key_value(), (s("k1"), s("HELLO")));
+        assert_eq!(upper.read_value(), s("WORLD"));
+        assert!(upper.is_empty());
+        // The dropped record was processed (filtered), not skipped.
+        assert_eq!(
+            driver.metrics(),
+            TaskMetrics {
+                processed: 5,
+                skipped_records: 0
+            }
+        );
+        let per_task = driver.task_metrics();
+        assert_eq!(
+            per_task[&TaskId {
+                subtopology: 0,
+                partition: 0
+            }]
+                .processed,
+            3
+        );
+        assert_eq!(
+            per_task[&TaskId {
+                subtopology: 1,
+                partition: 0
+            }]
+                .processed,
+            2
+        );
+    }
+
+    #[test]
+    fn timestamps_explicit_and_auto_advanced() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let input = driver.create_input_topic_with_time::<String, String>(
+            "input",
+            1_000,
+            Duration::from_millis(10),
+        );
+        let upper = driver.create_output_topic::<Option<String>, String>("upper");
+        input.pipe_input(s("a"), s("1"));
+        input.pipe_input(s("b"), s("2"));
+        input.pipe_input_with_timestamp(s("c"), s("3"), 42);
+        input.advance_time(Duration::from_secs(1));
+        input.pipe_value(s("4"));
+        input.pipe_record(TestRecord::new(s("e"), s("5")));
+        input.pipe_record(TestRecord::with_timestamp(s("f"), s("6"), 7));
+        assert_eq!(input.current_time_ms(), 2_040);
+        let stamps: Vec<i64> = upper
+            .read_records_to_list()
+            .iter()
+            .map(TestRecord::timestamp)
+            .collect();
+        assert_eq!(stamps, vec![1_000, 1_010, 42, 2_020, 2_030, 7]);
+
+        input.pipe_key_value_list_with_time(
+            vec![(s("g"), s("7")), (s("h"), s("8"))],
+            500,
+            Duration::from_millis(5),
+        );
+        assert_eq!(input.current_time_ms(), 2_040);
+        let stamps: Vec<i64> = upper
+            .read_records_to_list()
+            .iter()
+            .map(|r| r.timestamp)
+            .collect();
+        assert_eq!(stamps, vec![500, 505]);
+    }
+
+    #[test]
+    fn default_input_time_is_system_time() {
+        let before = system_time_ms();
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        assert!(driver.wall_clock_time_ms() >= before);
+        let input = driver.create_input_topic::<String, String>("input");
+        input.pipe_input(s("a"), s("x"));
+        input.pipe_input(s("b"), s("y"));
+        let records = driver
+            .create_output_topic::<String, String>("upper")
+            .read_records_to_list();
+        assert!(records[0].timestamp >= before);
+        assert_eq!(
+            records[0].timestamp, records[1].timestamp,
+            "no auto-advance"
+        );
+    }
+
+    #[test]
+    fn headers_are_kept_through_repartition() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let input = driver.create_input_topic::<String, String>("input");
+        let headers = Headers::new().with("trace", "abc").with("n", [1u8, 2]);
+        input.pipe_record(TestRecord::with_headers_and_timestamp(
+            s("k"),
+            s("v"),
+            headers.clone(),
+            99,
+        ));
+        let expected = TestRecord::with_headers_and_timestamp(s("k"), s("V"), headers, 99);
+        let upper = driver.create_output_topic::<String, String>("upper");
+        assert_eq!(upper.read_record(), expected);
+        let after = driver.create_output_topic::<String, String>("after-repartition");
+        let record = after.read_record();
+        assert_eq!(record, expected);
+        assert_eq!(record.headers().last("trace"), Some(Some(&b"abc"[..])));
+    }
+
+    #[test]
+    fn null_keys_via_pipe_value() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let input = driver.create_input_topic::<Option<String>, String>("input");
+        let upper = driver.create_output_topic::<Option<String>, String>("upper");
+        input.pipe_value(s("a"));
+        input.pipe_value_list(vec![s("b"), s("c")]);
+        input.pipe_input(Some(s("k")), s("d"));
+        input.pipe_input(None, s("e"));
+        assert_eq!(
+            upper.read_key_values_to_list(),
+            vec![
+                (None, s("A")),
+                (None, s("B")),
+                (None, s("C")),
+                (Some(s("k")), s("D")),
+                (None, s("E")),
+            ]
+        );
+        // A `String` key type still pipes null key bytes with `pipe_value`.
+        let string_keys = driver.create_input_topic::<String, String>("input");
+        string_keys.pipe_value(s("f"));
+        assert_eq!(upper.read_key_value(), (None, s("F")));
+        assert_eq!(driver.printed_lines()[0], "[upper]: null, A");
+    }
+
+    #[test]
+    fn repartition_records_are_fed_back_after_each_input_record() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let input = driver.create_input_topic::<String, String>("input");
+        input.pipe_key_value_list(vec![(s("k1"), s("a")), (s("k2"), s("b"))]);
+        assert_eq!(
+            driver.printed_lines(),
+            vec![
+                "[upper]: k1, A",
+                "[after]: k1, A",
+                "[upper]: k2, B",
+                "[after]: k2, B"
+            ]
+        );
+        // The repartition topic is no output under its short name...
+        let short = driver.create_output_topic::<String, String>("rep-repartition");
+        assert!(short.is_empty());
+        // ...but is readable under its full name, as in Kafka Streams.
+        let full = driver.create_output_topic::<String, String>("test-app-rep-repartition");
+        assert_eq!(
+            full.read_key_values_to_list(),
+            vec![(s("k1"), s("A")), (s("k2"), s("B"))]
+        );
+        let after = driver.create_output_topic::<String, String>("after-repartition");
+        assert_eq!(
+            after.read_key_values_to_list(),
+            vec![(s("k1"), s("A")), (s("k2"), s("B"))]
+        );
+        assert_eq!(
+            driver.produced_topic_names(),
+            vec!["after-repartition", "test-app-rep-repartition", "upper"]
+        );
+        assert_eq!(
+            driver.source_topic_names(),
+            vec!["input", "test-app-rep-repartition"]
+        );
+    }
+
+    #[test]
+    fn application_id_names_internal_topics() {
+        let driver =
+            TopologyTestDriver::with_config(UpperTopology::default(), StreamsConfig::new("orders"));
+        assert_eq!(driver.application_id(), "orders");
+        driver
+            .create_input_topic::<String, String>("input")
+            .pipe_input(s("k"), s("v"));
+        let rep = driver.create_output_topic::<String, String>("orders-rep-repartition");
+        assert_eq!(rep.read_value(), s("V"));
+        let fallback =
+            TopologyTestDriver::with_config(UpperTopology::default(), StreamsConfig::default());
+        assert_eq!(fallback.application_id(), "test-app");
+    }
+
+    #[test]
+    fn read_variants() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let input =
+            driver.create_input_topic_with_time::<String, String>("input", 0, Duration::ZERO);
+        let upper = driver.create_output_topic::<String, String>("upper");
+        input.pipe_record_list(vec![
+            TestRecord::new(s("a"), s("1")),
+            TestRecord::new(s("b"), s("2")),
+            TestRecord::new(s("a"), s("3")),
+        ]);
+        assert_eq!(upper.queue_size(), 3);
+        assert_eq!(
+            upper.read_record(),
+            TestRecord::with_timestamp(s("a"), s("1"), 0)
+        );
+        let map = upper.read_key_values_to_map();
+        assert_eq!(map.len(), 2);
+        assert_eq!(map[&s("a")], s("3"));
+        assert_eq!(map[&s("b")], s("2"));
+        assert!(upper.is_empty());
+
+        input.pipe_input(s("c"), s("x"));
+        input.pipe_input(s("d"), s("y"));
+        assert_eq!(upper.read_values_to_list(), vec![s("X"), s("Y")]);
+        assert!(upper.read_values_to_list().is_empty());
+        // Several topics alive at once on the same driver.
+        let after = driver.create_output_topic::<String, String>("after-repartition");
+        let again = driver.create_output_topic::<String, String>("after-repartition");
+        assert_eq!(after.queue_size(), 5);
+        assert_eq!(again.read_key_value(), (s("a"), s("1")));
+        assert_eq!(after.queue_size(), 4);
+        let record = after.read_record();
+        assert_eq!(record.key(), "b");
+        assert_eq!(record.value(), "2");
+        assert_eq!(record.timestamp(), 0);
+        assert!(record.headers().is_empty());
+        assert_eq!(after.read_records_to_list().len(), 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "Empty topic: upper")]
+    fn reading_an_empty_topic_panics() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        driver
+            .create_output_topic::<String, String>("upper")
+            .read_value();
+    }
+
+    #[test]
+    #[should_panic(expected = "Unknown topic: nope")]
+    fn piping_to_an_unknown_topic_panics() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        driver
+            .create_input_topic::<String, String>("nope")
+            .pipe_input(s("k"), s("v"));
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot deserialize value of a record read from output topic upper")]
+    fn reading_with_the_wrong_serde_panics() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        driver
+            .create_input_topic::<String, String>("input")
+            .pipe_input(s("k"), s("v"));
+        driver
+            .create_output_topic::<String, i64>("upper")
+            .read_value();
+    }
+
+    #[test]
+    fn describe_delegates_to_the_topology() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        assert_eq!(driver.describe().to_string(), PLAN.description);
+        assert!(driver.produced_topic_names().is_empty());
+    }
+
+    #[test]
+    fn wall_clock_advances() {
+        let driver = TopologyTestDriver::new(UpperTopology::default());
+        let start = driver.wall_clock_time_ms();
+        driver.advance_wall_clock_time(Duration::from_secs(60));
+        assert_eq!(driver.wall_clock_time_ms(), start + 60_000);
+    }
+
+    #[test]
+    fn named_source_topics_are_fed_back_with_offsets_from_zero() {
+        let driver = TopologyTestDriver::new(Numbers::default());
+        let input = driver.create_input_topic::<(), i64>("numbers");
+        input.pipe_value(5);
+        input.pipe_value(200);
+        assert_eq!(
+            driver.printed_lines(),
+            vec![
+                "[numbers]: 5@0",
+                "[numbers]: 50@1",
+                "[numbers]: 500@2",
+                "[numbers]: 200@3"
+            ]
+        );
+        let numbers = driver.create_output_topic::<(), i64>("numbers");
+        assert_eq!(numbers.read_values_to_list(), vec![50, 500]);
+        let big = driver.create_output_topic::<(), i64>("big");
+        assert_eq!(big.read_values_to_list(), vec![500, 200]);
+    }
+
+    #[test]
+    fn malformed_bytes_are_skipped_and_counted_by_default() {
+        let driver = TopologyTestDriver::new(Numbers::default());
+        let raw = driver.create_input_topic::<Vec<u8>, Vec<u8>>("numbers");
+        raw.pipe_value(vec![1, 2, 3]);
+        raw.pipe_value(1000i64.to_be_bytes().to_vec());
+        assert_eq!(driver.skipped_records(), 1);
+        assert_eq!(
+            driver.metrics(),
+            TaskMetrics {
+                processed: 1,
+                skipped_records: 1
+            }
+        );
+        let big = driver.create_output_topic::<(), i64>("big");
+        assert_eq!(big.read_values_to_list(), vec![1000]);
+        // The skipped record still took offset 0.
+        assert_eq!(driver.printed_lines(), vec!["[numbers]: 1000@1"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot deserialize value of record numbers-0@0")]
+    fn malformed_bytes_panic_under_log_and_fail() {
+        let driver = TopologyTestDriver::with_config(Numbers::default(), log_and_fail());
+        let raw = driver.create_input_topic::<Vec<u8>, Vec<u8>>("numbers");
+        raw.pipe_value(vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn log_and_fail_leaves_the_driver_usable() {
+        let driver = TopologyTestDriver::with_config(Numbers::default(), log_and_fail());
+        let raw = driver.create_input_topic::<Vec<u8>, Vec<u8>>("numbers");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            raw.pipe_value(vec![1, 2, 3]);
+        }));
+        let message = result.unwrap_err();
+        let message = message.downcast_ref::<String>().unwrap();
+        assert!(message.contains("task 0_0"), "{message}");
+        assert!(message.contains("needs 8 bytes, got 3"), "{message}");
+        assert_eq!(driver.skipped_records(), 0);
+        raw.pipe_value(300i64.to_be_bytes().to_vec());
+        let big = driver.create_output_topic::<(), i64>("big");
+        assert_eq!(big.read_values_to_list(), vec![300]);
+    }
+}
