@@ -259,7 +259,8 @@ impl Emitter<'_> {
                 let call = if *with_key { quote!((self.#f)(&k, v)) } else { quote!((self.#f)(v)) };
                 // The key is cloned for every value but the last, which takes it.
                 quote! {
-                    #p::for_each_keyed(k, #call, |k, v| {
+                    let values = #call;
+                    #p::for_each_keyed(k, values, |k, v| {
                         #kids
                         ::core::result::Result::Ok(())
                     })?;

@@ -121,12 +121,30 @@ pub fn lookup(name: &str) -> Option<&'static OpSpec> {
 
 /// The closest operator name applicable to `shape`, for "did you mean".
 pub fn suggest(name: &str, shape: Shape) -> Option<&'static str> {
+    // Kafka Streams' camelCase names (`mapValues`) map to snake_case.
+    let snake = snake_case(name);
+    if let Some(op) = OPS.iter().find(|o| o.on == shape && o.name == snake) {
+        return Some(op.name);
+    }
     OPS.iter()
         .filter(|o| o.on == shape)
         .map(|o| (edit_distance(name, o.name), o.name))
         .filter(|(d, n)| *d <= 2.max(n.len() / 3))
         .min()
         .map(|(_, n)| n)
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -150,7 +168,9 @@ mod tests {
     #[test]
     fn suggestions_are_for_the_right_shape() {
         assert_eq!(suggest("fliter", Shape::Stream), Some("filter"));
-        assert_eq!(suggest("mapValues", Shape::Stream), None);
+        assert_eq!(suggest("mapValues", Shape::Stream), Some("map_values"));
+        assert_eq!(suggest("selectKey", Shape::Stream), Some("select_key"));
+        assert_eq!(suggest("defaultBranch", Shape::Split), Some("default_branch"));
         assert_eq!(suggest("map_value", Shape::Stream), Some("map_values"));
         assert_eq!(suggest("brnach", Shape::Split), Some("branch"));
         assert_eq!(suggest("zzzzzz", Shape::Stream), None);
