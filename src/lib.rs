@@ -30,9 +30,8 @@
 #![deny(unsafe_code)]
 
 pub use weir_macros::topology;
-// TODO(lead): re-export app, cli, kafka, App once they land.
 pub use weir_runtime::{
-    config, error, record, serde, task, testing, topology as plan,
+    app, cli, config, error, kafka, record, serde, task, testing, topology as plan, App,
     ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError, RecordCollector,
     RecordContext, Serde, SerdeError, StreamsConfig, Topology, TopologyDescription,
 };
@@ -54,6 +53,46 @@ impl StreamsBuilder {
 
 /// What a topology module usually needs.
 pub mod prelude {
+    pub use crate::cli::AppArgs;
     pub use crate::testing::{TestRecord, TopologyTestDriver};
-    pub use crate::{topology, Headers, Json, RecordContext, StreamsBuilder, Topology};
+    pub use crate::{topology, App, Headers, Json, RecordContext, StreamsBuilder, StreamsConfig, Topology};
+}
+
+/// Runs `topology` as the executable's application: parses the command line
+/// (`--bootstrap-servers`, `--application-id`, `--threads`, `--config
+/// KEY=VALUE`, `--max-idle-ms`, `--help`), sets up logging (`RUST_LOG`,
+/// default `info`), runs until SIGINT/SIGTERM (or idle), and prints what it
+/// did. The process exit code tells success.
+pub fn run_app<T: Topology>(name: &str, about: &str, topology: T) -> std::process::ExitCode {
+    let args = cli::AppArgs::from_env(name, about);
+    init_logging();
+    let outcome = args
+        .config()
+        .map_err(app::AppError::from)
+        .and_then(|config| App::new(topology, config))
+        .and_then(App::run);
+    match outcome {
+        Ok(summary) => {
+            eprintln!(
+                "{name}: processed {} records, produced {}, skipped {} malformed",
+                summary.processed, summary.produced, summary.skipped_records
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr with `tracing`, filtered by `RUST_LOG` (default `info`).
+/// Does nothing if a subscriber is already installed.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

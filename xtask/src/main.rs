@@ -1,5 +1,6 @@
 //! Project tooling, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
+//! - `demo`: the word-split example end to end against a local broker.
 //! - `broker`: runs a local Apache Kafka broker until Ctrl-C or end of stdin.
 //! - `classpath`: prints the broker's Java classpath (resolving it with Maven
 //!   on first use).
@@ -13,10 +14,14 @@ use std::time::Duration;
 
 use weir_runtime::testing::broker::{self, LocalKafka, KAFKA_VERSION};
 
+mod demo;
+
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  demo        run the wordcount example end to end against a local broker:
+              produce lines, run it, print and check what it wrote
   broker      start a local Apache Kafka broker (single-node KRaft, 127.0.0.1),
               print `bootstrap.servers=<host:port>` on stdout and run until
               Ctrl-C, SIGTERM or end of stdin (keep stdin open when running it
@@ -34,13 +39,14 @@ environment:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("demo") if args.len() == 1 => demo::run(),
         Some("broker") if args.len() == 1 => broker(),
         Some("classpath") if args.len() == 1 => classpath(),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
         }
-        Some(command @ ("broker" | "classpath")) => {
+        Some(command @ ("demo" | "broker" | "classpath")) => {
             eprintln!("`{command}` takes no arguments\n\n{USAGE}");
             return ExitCode::from(2);
         }
