@@ -83,9 +83,14 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
         for entry in &s.entries {
             match *entry {
                 Entry::Source(n) => {
-                    let NodeKind::Source { topics, .. } = &graph.nodes[n].kind else { continue };
+                    let NodeKind::Source { topics, .. } = &graph.nodes[n].kind else {
+                        continue;
+                    };
                     let topics: Vec<String> = topics.iter().map(|t| t.value()).collect();
-                    sub_entries.push((graph.nodes[n].name.clone(), topics.iter().cloned().map(TopicName::Named).collect()));
+                    sub_entries.push((
+                        graph.nodes[n].name.clone(),
+                        topics.iter().cloned().map(TopicName::Named).collect(),
+                    ));
                 }
                 Entry::Repartition(r) => {
                     let index = plan.internal_of(r);
@@ -95,7 +100,11 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     nodes.push(DescNode {
                         name: source,
                         kind: DescKind::Source(vec![topic]),
-                        successors: graph.nodes[r].outputs.iter().map(|&o| entry_name(graph, o)).collect(),
+                        successors: graph.nodes[r]
+                            .outputs
+                            .iter()
+                            .map(|&o| entry_name(graph, o))
+                            .collect(),
                         predecessors: Vec::new(),
                     });
                 }
@@ -137,7 +146,12 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     successors: Vec::new(),
                     predecessors,
                 }),
-                _ => nodes.push(DescNode { name: n.name.clone(), kind: DescKind::Processor, successors, predecessors }),
+                _ => nodes.push(DescNode {
+                    name: n.name.clone(),
+                    kind: DescKind::Processor,
+                    successors,
+                    predecessors,
+                }),
             }
         }
         sort_like_kafka_streams(&mut nodes);
@@ -148,7 +162,11 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
         name: name.to_owned(),
         subs,
         entries,
-        internal: plan.internal.iter().map(|i| (i.topic.clone(), i.partitions, i.written_by)).collect(),
+        internal: plan
+            .internal
+            .iter()
+            .map(|i| (i.topic.clone(), i.partitions, i.written_by))
+            .collect(),
         rewrites,
     }
 }
@@ -156,7 +174,11 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
 /// Kafka Streams orders nodes by the size of the sub-tree below them
 /// (largest first), then by name; successors and predecessors likewise.
 fn sort_like_kafka_streams(nodes: &mut [DescNode]) {
-    let index: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+    let index: HashMap<String, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i))
+        .collect();
     let sizes: HashMap<String, usize> = nodes
         .iter()
         .map(|n| {
@@ -172,7 +194,12 @@ fn sort_like_kafka_streams(nodes: &mut [DescNode]) {
             (n.name.clone(), seen.len())
         })
         .collect();
-    let key = |name: &String| (std::cmp::Reverse(sizes.get(name).copied().unwrap_or(1)), name.clone());
+    let key = |name: &String| {
+        (
+            std::cmp::Reverse(sizes.get(name).copied().unwrap_or(1)),
+            name.clone(),
+        )
+    };
     for n in nodes.iter_mut() {
         n.successors.sort_by_key(key);
         n.predecessors.sort_by_key(key);
@@ -198,7 +225,12 @@ impl Description {
             for n in nodes {
                 match &n.kind {
                     DescKind::Source(topics) => {
-                        let _ = writeln!(s, "    Source: {} (topics: [{}])", n.name, topics.join(", "));
+                        let _ = writeln!(
+                            s,
+                            "    Source: {} (topics: [{}])",
+                            n.name,
+                            topics.join(", ")
+                        );
                         let _ = writeln!(s, "      --> {}", names(&n.successors));
                     }
                     DescKind::Processor => {
@@ -222,7 +254,10 @@ impl Description {
             s.push_str("Internal topics:\n");
             for (name, partitions, writer) in &self.internal {
                 let p = partitions.map_or("as its writer's sources".to_string(), |p| p.to_string());
-                let _ = writeln!(s, "   {name} (repartition; written by sub-topology {writer}; partitions: {p})");
+                let _ = writeln!(
+                    s,
+                    "   {name} (repartition; written by sub-topology {writer}; partitions: {p})"
+                );
             }
             s.push('\n');
         }
@@ -239,7 +274,9 @@ impl Description {
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut id_of = |name: &str| -> String {
             let next = ids.len();
-            ids.entry(name.to_owned()).or_insert_with(|| format!("n{next}")).clone()
+            ids.entry(name.to_owned())
+                .or_insert_with(|| format!("n{next}"))
+                .clone()
         };
         let mut topics: Vec<String> = Vec::new();
         let mut edges = Vec::new();
@@ -292,7 +329,7 @@ impl Description {
                 });
                 quote!(#p::SourcePlan { name: #name, topics: &[#(#topics),*] })
             });
-            quote!(#p::SubTopologyPlan { sources: &[#(#sources),*] })
+            quote!(#p::SubTopologyPlan { copartitioned: false, sources: &[#(#sources),*] })
         });
         let internal = self.internal.iter().map(|(name, partitions, writer)| {
             let partitions = match partitions {

@@ -43,11 +43,13 @@ impl FromStr for DeserializationHandler {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "log-and-continue" | "LogAndContinueExceptionHandler"
+            "log-and-continue"
+            | "LogAndContinueExceptionHandler"
             | "org.apache.kafka.streams.errors.LogAndContinueExceptionHandler" => {
                 Ok(DeserializationHandler::LogAndContinue)
             }
-            "log-and-fail" | "LogAndFailExceptionHandler"
+            "log-and-fail"
+            | "LogAndFailExceptionHandler"
             | "org.apache.kafka.streams.errors.LogAndFailExceptionHandler" => {
                 Ok(DeserializationHandler::LogAndFail)
             }
@@ -205,7 +207,10 @@ mod tests {
             .unwrap();
         c.set_pair("consumer.fetch.min.bytes=10").unwrap();
         assert_eq!(c.num_stream_threads, 3);
-        assert_eq!(c.deserialization_handler, DeserializationHandler::LogAndFail);
+        assert_eq!(
+            c.deserialization_handler,
+            DeserializationHandler::LogAndFail
+        );
         assert_eq!(c.consumer["fetch.min.bytes"], "10");
         c.validate().unwrap();
     }

@@ -37,6 +37,11 @@ pub struct SourcePlan {
 /// One sub-topology: the unit of tasks (one task per input partition).
 #[derive(Debug, Clone, Copy)]
 pub struct SubTopologyPlan {
+    /// Whether all its source topics must have the same partition count
+    /// (Kafka Streams' co-partitioning, required by joins). Otherwise, as in
+    /// Kafka Streams, a task per partition number reads whichever of its
+    /// topics have that partition.
+    pub copartitioned: bool,
     /// Sources, indexed by the `source` argument of [`Topology::process`].
     pub sources: &'static [SourcePlan],
 }

@@ -746,12 +746,14 @@ mod tests {
         name: "upper_and_repartition",
         subtopologies: &[
             SubTopologyPlan {
+                copartitioned: false,
                 sources: &[SourcePlan {
                     name: "KSTREAM-SOURCE-0000000000",
                     topics: &[TopicRef::Named("input")],
                 }],
             },
             SubTopologyPlan {
+                copartitioned: false,
                 sources: &[SourcePlan {
                     name: "KSTREAM-SOURCE-0000000005",
                     topics: &[TopicRef::Internal(0)],
@@ -886,6 +888,7 @@ mod tests {
     static NUMBERS_PLAN: Plan = Plan {
         name: "numbers",
         subtopologies: &[SubTopologyPlan {
+            copartitioned: false,
             sources: &[SourcePlan {
                 name: "KSTREAM-SOURCE-0000000000",
                 topics: &[TopicRef::Named("numbers")],

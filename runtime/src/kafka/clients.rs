@@ -1,0 +1,142 @@
+//! What each librdkafka client is configured with.
+
+use crate::config::StreamsConfig;
+use rdkafka::ClientConfig;
+use std::collections::BTreeMap;
+
+/// Settings the runtime depends on for correctness: a user value is ignored
+/// (with a warning), as Kafka Streams does.
+const CONSUMER_FIXED: &[&str] = &["group.id", "enable.auto.commit"];
+
+fn apply_overrides(
+    cc: &mut ClientConfig,
+    overrides: &BTreeMap<String, String>,
+    fixed: &[&str],
+    what: &str,
+) {
+    for (k, v) in overrides {
+        if fixed.contains(&k.as_str()) {
+            tracing::warn!(
+                "ignoring user {what} setting `{k}={v}`: weir needs `{}`",
+                cc.get(k).unwrap_or("its own value")
+            );
+            continue;
+        }
+        cc.set(k, v);
+    }
+}
+
+/// Client id prefix of stream thread `thread` (0-based), as Kafka Streams
+/// names its clients: `<application.id>-StreamThread-<n>`.
+pub(crate) fn thread_client_id(config: &StreamsConfig, thread: usize) -> String {
+    format!("{}-StreamThread-{}", config.application_id, thread + 1)
+}
+
+/// The consumer of stream thread `thread` (0-based): group `application.id`,
+/// no auto-commit (the runtime commits after its output is acknowledged),
+/// `auto.offset.reset=earliest` and the range assignor (so partition p of
+/// co-partitioned topics lands on one consumer), then `consumer.*` entries.
+pub fn consumer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.bootstrap_servers)
+        .set("group.id", &config.application_id)
+        .set(
+            "client.id",
+            format!("{}-consumer", thread_client_id(config, thread)),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set("enable.partition.eof", "false");
+    apply_overrides(&mut cc, &config.consumer, CONSUMER_FIXED, "consumer");
+    cc
+}
+
+/// The producer of stream thread `thread` (0-based): Java-compatible
+/// partitioning (`murmur2_random`), Kafka Streams' `linger.ms=100`, then
+/// `producer.*` entries.
+pub fn producer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.bootstrap_servers)
+        .set(
+            "client.id",
+            format!("{}-producer", thread_client_id(config, thread)),
+        )
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "100");
+    apply_overrides(&mut cc, &config.producer, &[], "producer");
+    cc
+}
+
+/// The admin client used at start-up (metadata, internal topic creation),
+/// then `admin.*` entries.
+pub fn admin_config(config: &StreamsConfig) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.bootstrap_servers)
+        .set("client.id", format!("{}-admin", config.application_id));
+    apply_overrides(&mut cc, &config.admin, &[], "admin");
+    cc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> StreamsConfig {
+        let mut c = StreamsConfig::new("wordcount");
+        c.set_pair("bootstrap.servers=broker:9093").unwrap();
+        c
+    }
+
+    #[test]
+    fn consumer_has_kafka_streams_defaults() {
+        let cc = consumer_config(&config(), 0);
+        assert_eq!(cc.get("bootstrap.servers"), Some("broker:9093"));
+        assert_eq!(cc.get("group.id"), Some("wordcount"));
+        assert_eq!(cc.get("enable.auto.commit"), Some("false"));
+        assert_eq!(cc.get("auto.offset.reset"), Some("earliest"));
+        assert_eq!(cc.get("partition.assignment.strategy"), Some("range"));
+        assert_eq!(
+            cc.get("client.id"),
+            Some("wordcount-StreamThread-1-consumer")
+        );
+    }
+
+    #[test]
+    fn user_entries_override_except_what_correctness_needs() {
+        let mut c = config();
+        c.set_pair("consumer.auto.offset.reset=latest").unwrap();
+        c.set_pair("consumer.enable.auto.commit=true").unwrap();
+        c.set_pair("consumer.group.id=other").unwrap();
+        c.set_pair("producer.linger.ms=5").unwrap();
+        c.set_pair("producer.partitioner=consistent_random")
+            .unwrap();
+        c.set_pair("admin.request.timeout.ms=1000").unwrap();
+        let cc = consumer_config(&c, 2);
+        assert_eq!(cc.get("auto.offset.reset"), Some("latest"));
+        assert_eq!(cc.get("enable.auto.commit"), Some("false"));
+        assert_eq!(cc.get("group.id"), Some("wordcount"));
+        assert_eq!(
+            cc.get("client.id"),
+            Some("wordcount-StreamThread-3-consumer")
+        );
+        let pc = producer_config(&c, 0);
+        assert_eq!(pc.get("linger.ms"), Some("5"));
+        assert_eq!(pc.get("partitioner"), Some("consistent_random"));
+        let ac = admin_config(&c);
+        assert_eq!(ac.get("request.timeout.ms"), Some("1000"));
+        assert_eq!(ac.get("bootstrap.servers"), Some("broker:9093"));
+    }
+
+    #[test]
+    fn producer_partitions_like_java() {
+        let pc = producer_config(&config(), 0);
+        assert_eq!(pc.get("partitioner"), Some("murmur2_random"));
+        assert_eq!(pc.get("bootstrap.servers"), Some("broker:9093"));
+        assert_eq!(
+            pc.get("client.id"),
+            Some("wordcount-StreamThread-1-producer")
+        );
+    }
+}

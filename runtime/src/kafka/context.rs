@@ -1,0 +1,338 @@
+//! librdkafka callbacks: logging through `tracing`, delivery reports, and
+//! the consumer's rebalance hooks (commit on revocation, task changes).
+
+use super::routing::Routing;
+use crate::app::AppError;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Locks, ignoring poisoning (a panicking stream thread stops the app anyway).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Routes librdkafka's logs and errors to `tracing`. librdkafka retries on
+/// its own (broker down, leader moves), so errors are warnings unless fatal.
+pub(crate) struct ClientLogger {
+    client: String,
+    quiet: bool,
+}
+
+impl ClientLogger {
+    /// Logs for a client named `client`.
+    pub fn new(client: impl Into<String>) -> Self {
+        ClientLogger {
+            client: client.into(),
+            quiet: false,
+        }
+    }
+
+    /// Non-fatal errors at debug level: for the start-up admin client,
+    /// whose caller reports unavailability itself.
+    pub fn quiet(client: impl Into<String>) -> Self {
+        ClientLogger {
+            client: client.into(),
+            quiet: true,
+        }
+    }
+}
+
+impl ClientContext for ClientLogger {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        let client = self.client.as_str();
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning
+                if !self.quiet =>
+            {
+                tracing::warn!(client, facility = fac, "librdkafka: {log_message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info if !self.quiet => {
+                tracing::info!(client, facility = fac, "librdkafka: {log_message}")
+            }
+            _ => tracing::debug!(client, facility = fac, "librdkafka: {log_message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let client = self.client.as_str();
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            tracing::error!(client, "fatal Kafka client error: {error}: {reason}");
+        } else if self.quiet {
+            tracing::debug!(client, "Kafka client error: {error}: {reason}");
+        } else {
+            tracing::warn!(client, "Kafka client error (retrying): {error}: {reason}");
+        }
+    }
+}
+
+/// The producer's context: counts failed deliveries.
+pub(crate) struct ProducerCtx {
+    log: ClientLogger,
+    failed: AtomicU64,
+    first_failure: Mutex<Option<(String, String)>>,
+}
+
+impl ProducerCtx {
+    pub fn new(client: impl Into<String>) -> Self {
+        ProducerCtx {
+            log: ClientLogger::new(client),
+            failed: AtomicU64::new(0),
+            first_failure: Mutex::new(None),
+        }
+    }
+
+    /// `Err` naming the first failed delivery's topic and reason, if any failed.
+    pub fn check(&self) -> Result<(), AppError> {
+        let failed = self.failed.load(Ordering::Acquire);
+        if failed == 0 {
+            return Ok(());
+        }
+        let (topic, reason) = lock(&self.first_failure)
+            .clone()
+            .unwrap_or_else(|| ("?".into(), "unknown".into()));
+        Err(AppError::Delivery {
+            topic,
+            reason,
+            failed,
+        })
+    }
+}
+
+impl ClientContext for ProducerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.log.log(level, fac, log_message)
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason)
+    }
+}
+
+impl ProducerContext for ProducerCtx {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, delivery_result: &DeliveryResult<'_>, _: ()) {
+        if let Err((error, message)) = delivery_result {
+            let topic = message.topic().to_owned();
+            tracing::error!(client = %self.log.client, topic = %topic,
+                partition = message.partition(), "record could not be delivered: {error}");
+            let mut first = lock(&self.first_failure);
+            if first.is_none() {
+                *first = Some((topic, error.to_string()));
+            }
+            self.failed.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
+/// A partition by source topic index ([`Routing::topic`]) and number.
+pub(crate) type PartitionKey = (usize, i32);
+
+/// Assignment changes, applied by the stream thread after `poll` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Change {
+    Assigned(Vec<PartitionKey>),
+    Revoked(Vec<PartitionKey>),
+}
+
+/// What a commit attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitOutcome {
+    /// Nothing processed since the last commit.
+    Nothing,
+    /// Offsets committed for this many partitions.
+    Committed(usize),
+    /// The producer did not drain in time: nothing committed, try later.
+    NotFlushed,
+    /// The broker refused the commit (e.g. during a rebalance): the records
+    /// will be processed again, which at-least-once allows.
+    Refused,
+}
+
+/// The consumer's context. Owns the thread's producer (so a revocation can
+/// flush it before committing) and the offsets processed but not committed.
+pub(crate) struct ConsumerCtx {
+    log: ClientLogger,
+    pub producer: BaseProducer<ProducerCtx>,
+    routing: std::sync::Arc<Routing>,
+    flush_timeout: Duration,
+    /// Next offset to commit (last processed + 1) per partition.
+    pending: Mutex<HashMap<PartitionKey, i64>>,
+    changes: Mutex<Vec<Change>>,
+    has_changes: AtomicBool,
+    failure: Mutex<Option<AppError>>,
+    /// Set once the final commit was attempted: the revocation on close
+    /// must not flush and commit again.
+    closed: AtomicBool,
+}
+
+impl ConsumerCtx {
+    pub fn new(
+        client: impl Into<String>,
+        producer: BaseProducer<ProducerCtx>,
+        routing: std::sync::Arc<Routing>,
+        flush_timeout: Duration,
+    ) -> Self {
+        ConsumerCtx {
+            log: ClientLogger::new(client),
+            producer,
+            routing,
+            flush_timeout,
+            pending: Mutex::new(HashMap::new()),
+            changes: Mutex::new(Vec::new()),
+            has_changes: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Records that `offset` of `(topic, partition)` was processed.
+    #[inline]
+    pub fn processed(&self, topic: usize, partition: i32, offset: i64) {
+        lock(&self.pending).insert((topic, partition), offset + 1);
+    }
+
+    /// Assignment changes since the last call.
+    pub fn take_changes(&self) -> Vec<Change> {
+        // A plain load first: this runs after every poll.
+        if !self.has_changes.load(Ordering::Acquire)
+            || !self.has_changes.swap(false, Ordering::AcqRel)
+        {
+            return Vec::new();
+        }
+        std::mem::take(&mut *lock(&self.changes))
+    }
+
+    /// An error raised inside a callback (which cannot return one).
+    pub fn take_failure(&self) -> Option<AppError> {
+        lock(&self.failure).take()
+    }
+
+    /// No more commits from the revocation callback.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn keys(&self, tpl: &TopicPartitionList) -> Vec<PartitionKey> {
+        tpl.elements()
+            .iter()
+            .filter_map(|e| {
+                self.routing
+                    .route(e.topic())
+                    .map(|r| (r.topic, e.partition()))
+            })
+            .collect()
+    }
+
+    /// At-least-once commit: waits until every record produced so far is
+    /// acknowledged, then commits the next offsets of what was processed.
+    /// A failed delivery is an error and nothing is committed.
+    pub fn commit(
+        &self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        reason: &'static str,
+    ) -> Result<CommitOutcome, AppError> {
+        let flushed = self.producer.flush(self.flush_timeout);
+        self.producer.context().check()?;
+        if let Err(e) = flushed {
+            tracing::warn!(
+                "not committing ({reason}): producer did not drain within {:?}: {e}",
+                self.flush_timeout
+            );
+            return Ok(CommitOutcome::NotFlushed);
+        }
+        let snapshot: Vec<(PartitionKey, i64)> = lock(&self.pending).drain().collect();
+        if snapshot.is_empty() {
+            return Ok(CommitOutcome::Nothing);
+        }
+        let mut tpl = TopicPartitionList::with_capacity(snapshot.len());
+        for &((topic, partition), offset) in &snapshot {
+            tpl.add_partition_offset(self.routing.topic(topic), partition, Offset::Offset(offset))
+                .map_err(|e| AppError::kafka("preparing offsets", e))?;
+        }
+        match consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => {
+                tracing::debug!(partitions = snapshot.len(), "committed offsets ({reason})");
+                Ok(CommitOutcome::Committed(snapshot.len()))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "offset commit failed ({reason}): {e}; records since the last commit \
+                     will be processed again"
+                );
+                let mut pending = lock(&self.pending);
+                for (key, offset) in snapshot {
+                    pending.entry(key).or_insert(offset);
+                }
+                Ok(CommitOutcome::Refused)
+            }
+        }
+    }
+
+    fn push_change(&self, change: Change) {
+        lock(&self.changes).push(change);
+        self.has_changes.store(true, Ordering::Release);
+    }
+}
+
+impl ClientContext for ConsumerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.log.log(level, fac, log_message)
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason)
+    }
+}
+
+impl ConsumerContext for ConsumerCtx {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                let keys = self.keys(tpl);
+                tracing::info!(partitions = tpl.count(), "partitions revoked");
+                if self.closed.load(Ordering::Acquire) {
+                    // The final commit already ran.
+                } else if consumer.assignment_lost() {
+                    tracing::warn!(
+                        "partitions lost (session expired?): not committing; their records \
+                         since the last commit will be processed again"
+                    );
+                } else if let Err(e) = self.commit(consumer, "revocation") {
+                    let mut failure = lock(&self.failure);
+                    if failure.is_none() {
+                        *failure = Some(e);
+                    }
+                }
+                {
+                    let mut pending = lock(&self.pending);
+                    for k in &keys {
+                        pending.remove(k);
+                    }
+                }
+                self.push_change(Change::Revoked(keys));
+            }
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions assigned");
+                self.push_change(Change::Assigned(self.keys(tpl)));
+            }
+            Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
+        }
+    }
+
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::debug!("commit callback: {e}");
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! A stream thread: one consumer, one producer, the tasks of its partitions.
+
+use super::clients::{consumer_config, producer_config, thread_client_id};
+use super::collector::KafkaCollector;
+use super::context::{Change, CommitOutcome, ConsumerCtx, ProducerCtx};
+use super::routing::Routing;
+use crate::app::AppError;
+use crate::config::StreamsConfig;
+use crate::record::{Headers, RecordContext, SourceRecord};
+use crate::task::{Task, TaskId, TaskMetrics};
+use crate::topology::Topology;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers as _};
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::Message;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a commit waits for the producer to drain.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Records between two non-blocking polls of the producer (delivery reports).
+const PRODUCER_POLL_EVERY: u32 = 64;
+
+/// What one stream thread did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ThreadSummary {
+    pub tasks: TaskMetrics,
+    pub produced: u64,
+}
+
+/// Stops the application once every stream thread has seen no record for
+/// `max_idle` (`weir.max.idle.ms`).
+#[derive(Debug)]
+pub(crate) struct IdleTracker {
+    threads: usize,
+    idle: AtomicUsize,
+    max_idle: Option<Duration>,
+}
+
+impl IdleTracker {
+    pub fn new(threads: usize, max_idle: Option<Duration>) -> Self {
+        IdleTracker {
+            threads,
+            idle: AtomicUsize::new(0),
+            max_idle,
+        }
+    }
+}
+
+/// One thread's view of the idle clock. A thread counts as active when it
+/// receives a record or an assignment (joining the group takes a while).
+struct IdleClock<'a> {
+    tracker: &'a IdleTracker,
+    last: Instant,
+    idle: bool,
+}
+
+impl<'a> IdleClock<'a> {
+    fn new(tracker: &'a IdleTracker) -> Self {
+        IdleClock {
+            tracker,
+            last: Instant::now(),
+            idle: false,
+        }
+    }
+
+    #[inline]
+    fn touch(&mut self, now: Instant) {
+        self.last = now;
+        if self.idle {
+            self.idle = false;
+            self.tracker.idle.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// True when this call makes every thread idle.
+    #[inline]
+    fn all_idle(&mut self, now: Instant) -> bool {
+        let Some(max) = self.tracker.max_idle else {
+            return false;
+        };
+        if self.idle || now.duration_since(self.last) < max {
+            return false;
+        }
+        self.idle = true;
+        self.tracker.idle.fetch_add(1, Ordering::AcqRel) + 1 >= self.tracker.threads
+    }
+}
+
+struct TaskSlot<T: Topology> {
+    task: Task<T>,
+    span: tracing::Span,
+}
+
+struct StreamThread<'a, T: Topology> {
+    topology: T,
+    config: &'a StreamsConfig,
+    routing: Arc<Routing>,
+    tasks: HashMap<TaskId, TaskSlot<T>>,
+    /// Metrics of closed tasks.
+    retired: TaskMetrics,
+    produced: u64,
+    headers: Headers,
+}
+
+impl<T: Topology> StreamThread<'_, T> {
+    fn new_slot(id: TaskId, topology: &T, config: &StreamsConfig) -> TaskSlot<T> {
+        tracing::info!(task = %id, "task created");
+        TaskSlot {
+            task: Task::new(id, topology.clone(), config.deserialization_handler),
+            span: tracing::info_span!("task", task = %id),
+        }
+    }
+
+    fn task(&mut self, id: TaskId) -> &mut TaskSlot<T> {
+        match self.tasks.entry(id) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)),
+        }
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::Assigned(parts) => {
+                for (topic, partition) in parts {
+                    let sub = match self.routing.route(self.routing.topic(topic)) {
+                        Some(r) => r.sub,
+                        None => continue,
+                    };
+                    self.task(TaskId {
+                        subtopology: sub,
+                        partition,
+                    });
+                }
+            }
+            Change::Revoked(parts) => {
+                for (topic, partition) in parts {
+                    let Some(route) = self.routing.route(self.routing.topic(topic)) else {
+                        continue;
+                    };
+                    let id = TaskId {
+                        subtopology: route.sub,
+                        partition,
+                    };
+                    if let Some(slot) = self.tasks.remove(&id) {
+                        let m = slot.task.metrics();
+                        self.retired.processed += m.processed;
+                        self.retired.skipped_records += m.skipped_records;
+                        tracing::info!(task = %id, processed = m.processed,
+                            skipped = m.skipped_records, "task closed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one consumed record through its task.
+    fn process(&mut self, ctx: &ConsumerCtx, msg: &BorrowedMessage<'_>) -> Result<(), AppError> {
+        let topic = msg.topic();
+        let Some(route) = self.routing.route(topic) else {
+            tracing::warn!(
+                topic,
+                "record from a topic the topology does not read: ignored"
+            );
+            return Ok(());
+        };
+        let partition = msg.partition();
+        let offset = msg.offset();
+        let id = TaskId {
+            subtopology: route.sub,
+            partition,
+        };
+        self.headers.clear();
+        if let Some(h) = msg.headers() {
+            for h in h.iter() {
+                self.headers.add(h.key, h.value);
+            }
+        }
+        let slot = match self.tasks.entry(id) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)),
+        };
+        let record = SourceRecord {
+            context: RecordContext {
+                topic,
+                partition,
+                offset,
+                timestamp: msg.timestamp().to_millis().unwrap_or(-1),
+                headers: &self.headers,
+            },
+            key: msg.key(),
+            value: msg.payload(),
+        };
+        let mut out = KafkaCollector {
+            producer: &ctx.producer,
+            routing: &self.routing,
+            produced: &mut self.produced,
+        };
+        let _entered = slot.span.enter();
+        match slot.task.process(route.source, record, &mut out) {
+            Ok(()) => {
+                ctx.processed(route.topic, partition, offset);
+                Ok(())
+            }
+            Err(source) => Err(AppError::Process { task: id, source }),
+        }
+    }
+
+    fn poll_loop(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        stop: &AtomicBool,
+        idle: &IdleTracker,
+    ) -> Result<(), AppError> {
+        let ctx = consumer.context();
+        let poll_timeout = Duration::from_millis(self.config.poll_ms);
+        let commit_interval = Duration::from_millis(self.config.commit_interval_ms);
+        let mut next_commit = Instant::now() + commit_interval;
+        let mut clock = IdleClock::new(idle);
+        let mut since_producer_poll = 0u32;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let polled = consumer.poll(poll_timeout);
+            let now = Instant::now();
+            for change in ctx.take_changes() {
+                if matches!(change, Change::Assigned(_)) {
+                    clock.touch(now);
+                }
+                self.apply(change);
+            }
+            if let Some(e) = ctx.take_failure() {
+                return Err(e);
+            }
+            match polled {
+                None => {
+                    ctx.producer.poll(Duration::ZERO);
+                    since_producer_poll = 0;
+                }
+                Some(Err(e @ KafkaError::MessageConsumptionFatal(_))) => {
+                    return Err(AppError::kafka("consuming", e));
+                }
+                Some(Err(e)) => tracing::warn!("consumer error (retrying): {e}"),
+                Some(Ok(msg)) => {
+                    clock.touch(now);
+                    if let Err(e) = self.process(ctx, &msg) {
+                        drop(msg);
+                        // Commit what was processed before the failing record.
+                        if let Err(commit_error) = ctx.commit(consumer, "failure") {
+                            tracing::error!("{commit_error}");
+                        }
+                        return Err(e);
+                    }
+                    since_producer_poll += 1;
+                    if since_producer_poll >= PRODUCER_POLL_EVERY {
+                        ctx.producer.poll(Duration::ZERO);
+                        since_producer_poll = 0;
+                    }
+                }
+            }
+            ctx.producer.context().check()?;
+            if now >= next_commit {
+                ctx.commit(consumer, "commit.interval.ms")?;
+                next_commit = Instant::now() + commit_interval;
+            }
+            if clock.all_idle(now) {
+                tracing::info!(
+                    "no record for {:?} on any stream thread: stopping (weir.max.idle.ms)",
+                    idle.max_idle.unwrap_or_default()
+                );
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn summary(&self) -> ThreadSummary {
+        let mut tasks = self.retired;
+        for slot in self.tasks.values() {
+            let m = slot.task.metrics();
+            tasks.processed += m.processed;
+            tasks.skipped_records += m.skipped_records;
+        }
+        ThreadSummary {
+            tasks,
+            produced: self.produced,
+        }
+    }
+}
+
+/// Runs stream thread `index` until `stop` is set or an error occurs; on
+/// the way out, commits what was processed (unless a delivery failed).
+pub(crate) fn run_stream_thread<T: Topology>(
+    index: usize,
+    topology: T,
+    config: &StreamsConfig,
+    routing: Arc<Routing>,
+    stop: &AtomicBool,
+    idle: &IdleTracker,
+) -> Result<ThreadSummary, AppError> {
+    let client_id = thread_client_id(config, index);
+    let span = tracing::info_span!("stream_thread", thread = %client_id);
+    let _entered = span.enter();
+
+    let producer: BaseProducer<ProducerCtx> = producer_config(config, index)
+        .create_with_context(ProducerCtx::new(format!("{client_id}-producer")))
+        .map_err(|e| AppError::kafka("creating the producer", e))?;
+    let ctx = ConsumerCtx::new(
+        format!("{client_id}-consumer"),
+        producer,
+        Arc::clone(&routing),
+        FLUSH_TIMEOUT,
+    );
+    let consumer: BaseConsumer<ConsumerCtx> = consumer_config(config, index)
+        .create_with_context(ctx)
+        .map_err(|e| AppError::kafka("creating the consumer", e))?;
+    let topics: Vec<&str> = routing.topics().iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| AppError::kafka("subscribing", e))?;
+    tracing::info!(topics = ?topics, "stream thread started");
+
+    let mut thread = StreamThread {
+        topology,
+        config,
+        routing,
+        tasks: HashMap::new(),
+        retired: TaskMetrics::default(),
+        produced: 0,
+        headers: Headers::new(),
+    };
+    let result = match thread.poll_loop(&consumer, stop, idle) {
+        Ok(()) => match consumer.context().commit(&consumer, "shutdown") {
+            Ok(CommitOutcome::NotFlushed) | Ok(CommitOutcome::Refused) => {
+                tracing::warn!(
+                    "final commit did not complete: some records will be processed again"
+                );
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    consumer.context().close();
+    if result.is_err() {
+        // Let the other threads stop too.
+        stop.store(true, Ordering::Relaxed);
+    }
+    let summary = thread.summary();
+    drop(consumer); // leaves the group
+    tracing::info!(
+        processed = summary.tasks.processed,
+        skipped = summary.tasks.skipped_records,
+        produced = summary.produced,
+        "stream thread stopped"
+    );
+    result.map(|()| summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_stops_only_when_every_thread_is_idle() {
+        let tracker = IdleTracker::new(2, Some(Duration::from_millis(10)));
+        let mut a = IdleClock::new(&tracker);
+        let mut b = IdleClock::new(&tracker);
+        let t0 = a.last.max(b.last);
+        let later = t0 + Duration::from_millis(20);
+        assert!(!a.all_idle(t0));
+        assert!(!a.all_idle(later), "b is still active");
+        assert!(!a.all_idle(later), "counted once");
+        b.touch(later);
+        a.touch(later);
+        let much_later = later + Duration::from_millis(20);
+        assert!(!a.all_idle(much_later));
+        assert!(b.all_idle(much_later));
+    }
+
+    #[test]
+    fn no_max_idle_never_stops() {
+        let tracker = IdleTracker::new(1, None);
+        let mut a = IdleClock::new(&tracker);
+        assert!(!a.all_idle(Instant::now() + Duration::from_secs(3600)));
+    }
+}

@@ -1,0 +1,10 @@
+use weir::prelude::*;
+
+#[weir::topology]
+fn shout() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let sunk = builder.stream::<String, String>("words").to("shouted");
+    builder.build()
+}
+
+fn main() {}

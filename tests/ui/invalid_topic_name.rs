@@ -1,0 +1,10 @@
+use weir::prelude::*;
+
+#[weir::topology]
+fn shout() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.stream::<String, String>(["words", ".."]).to("bad topic!");
+    builder.build()
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use weir::prelude::*;
+
+#[weir::topology]
+fn shout() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.stream::<String, String>("words").to("shouted");
+}
+
+fn main() {}

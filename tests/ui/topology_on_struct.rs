@@ -1,0 +1,4 @@
+#[weir::topology]
+struct NotAFunction;
+
+fn main() {}

@@ -1,0 +1,10 @@
+use weir::prelude::*;
+
+#[weir::topology(fast)]
+fn shout() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.stream::<String, String>("words").to("shouted");
+    builder.build()
+}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use weir::prelude::*;
+
+#[weir::topology]
+fn shout() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let branches = builder
+        .stream::<String, String>("words")
+        .split()
+        .branch("long", |_k, w| w.len() > 5)
+        .default_branch("short");
+    branches["lnog"].to("long-words");
+    builder.build()
+}
+
+fn main() {}
