@@ -8,10 +8,10 @@
 
 use criterion::{criterion_group, Criterion, Throughput};
 use std::hint::black_box;
-use weir::prelude::*;
-use weir::{Headers, ProcessError, RecordCollector, RecordContext};
 use weir::plan::SinkTopic;
+use weir::prelude::*;
 use weir::record::SourceRecord;
+use weir::{Headers, ProcessError, RecordCollector, RecordContext};
 
 const RECORDS: u64 = 10_000_000;
 
@@ -38,15 +38,27 @@ struct Checksum {
 impl Checksum {
     #[inline]
     fn add(&mut self, key: Option<&[u8]>, value: Option<&[u8]>, timestamp: i64) {
-        let word = |b: Option<&[u8]>| b.map_or(0, |b| b.iter().fold(0u64, |a, &x| a.rotate_left(5) ^ x as u64));
+        let word = |b: Option<&[u8]>| {
+            b.map_or(0, |b| {
+                b.iter().fold(0u64, |a, &x| a.rotate_left(5) ^ x as u64)
+            })
+        };
         self.records += 1;
-        self.sum = self.sum.wrapping_add(word(key) ^ word(value).rotate_left(17) ^ timestamp as u64);
+        self.sum = self
+            .sum
+            .wrapping_add(word(key) ^ word(value).rotate_left(17) ^ timestamp as u64);
     }
 }
 
 impl RecordCollector for Checksum {
     #[inline]
-    fn send(&mut self, _topic: SinkTopic<'_>, key: Option<&[u8]>, value: Option<&[u8]>, context: &RecordContext<'_>) -> Result<(), ProcessError> {
+    fn send(
+        &mut self,
+        _topic: SinkTopic<'_>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        context: &RecordContext<'_>,
+    ) -> Result<(), ProcessError> {
         self.add(key, value, context.timestamp);
         Ok(())
     }
@@ -60,7 +72,13 @@ fn compiled(n: u64) -> Checksum {
     for i in 0..n {
         let (k, v) = ((i as i64).to_be_bytes(), ((i * 7) as i64).to_be_bytes());
         let record = SourceRecord {
-            context: RecordContext { topic: "input", partition: 0, offset: i as i64, timestamp: i as i64, headers: &headers },
+            context: RecordContext {
+                topic: "input",
+                partition: 0,
+                offset: i as i64,
+                timestamp: i as i64,
+                headers: &headers,
+            },
             key: Some(&k),
             value: Some(&v),
         };
@@ -102,12 +120,20 @@ fn hand_written(n: u64) -> Checksum {
 
 fn bench(c: &mut Criterion) {
     let (a, b) = (compiled(100_000), hand_written(100_000));
-    assert_eq!((a.records, a.sum), (b.records, b.sum), "both loops do the same work");
+    assert_eq!(
+        (a.records, a.sum),
+        (b.records, b.sum),
+        "both loops do the same work"
+    );
     let mut group = c.benchmark_group("fused_chain");
     group.throughput(Throughput::Elements(RECORDS));
     group.sample_size(10);
-    group.bench_function("hand_written", |bench| bench.iter(|| black_box(hand_written(black_box(RECORDS)))));
-    group.bench_function("compiled", |bench| bench.iter(|| black_box(compiled(black_box(RECORDS)))));
+    group.bench_function("hand_written", |bench| {
+        bench.iter(|| black_box(hand_written(black_box(RECORDS))))
+    });
+    group.bench_function("compiled", |bench| {
+        bench.iter(|| black_box(compiled(black_box(RECORDS))))
+    });
     group.finish();
 }
 

@@ -58,7 +58,11 @@ mod tests {
     use super::*;
 
     fn pay(account: &str, cents: i64) -> Json<Payment> {
-        Json(Payment { account: account.into(), cents, currency: "EUR".into() })
+        Json(Payment {
+            account: account.into(),
+            cents,
+            currency: "EUR".into(),
+        })
     }
 
     #[test]
@@ -73,9 +77,15 @@ mod tests {
         let large = driver.create_output_topic::<String, Json<Payment>>("large-payments");
         let normal = driver.create_output_topic::<String, Json<Payment>>("payments");
         let rejected = driver.create_output_topic::<String, String>("rejected-non-positive");
-        assert_eq!(large.read_key_value(), ("alice".to_string(), pay("alice", 5000)));
+        assert_eq!(
+            large.read_key_value(),
+            ("alice".to_string(), pay("alice", 5000))
+        );
         assert_eq!(normal.read_key_value(), ("bob".to_string(), pay("bob", 10)));
-        assert_eq!(rejected.read_key_value(), ("carol".to_string(), "carol -1 EUR".to_string()));
+        assert_eq!(
+            rejected.read_key_value(),
+            ("carol".to_string(), "carol -1 EUR".to_string())
+        );
         assert!(large.is_empty() && normal.is_empty() && rejected.is_empty());
     }
 }

@@ -24,7 +24,9 @@ pub fn word_split(min_len: usize) -> impl Topology {
         .filter(move |_, word| word.chars().count() >= min_len)
         .select_key(|_, word| word.clone());
     words.to("words");
-    words.filter(|_, word| word.chars().count() >= 8).to("long-words");
+    words
+        .filter(|_, word| word.chars().count() >= 8)
+        .to("long-words");
     builder.build()
 }
 
@@ -49,8 +51,12 @@ mod tests {
         lines.pipe_value("A streaming, Streaming world!".to_string());
         assert_eq!(
             words.read_key_values_to_list(),
-            [("streaming", "streaming"), ("streaming", "streaming"), ("world", "world")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            [
+                ("streaming", "streaming"),
+                ("streaming", "streaming"),
+                ("world", "world")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
         );
         assert_eq!(long.queue_size(), 2);
     }

@@ -55,7 +55,9 @@ impl StreamsBuilder {
 pub mod prelude {
     pub use crate::cli::AppArgs;
     pub use crate::testing::{TestRecord, TopologyTestDriver};
-    pub use crate::{topology, App, Headers, Json, RecordContext, StreamsBuilder, StreamsConfig, Topology};
+    pub use crate::{
+        topology, App, Headers, Json, RecordContext, StreamsBuilder, StreamsConfig, Topology,
+    };
 }
 
 /// Runs `topology` as the executable's application: parses the command line

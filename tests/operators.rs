@@ -33,7 +33,10 @@ fn filter_and_filter_not_fan_out_and_keep_timestamps() {
             TestRecord::with_timestamp(s("k4"), 4, 103)
         ]
     );
-    assert_eq!(odd.read_key_values_to_list(), vec![(s("k1"), 1), (s("k3"), 3)]);
+    assert_eq!(
+        odd.read_key_values_to_list(),
+        vec![(s("k1"), 1), (s("k3"), 3)]
+    );
     assert!(even.is_empty() && odd.is_empty());
 }
 
@@ -41,10 +44,18 @@ fn filter_and_filter_not_fan_out_and_keep_timestamps() {
 fn mappers(suffix: String) -> impl Topology {
     let builder = StreamsBuilder::new();
     let lines = builder.stream::<String, String>("lines");
-    lines.map(|k, v| (v.len() as i64, format!("{k}:{v}"))).to("mapped");
-    lines.map_values(move |v| format!("{v}{suffix}")).to("values");
-    lines.map_values(|k, v| format!("{k}={v}")).to("values-with-key");
-    lines.select_key(|_k, v| v.chars().next().map(String::from).unwrap_or_default()).to("rekeyed");
+    lines
+        .map(|k, v| (v.len() as i64, format!("{k}:{v}")))
+        .to("mapped");
+    lines
+        .map_values(move |v| format!("{v}{suffix}"))
+        .to("values");
+    lines
+        .map_values(|k, v| format!("{k}={v}"))
+        .to("values-with-key");
+    lines
+        .select_key(|_k, v| v.chars().next().map(String::from).unwrap_or_default())
+        .to("rekeyed");
     builder.build()
 }
 
@@ -63,11 +74,20 @@ fn map_map_values_and_select_key() {
         ]
     );
     let values = driver.create_output_topic::<String, String>("values");
-    assert_eq!(values.read_key_values_to_list(), vec![(s("a"), s("hello!")), (s("b"), s("yo!"))]);
+    assert_eq!(
+        values.read_key_values_to_list(),
+        vec![(s("a"), s("hello!")), (s("b"), s("yo!"))]
+    );
     let with_key = driver.create_output_topic::<String, String>("values-with-key");
-    assert_eq!(with_key.read_values_to_list(), vec![s("a=hello"), s("b=yo")]);
+    assert_eq!(
+        with_key.read_values_to_list(),
+        vec![s("a=hello"), s("b=yo")]
+    );
     let rekeyed = driver.create_output_topic::<String, String>("rekeyed");
-    assert_eq!(rekeyed.read_key_values_to_list(), vec![(s("h"), s("hello")), (s("y"), s("yo"))]);
+    assert_eq!(
+        rekeyed.read_key_values_to_list(),
+        vec![(s("h"), s("hello")), (s("y"), s("yo"))]
+    );
 }
 
 #[weir::topology]
@@ -76,10 +96,20 @@ fn flat_mappers() -> impl Topology {
     let text = builder.stream::<String, String>("text");
     text.flat_map_values(|v| v.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .to("words");
-    text.flat_map(|k, v| v.split_whitespace().map(|w| (w.len() as i32, format!("{k}/{w}"))).collect::<Vec<_>>())
-        .to("by-length");
-    text.flat_map_values(|k, v| if k.is_empty() { vec![] } else { vec![v.len() as u32] })
-        .to("sizes");
+    text.flat_map(|k, v| {
+        v.split_whitespace()
+            .map(|w| (w.len() as i32, format!("{k}/{w}")))
+            .collect::<Vec<_>>()
+    })
+    .to("by-length");
+    text.flat_map_values(|k, v| {
+        if k.is_empty() {
+            vec![]
+        } else {
+            vec![v.len() as u32]
+        }
+    })
+    .to("sizes");
     builder.build()
 }
 
@@ -104,10 +134,19 @@ fn flat_map_and_flat_map_values_keep_key_and_timestamp() {
     let by_length = driver.create_output_topic::<i32, String>("by-length");
     assert_eq!(
         by_length.read_key_values_to_list(),
-        vec![(2, s("doc1/to")), (2, s("doc1/be")), (2, s("doc1/or")), (7, s("/skipped")), (4, s("/size"))]
+        vec![
+            (2, s("doc1/to")),
+            (2, s("doc1/be")),
+            (2, s("doc1/or")),
+            (7, s("/skipped")),
+            (4, s("/size"))
+        ]
     );
     let sizes = driver.create_output_topic::<String, u32>("sizes");
-    assert_eq!(sizes.read_key_values_to_list(), vec![(s("doc1"), 8), (s("doc2"), 0)]);
+    assert_eq!(
+        sizes.read_key_values_to_list(),
+        vec![(s("doc1"), 8), (s("doc2"), 0)]
+    );
 }
 
 #[weir::topology]
@@ -153,15 +192,30 @@ fn routing() -> impl Topology {
 fn split_routes_each_record_to_the_first_matching_branch() {
     let driver = TopologyTestDriver::new(routing());
     let input = driver.create_input_topic::<String, i64>("amounts");
-    input.pipe_key_value_list(vec![(s("a"), 500), (s("b"), 5), (s("c"), 0), (s("d"), 100), (s("e"), -3)]);
+    input.pipe_key_value_list(vec![
+        (s("a"), 500),
+        (s("b"), 5),
+        (s("c"), 0),
+        (s("d"), 100),
+        (s("e"), -3),
+    ]);
     let big = driver.create_output_topic::<String, i64>("big");
     let small = driver.create_output_topic::<String, i64>("small");
     let other = driver.create_output_topic::<String, i64>("other");
-    assert_eq!(big.read_key_values_to_list(), vec![(s("a"), 500), (s("d"), 100)]);
+    assert_eq!(
+        big.read_key_values_to_list(),
+        vec![(s("a"), 500), (s("d"), 100)]
+    );
     assert_eq!(small.read_key_values_to_list(), vec![(s("b"), 50)]);
-    assert_eq!(other.read_key_values_to_list(), vec![(s("c"), 0), (s("e"), -3)]);
+    assert_eq!(
+        other.read_key_values_to_list(),
+        vec![(s("c"), 0), (s("e"), -3)]
+    );
     let description = driver.describe().to_string();
-    assert!(description.contains("Processor: route-big (stores: [])"), "{description}");
+    assert!(
+        description.contains("Processor: route-big (stores: [])"),
+        "{description}"
+    );
 }
 
 #[weir::topology]
@@ -194,8 +248,12 @@ fn unnamed_branches_are_numbered_and_unmatched_records_dropped() {
 fn merging() -> impl Topology {
     let builder = StreamsBuilder::new();
     let left = builder.stream::<String, String>("left");
-    let right = builder.stream::<String, String>(["right-a", "right-b"]).map_values(|v| v.to_uppercase());
-    left.merge(right).map_values(|v| format!("<{v}>")).to("merged");
+    let right = builder
+        .stream::<String, String>(["right-a", "right-b"])
+        .map_values(|v| v.to_uppercase());
+    left.merge(right)
+        .map_values(|v| format!("<{v}>"))
+        .to("merged");
     builder.build()
 }
 
@@ -264,7 +322,9 @@ fn repartition_goes_through_an_internal_topic_and_drops_null_keys() {
     assert_eq!(plan.subtopologies.len(), 4);
     assert_eq!(plan.internal_topics[0].name, "by-site-repartition");
     assert_eq!(plan.internal_topics[0].partitions, Some(4));
-    assert!(plan.internal_topics[1].name.starts_with("KSTREAM-REPARTITION-"));
+    assert!(plan.internal_topics[1]
+        .name
+        .starts_with("KSTREAM-REPARTITION-"));
 }
 
 #[weir::topology]
@@ -309,7 +369,10 @@ fn to_with_a_topic_extractor_chooses_the_topic_per_record() {
     assert_eq!(eu.read_value(), s("a"));
     assert_eq!(us.read_value(), s(""));
     assert_eq!(empties.read_key_value(), (s("us"), s("")));
-    assert_eq!(driver.produced_topic_names(), vec!["empties", "eu-from-events", "us-from-events"]);
+    assert_eq!(
+        driver.produced_topic_names(),
+        vec!["empties", "eu-from-events", "us-from-events"]
+    );
 }
 
 #[weir::topology]
@@ -329,7 +392,10 @@ fn null_keys_and_values_are_representable() {
     input.pipe_value(Some(s("four")));
     input.pipe_value(None);
     let out = driver.create_output_topic::<Option<Vec<u8>>, Option<i64>>("lengths");
-    assert_eq!(out.read_key_values_to_list(), vec![(None, Some(4)), (None, None)]);
+    assert_eq!(
+        out.read_key_values_to_list(),
+        vec![(None, Some(4)), (None, None)]
+    );
 }
 
 #[weir::topology]
@@ -344,10 +410,15 @@ fn printing() -> impl Topology {
 #[test]
 fn print_writes_kafka_streams_style_lines() {
     let driver = TopologyTestDriver::new(printing());
-    driver.create_input_topic::<String, i64>("numbers").pipe_input(s("k"), 3);
+    driver
+        .create_input_topic::<String, i64>("numbers")
+        .pipe_input(s("k"), 3);
     assert_eq!(
         driver.printed_lines(),
-        vec!["[numbers]: \"k\", 3", "[KSTREAM-PRINTER-0000000002]: \"k\", 3"]
+        vec![
+            "[numbers]: \"k\", 3",
+            "[KSTREAM-PRINTER-0000000002]: \"k\", 3"
+        ]
     );
 }
 
@@ -356,7 +427,12 @@ fn headers_travel_with_the_record() {
     let driver = TopologyTestDriver::new(flat_mappers());
     let input = driver.create_input_topic::<String, String>("text");
     let headers = Headers::new().with("trace", "t-1");
-    input.pipe_record(TestRecord::with_headers_and_timestamp(s("d"), s("x y"), headers.clone(), 5));
+    input.pipe_record(TestRecord::with_headers_and_timestamp(
+        s("d"),
+        s("x y"),
+        headers.clone(),
+        5,
+    ));
     let words = driver.create_output_topic::<String, String>("words");
     for record in words.read_records_to_list() {
         assert_eq!(record.headers, headers);
@@ -414,4 +490,29 @@ Topologies:
 ";
     assert!(text.starts_with(expected), "{text}");
     assert!(filters().mermaid().starts_with("flowchart TD"));
+}
+
+#[weir::topology]
+fn with_return() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let suffix = "!"; // a statement that is not part of the topology is kept
+    builder
+        .stream::<String, String>("words")
+        .map_values(move |w| format!("{w}{suffix}"))
+        .to("shouted");
+    return builder.build();
+}
+
+#[test]
+fn return_build_and_kept_statements() {
+    let driver = TopologyTestDriver::new(with_return());
+    driver
+        .create_input_topic::<String, String>("words")
+        .pipe_input(s("k"), s("hey"));
+    assert_eq!(
+        driver
+            .create_output_topic::<String, String>("shouted")
+            .read_value(),
+        "hey!"
+    );
 }

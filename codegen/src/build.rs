@@ -3,10 +3,8 @@
 //! Mermaid diagram (`<name>.mmd`), running the same phases as the macro.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     weir_codegen::build::run(&["src", "examples"]).expect("describe topologies");
-//! }
+//! // build.rs: `fn main() {` ..
+//! weir_codegen::build::run(&["src", "examples"]).expect("describe topologies");
 //! ```
 
 use std::io;
@@ -25,7 +23,10 @@ pub struct Found {
 }
 
 fn is_topology_attr(attr: &syn::Attribute) -> bool {
-    attr.path().segments.last().is_some_and(|s| s.ident == "topology")
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "topology")
 }
 
 fn collect(items: &[syn::Item], file: &Path, out: &mut Vec<Found>) {
@@ -113,10 +114,15 @@ pub fn write(dirs: &[impl AsRef<Path>], out: &Path) -> io::Result<Vec<PathBuf>> 
 pub fn run(dirs: &[&str]) -> io::Result<Vec<PathBuf>> {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let out_dir = PathBuf::from(
-        std::env::var_os("OUT_DIR").ok_or_else(|| io::Error::other("OUT_DIR is not set: call from build.rs"))?,
+        std::env::var_os("OUT_DIR")
+            .ok_or_else(|| io::Error::other("OUT_DIR is not set: call from build.rs"))?,
     );
     // OUT_DIR is target/<profile>/build/<pkg>-<hash>/out.
-    let profile_dir = out_dir.ancestors().nth(3).map(Path::to_path_buf).unwrap_or(out_dir);
+    let profile_dir = out_dir
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or(out_dir);
     let dirs: Vec<PathBuf> = dirs.iter().map(|d| manifest.join(d)).collect();
     for d in &dirs {
         println!("cargo:rerun-if-changed={}", d.display());

@@ -6,8 +6,15 @@ use std::collections::HashMap;
 
 /// Reports duplicate processor names and topologies without sources.
 pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
-    if !graph.nodes.iter().any(|n| matches!(n.kind, NodeKind::Source { .. })) {
-        errors.spanned(fn_name, "this topology reads no topic: add `builder.stream::<K, V>(\"topic\")`");
+    if !graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind, NodeKind::Source { .. }))
+    {
+        errors.spanned(
+            fn_name,
+            "this topology reads no topic: add `builder.stream::<K, V>(\"topic\")`",
+        );
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for node in &graph.nodes {

@@ -19,6 +19,21 @@ use quote::{format_ident, quote, quote_spanned};
 use std::collections::BTreeSet;
 use syn::spanned::Spanned;
 
+fn respan(ts: TokenStream, span: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|mut t| {
+            if let proc_macro2::TokenTree::Group(g) = &t {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                ng.set_span(span);
+                t = proc_macro2::TokenTree::Group(ng);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
+}
+
 struct Emitter<'a> {
     graph: &'a Graph,
     plan: &'a Plan,
@@ -37,14 +52,22 @@ struct Generics {
 
 impl Generics {
     fn params(&self) -> Vec<syn::Ident> {
-        let mut v: Vec<syn::Ident> = self.types.iter().map(|t| format_ident!("__WeirT{}", t)).collect();
+        let mut v: Vec<syn::Ident> = self
+            .types
+            .iter()
+            .map(|t| format_ident!("__WeirT{}", t))
+            .collect();
         v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
         v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
         v.extend(self.closures.iter().map(|i| format_ident!("__WeirF{}", i)));
         v
     }
     fn phantom(&self) -> Vec<syn::Ident> {
-        let mut v: Vec<syn::Ident> = self.types.iter().map(|t| format_ident!("__WeirT{}", t)).collect();
+        let mut v: Vec<syn::Ident> = self
+            .types
+            .iter()
+            .map(|t| format_ident!("__WeirT{}", t))
+            .collect();
         v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
         v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
         v
@@ -62,7 +85,9 @@ fn closure_of(kind: &NodeKind) -> Option<&syn::Expr> {
         | NodeKind::Peek { f }
         | NodeKind::Foreach { f } => Some(f),
         NodeKind::Branch { pred: Some(f), .. } => Some(f),
-        NodeKind::Sink { target: SinkTarget::Extractor(f, _) } => Some(f),
+        NodeKind::Sink {
+            target: SinkTarget::Extractor(f, _),
+        } => Some(f),
         _ => None,
     }
 }
@@ -107,8 +132,10 @@ impl Emitter<'_> {
         let p = &self.p;
         let mut g = Generics::default();
         let serde_bounds = |g: &mut Generics, span: Span, k: TokenStream, v: TokenStream| {
-            g.bounds.push(quote_spanned!(span=> #k: #p::Serde));
-            g.bounds.push(quote_spanned!(span=> #v: #p::Serde));
+            g.bounds
+                .push(respan(quote!(#k: ::weir::__private::Serde), span));
+            g.bounds
+                .push(respan(quote!(#v: ::weir::__private::Serde), span));
         };
         for entry in &self.plan.subs[sub].entries {
             if let Entry::Repartition(r) = entry {
@@ -116,8 +143,10 @@ impl Emitter<'_> {
                 serde_bounds(&mut g, self.graph.nodes[*r].span, k.clone(), v.clone());
                 if self.graph.nodes[*r].outputs.len() > 1 {
                     let span = self.graph.nodes[*r].span;
-                    g.bounds.push(quote_spanned!(span=> #k: ::core::clone::Clone));
-                    g.bounds.push(quote_spanned!(span=> #v: ::core::clone::Clone));
+                    g.bounds
+                        .push(quote_spanned!(span=> #k: ::core::clone::Clone));
+                    g.bounds
+                        .push(quote_spanned!(span=> #v: ::core::clone::Clone));
                 }
             }
         }
@@ -141,17 +170,25 @@ impl Emitter<'_> {
                     Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
                 }
                 NodeKind::Map { .. } => Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov))),
-                NodeKind::MapValues { with_key: false, .. } => Some(quote_spanned!(span=> FnMut(#iv) -> #ov)),
-                NodeKind::MapValues { with_key: true, .. } => Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov)),
+                NodeKind::MapValues {
+                    with_key: false, ..
+                } => Some(quote_spanned!(span=> FnMut(#iv) -> #ov)),
+                NodeKind::MapValues { with_key: true, .. } => {
+                    Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov))
+                }
                 NodeKind::FlatMap { .. } => {
                     g.iters.push(id);
-                    g.bounds.push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>));
+                    g.bounds.push(
+                        quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>),
+                    );
                     Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
                 }
                 NodeKind::FlatMapValues { with_key, .. } => {
                     g.iters.push(id);
-                    g.bounds.push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
-                    g.bounds.push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+                    g.bounds
+                        .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
+                    g.bounds
+                        .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
                     Some(if *with_key {
                         quote_spanned!(span=> FnMut(&#ik, #iv) -> #i)
                     } else {
@@ -167,7 +204,8 @@ impl Emitter<'_> {
                         SinkTarget::Topic(_) => None,
                         SinkTarget::Extractor(_, arity) => {
                             g.topics.push(id);
-                            g.bounds.push(quote_spanned!(span=> #r: ::core::convert::AsRef<str>));
+                            g.bounds
+                                .push(quote_spanned!(span=> #r: ::core::convert::AsRef<str>));
                             Some(if *arity == Some(2) {
                                 quote_spanned!(span=> FnMut(&#ik, &#iv) -> #r)
                             } else {
@@ -181,19 +219,27 @@ impl Emitter<'_> {
                     None
                 }
                 NodeKind::Print { .. } => {
-                    g.bounds.push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
-                    g.bounds.push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
+                    g.bounds
+                        .push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
+                    g.bounds
+                        .push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
                     None
                 }
                 _ => None,
             };
             if let Some(b) = fn_bound {
-                g.bounds.push(quote_spanned!(span=> #f: #b + ::core::clone::Clone + ::core::marker::Send + 'static));
+                g.bounds.push(respan(
+                    quote!(#f: #b + ::core::clone::Clone + ::core::marker::Send + 'static),
+                    span,
+                ));
             }
-            let fan_out = !matches!(node.kind, NodeKind::Split) && self.children_in_sub(id).len() > 1;
+            let fan_out =
+                !matches!(node.kind, NodeKind::Split) && self.children_in_sub(id).len() > 1;
             if fan_out {
-                g.bounds.push(quote_spanned!(span=> #ok: ::core::clone::Clone));
-                g.bounds.push(quote_spanned!(span=> #ov: ::core::clone::Clone));
+                g.bounds
+                    .push(quote_spanned!(span=> #ok: ::core::clone::Clone));
+                g.bounds
+                    .push(quote_spanned!(span=> #ov: ::core::clone::Clone));
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -202,7 +248,12 @@ impl Emitter<'_> {
             let t = format_ident!("__WeirT{}", t);
             g.bounds.push(quote!(#t: 'static));
         }
-        for i in g.iters.iter().map(|i| format_ident!("__WeirI{}", i)).chain(g.topics.iter().map(|i| format_ident!("__WeirR{}", i))) {
+        for i in g
+            .iters
+            .iter()
+            .map(|i| format_ident!("__WeirI{}", i))
+            .chain(g.topics.iter().map(|i| format_ident!("__WeirR{}", i)))
+        {
             g.bounds.push(quote!(#i: 'static));
         }
         g
@@ -238,7 +289,11 @@ impl Emitter<'_> {
             NodeKind::Source { .. } | NodeKind::Branch { .. } => self.children(node),
             NodeKind::Filter { negate, .. } => {
                 let kids = self.children(node);
-                let test = if *negate { quote!(!(self.#f)(&k, &v)) } else { quote!((self.#f)(&k, &v)) };
+                let test = if *negate {
+                    quote!(!(self.#f)(&k, &v))
+                } else {
+                    quote!((self.#f)(&k, &v))
+                };
                 quote! { if #test { #kids } }
             }
             NodeKind::Map { .. } => {
@@ -247,7 +302,11 @@ impl Emitter<'_> {
             }
             NodeKind::MapValues { with_key, .. } => {
                 let kids = self.children(node);
-                let call = if *with_key { quote!((self.#f)(&k, v)) } else { quote!((self.#f)(v)) };
+                let call = if *with_key {
+                    quote!((self.#f)(&k, v))
+                } else {
+                    quote!((self.#f)(v))
+                };
                 quote! { let v = #call; #kids }
             }
             NodeKind::FlatMap { .. } => {
@@ -256,7 +315,11 @@ impl Emitter<'_> {
             }
             NodeKind::FlatMapValues { with_key, .. } => {
                 let kids = self.children(node);
-                let call = if *with_key { quote!((self.#f)(&k, v)) } else { quote!((self.#f)(v)) };
+                let call = if *with_key {
+                    quote!((self.#f)(&k, v))
+                } else {
+                    quote!((self.#f)(v))
+                };
                 // The key is cloned for every value but the last, which takes it.
                 quote! {
                     let values = #call;
@@ -336,7 +399,11 @@ impl Emitter<'_> {
                 }
             }
             NodeKind::Print { label } => {
-                let label = if label.is_empty() { name.clone() } else { label.clone() };
+                let label = if label.is_empty() {
+                    name.clone()
+                } else {
+                    label.clone()
+                };
                 quote! { out.print(::core::format_args!("[{}]: {:?}, {:?}", #label, k, v)); }
             }
         }
@@ -350,7 +417,11 @@ impl Emitter<'_> {
         let params = g.params();
         let phantom = g.phantom();
         let fields: Vec<_> = g.closures.iter().map(|i| format_ident!("f{}", i)).collect();
-        let fty: Vec<_> = g.closures.iter().map(|i| format_ident!("__WeirF{}", i)).collect();
+        let fty: Vec<_> = g
+            .closures
+            .iter()
+            .map(|i| format_ident!("__WeirF{}", i))
+            .collect();
         let bounds = &g.bounds;
         let mut arms = TokenStream::new();
         for (index, entry) in s.entries.iter().enumerate() {
@@ -445,7 +516,11 @@ impl Emitter<'_> {
 /// Emits the replacement of the function body, and the function.
 pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> TokenStream {
     let p = quote!(::weir::__private);
-    let e = Emitter { graph, plan, p: p.clone() };
+    let e = Emitter {
+        graph,
+        plan,
+        p: p.clone(),
+    };
     let mut items = TokenStream::new();
     let mut all_params: Vec<syn::Ident> = Vec::new();
     let mut all_bounds: Vec<TokenStream> = Vec::new();
@@ -475,12 +550,30 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
     // Constructor parameters: the closures in node order, so rustc infers
     // each intermediate type from the closure that produces it before the
     // closures that consume it are checked.
-    let closure_nodes: Vec<NodeId> = graph.nodes.iter().filter(|n| closure_of(&n.kind).is_some()).map(|n| n.id).collect();
-    let args: Vec<_> = closure_nodes.iter().map(|i| format_ident!("f{}", i)).collect();
-    let arg_tys: Vec<_> = closure_nodes.iter().map(|i| format_ident!("__WeirF{}", i)).collect();
-    let arg_exprs: Vec<&syn::Expr> = closure_nodes.iter().filter_map(|&i| closure_of(&graph.nodes[i].kind)).collect();
-    let sub_fields: Vec<_> = (0..plan.subs.len()).map(|i| format_ident!("s{}", i)).collect();
-    let sub_params: Vec<_> = (0..plan.subs.len()).map(|i| format_ident!("__WeirS{}", i)).collect();
+    let closure_nodes: Vec<NodeId> = graph
+        .nodes
+        .iter()
+        .filter(|n| closure_of(&n.kind).is_some())
+        .map(|n| n.id)
+        .collect();
+    let args: Vec<_> = closure_nodes
+        .iter()
+        .map(|i| format_ident!("f{}", i))
+        .collect();
+    let arg_tys: Vec<_> = closure_nodes
+        .iter()
+        .map(|i| format_ident!("__WeirF{}", i))
+        .collect();
+    let arg_exprs: Vec<&syn::Expr> = closure_nodes
+        .iter()
+        .filter_map(|&i| closure_of(&graph.nodes[i].kind))
+        .collect();
+    let sub_fields: Vec<_> = (0..plan.subs.len())
+        .map(|i| format_ident!("s{}", i))
+        .collect();
+    let sub_params: Vec<_> = (0..plan.subs.len())
+        .map(|i| format_ident!("__WeirS{}", i))
+        .collect();
     let sub_indices: Vec<usize> = (0..plan.subs.len()).collect();
     let plan_static = desc.plan_tokens(&p);
 
@@ -493,6 +586,8 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         item.sig.output = syn::parse_quote!(-> impl ::weir::Topology);
     }
     let span = item.block.span();
+    let build_span = f.build_span;
+    let call = quote_spanned!(build_span=> __weir_new(#(#arg_exprs),*));
     let body = quote_spanned! {span=> {
         #(#kept)*
         #items
@@ -513,14 +608,15 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
             }
         }
         #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]
-        fn __weir_new<#(#all_params),*>(#(#args: #arg_tys),*) -> __WeirTopology<#(#sub_types),*> where #(#all_bounds),* {
-            __WeirTopology { #(#sub_fields: #sub_inits,)* }
+        fn __weir_new<#(#all_params),*>(#(#args: #arg_tys),*) -> impl #p::Topology where #(#all_bounds),* {
+            let topology: __WeirTopology<#(#sub_types),*> = __WeirTopology { #(#sub_fields: #sub_inits,)* };
+            topology
         }
-        __weir_new(#(#arg_exprs),*)
+        #call
     }};
-    item.block = Box::new(syn::parse2(body).unwrap_or_else(|e| {
+    *item.block = syn::parse2(body).unwrap_or_else(|e| {
         let message = format!("weir internal error, please report: {e}");
         syn::parse_quote!({ ::core::compile_error!(#message) })
-    }));
+    });
     quote!(#item)
 }

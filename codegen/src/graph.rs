@@ -135,7 +135,14 @@ pub struct Graph {
 impl Graph {
     fn add(&mut self, kind: NodeKind, name: String, span: Span, input: Option<NodeId>) -> NodeId {
         let id = self.nodes.len();
-        self.nodes.push(Node { id, kind, name, span, inputs: Vec::new(), outputs: Vec::new() });
+        self.nodes.push(Node {
+            id,
+            kind,
+            name,
+            span,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        });
         if let Some(i) = input {
             self.connect(i, id);
         }
@@ -180,6 +187,7 @@ struct Options {
 struct Builder<'e> {
     graph: Graph,
     env: HashMap<Ident, Value>,
+    poisoned: std::collections::HashSet<Ident>,
     counter: usize,
     errors: &'e mut Errors,
 }
@@ -195,7 +203,10 @@ pub fn closure_arity(expr: &Expr) -> Option<usize> {
 
 fn string_lit(expr: &Expr) -> Option<LitStr> {
     match expr {
-        Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.clone()),
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.clone()),
         Expr::Group(g) => string_lit(&g.expr),
         _ => None,
     }
@@ -207,7 +218,9 @@ pub fn valid_topic_name(name: &str) -> bool {
         && name.len() <= 249
         && name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 impl<'e> Builder<'e> {
@@ -236,26 +249,44 @@ impl<'e> Builder<'e> {
                 },
                 _ => None,
             };
-            let Some((option, c)) = option.filter(|(n, _)| n == "named" || n == "partitions") else {
+            let Some((option, c)) = option.filter(|(n, _)| n == "named" || n == "partitions")
+            else {
                 positional.push(arg.clone());
                 continue;
             };
             if !spec.options.contains(&option.as_str()) {
-                self.errors.spanned(arg, format!("`{}` does not take `{option}(..)`; usage: {}", spec.name, spec.usage));
+                self.errors.spanned(
+                    arg,
+                    format!(
+                        "`{}` does not take `{option}(..)`; usage: {}",
+                        spec.name, spec.usage
+                    ),
+                );
                 continue;
             }
             let single = (c.args.len() == 1).then(|| &c.args[0]);
             match option.as_str() {
                 "named" => match single.and_then(string_lit) {
                     Some(s) if !s.value().is_empty() => opts.named = Some(s),
-                    _ => self.errors.spanned(arg, "`named` takes one non-empty string literal: named(\"my-processor\")"),
+                    _ => self.errors.spanned(
+                        arg,
+                        "`named` takes one non-empty string literal: named(\"my-processor\")",
+                    ),
                 },
                 _ => match single {
-                    Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) => match i.base10_parse::<i32>() {
+                    Some(Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(i),
+                        ..
+                    })) => match i.base10_parse::<i32>() {
                         Ok(n) if n > 0 => opts.partitions = Some((n, i.span())),
-                        _ => self.errors.spanned(i, "the partition count must be a positive integer"),
+                        _ => self
+                            .errors
+                            .spanned(i, "the partition count must be a positive integer"),
                     },
-                    _ => self.errors.spanned(arg, "`partitions` takes one integer literal: partitions(4)"),
+                    _ => self.errors.spanned(
+                        arg,
+                        "`partitions` takes a positive integer literal: partitions(4)",
+                    ),
                 },
             }
         }
@@ -266,11 +297,18 @@ impl<'e> Builder<'e> {
         let (min, max) = spec.args;
         let n = positional.len();
         if n < min || n > max {
-            let expected = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+            let expected = if min == max {
+                format!("{min}")
+            } else {
+                format!("{min} to {max}")
+            };
             let plural = if max == 1 { "argument" } else { "arguments" };
-            self.errors.at(
-                call.span,
-                format!("`{}` takes {expected} {plural}, got {n}; usage: {}", spec.name, spec.usage),
+            self.errors.spanned(
+                &call.tokens,
+                format!(
+                    "`{}` takes {expected} {plural}, got {n}; usage: {}",
+                    spec.name, spec.usage
+                ),
             );
             return false;
         }
@@ -280,8 +318,11 @@ impl<'e> Builder<'e> {
     fn lookup_root(&mut self, root: &Ident) -> Option<Value> {
         match self.env.get(root) {
             Some(v) => Some(v.clone()),
+            // Its definition already failed with an error of its own.
+            None if self.poisoned.contains(root) => None,
             None => {
-                self.errors.spanned(root, format!("`{root}` is not a stream of this topology"));
+                self.errors
+                    .spanned(root, format!("`{root}` is not a stream of this topology"));
                 None
             }
         }
@@ -312,7 +353,10 @@ impl<'e> Builder<'e> {
             let hint = ops::suggest(&method, shape)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            self.errors.spanned(&call.method, format!("unknown operator `{method}` on {}{hint}", shape.describe()));
+            self.errors.spanned(
+                &call.method,
+                format!("unknown operator `{method}` on {}{hint}", shape.describe()),
+            );
             return None;
         };
         if spec.on != shape {
@@ -330,7 +374,8 @@ impl<'e> Builder<'e> {
             return None;
         }
         if spec.op != Op::Stream && call.types.is_some() {
-            self.errors.spanned(&call.method, format!("`{method}` takes no type arguments"));
+            self.errors
+                .spanned(&call.method, format!("`{method}` takes no type arguments"));
         }
         let (positional, opts) = self.options(spec, call);
         if !self.check_arity(spec, call, &positional) {
@@ -344,14 +389,18 @@ impl<'e> Builder<'e> {
                 let node = self.graph.add(NodeKind::Split, name, span, Some(input));
                 Some(Value::Split { node, position: 1 })
             }
-            (Op::Branch | Op::DefaultBranch | Op::NoDefaultBranch, Value::Split { node, position }) => {
-                self.branch(spec, call, &positional, node, position)
-            }
+            (
+                Op::Branch | Op::DefaultBranch | Op::NoDefaultBranch,
+                Value::Split { node, position },
+            ) => self.branch(spec, call, &positional, node, position),
             (Op::Merge, Value::Stream(input)) => {
                 let other = match chain_of(&positional[0]).and_then(|c| self.chain(&c)) {
                     Some(Value::Stream(o)) => o,
                     Some(v) => {
-                        self.errors.spanned(&positional[0], format!("`merge` takes a stream, not {}", v.shape().describe()));
+                        self.errors.spanned(
+                            &positional[0],
+                            format!("`merge` takes a stream, not {}", v.shape().describe()),
+                        );
                         return None;
                     }
                     None => {
@@ -373,7 +422,9 @@ impl<'e> Builder<'e> {
                     _ => self.name_for(spec, &opts),
                 };
                 let kind = match kind {
-                    NodeKind::Repartition { .. } => NodeKind::Repartition { partitions: opts.partitions.map(|p| p.0) },
+                    NodeKind::Repartition { .. } => NodeKind::Repartition {
+                        partitions: opts.partitions.map(|p| p.0),
+                    },
                     k => k,
                 };
                 let node = self.graph.add(kind, name, span, Some(input));
@@ -393,14 +444,23 @@ impl<'e> Builder<'e> {
         let expect_arity = |errors: &mut Errors, allowed: &[usize], what: &str| {
             if let Some(n) = arity {
                 if !allowed.contains(&n) {
-                    errors.spanned(&args[0], format!("`{}` takes a closure with {what}, this one has {n} parameter(s)", call.method));
+                    errors.spanned(
+                        &args[0],
+                        format!(
+                            "`{}` takes a closure with {what}, this one has {n} parameter(s)",
+                            call.method
+                        ),
+                    );
                 }
             }
         };
         Some(match op {
             Op::Filter | Op::FilterNot => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Filter { f: f(), negate: op == Op::FilterNot }
+                NodeKind::Filter {
+                    f: f(),
+                    negate: op == Op::FilterNot,
+                }
             }
             Op::Map => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
@@ -408,7 +468,10 @@ impl<'e> Builder<'e> {
             }
             Op::MapValues => {
                 expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
-                NodeKind::MapValues { f: f(), with_key: arity == Some(2) }
+                NodeKind::MapValues {
+                    f: f(),
+                    with_key: arity == Some(2),
+                }
             }
             Op::FlatMap => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
@@ -416,7 +479,10 @@ impl<'e> Builder<'e> {
             }
             Op::FlatMapValues => {
                 expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
-                NodeKind::FlatMapValues { f: f(), with_key: arity == Some(2) }
+                NodeKind::FlatMapValues {
+                    f: f(),
+                    with_key: arity == Some(2),
+                }
             }
             Op::SelectKey => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
@@ -434,14 +500,24 @@ impl<'e> Builder<'e> {
             Op::To => {
                 if let Some(topic) = string_lit(&args[0]) {
                     if !valid_topic_name(&topic.value()) {
-                        self.errors.spanned(&topic, format!("invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]", topic.value()));
+                        self.errors.spanned(
+                            &topic,
+                            format!(
+                                "invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]",
+                                topic.value()
+                            ),
+                        );
                     }
-                    NodeKind::Sink { target: SinkTarget::Topic(topic) }
+                    NodeKind::Sink {
+                        target: SinkTarget::Topic(topic),
+                    }
                 } else if let Some(n) = arity {
                     if !(2..=3).contains(&n) {
                         self.errors.spanned(&args[0], "a topic extractor takes `|key, value|` or `|key, value, record_context|`");
                     }
-                    NodeKind::Sink { target: SinkTarget::Extractor(f(), arity) }
+                    NodeKind::Sink {
+                        target: SinkTarget::Extractor(f(), arity),
+                    }
                 } else {
                     self.errors.spanned(&args[0], "`to` takes a topic name as a string literal, or a closure `|key, value, record_context| topic` choosing it per record");
                     return None;
@@ -453,7 +529,8 @@ impl<'e> Builder<'e> {
                     Some(a) => match string_lit(a) {
                         Some(s) => s.value(),
                         None => {
-                            self.errors.spanned(a, "`print` takes a label as a string literal");
+                            self.errors
+                                .spanned(a, "`print` takes a label as a string literal");
                             return None;
                         }
                     },
@@ -464,67 +541,115 @@ impl<'e> Builder<'e> {
         })
     }
 
-    fn source(&mut self, spec: &OpSpec, call: &Call, args: &[Expr], opts: &Options) -> Option<Value> {
+    fn source(
+        &mut self,
+        spec: &OpSpec,
+        call: &Call,
+        args: &[Expr],
+        opts: &Options,
+    ) -> Option<Value> {
         let types = call.types.clone().unwrap_or_default();
         let (key, value) = match <[Type; 2]>::try_from(types) {
             Ok([k, v]) => (k, v),
             Err(_) => {
-                self.errors.at(
-                    call.span,
+                self.errors.spanned(
+                    &call.tokens,
                     "a source needs its key and value types: `stream::<K, V>(\"topic\")` (use `()` for keys that are always null)",
                 );
                 return None;
             }
         };
         let topics: Vec<LitStr> = match &args[0] {
-            Expr::Array(a) => a.elems.iter().filter_map(|e| {
-                let lit = string_lit(e);
-                if lit.is_none() {
-                    self.errors.spanned(e, "topic names must be string literals");
-                }
-                lit
-            }).collect(),
-            Expr::Reference(r) => match &*r.expr {
-                Expr::Array(a) => a.elems.iter().filter_map(string_lit).collect(),
-                e => string_lit(e).into_iter().collect(),
-            },
+            Expr::Array(a) => a
+                .elems
+                .iter()
+                .filter_map(|e| {
+                    let lit = string_lit(e);
+                    if lit.is_none() {
+                        self.errors
+                            .spanned(e, "topic names must be string literals");
+                    }
+                    lit
+                })
+                .collect(),
+            Expr::Reference(r) if matches!(&*r.expr, Expr::Array(_)) => {
+                let Expr::Array(a) = &*r.expr else {
+                    return None;
+                };
+                a.elems
+                    .iter()
+                    .filter_map(|e| {
+                        let lit = string_lit(e);
+                        if lit.is_none() {
+                            self.errors
+                                .spanned(e, "topic names must be string literals");
+                        }
+                        lit
+                    })
+                    .collect()
+            }
             e => match string_lit(e) {
                 Some(s) => vec![s],
                 None => {
-                    self.errors.spanned(e, "`stream` takes a topic name as a string literal, or an array of them");
+                    self.errors.spanned(
+                        e,
+                        "`stream` takes a topic name as a string literal, or an array of them",
+                    );
                     return None;
                 }
             },
         };
         if topics.is_empty() {
-            self.errors.spanned(&args[0], "a source needs at least one topic");
+            self.errors
+                .spanned(&args[0], "a source needs at least one topic");
             return None;
         }
         for t in &topics {
             if !valid_topic_name(&t.value()) {
-                self.errors.spanned(t, format!("invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]", t.value()));
+                self.errors.spanned(
+                    t,
+                    format!(
+                        "invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]",
+                        t.value()
+                    ),
+                );
             }
         }
         let name = self.name_for(spec, opts);
-        let node = self.graph.add(NodeKind::Source { topics, key, value }, name, call.method.span(), None);
+        let node = self.graph.add(
+            NodeKind::Source { topics, key, value },
+            name,
+            call.method.span(),
+            None,
+        );
         Some(Value::Stream(node))
     }
 
-    fn branch(&mut self, spec: &OpSpec, call: &Call, args: &[Expr], split: NodeId, position: usize) -> Option<Value> {
+    fn branch(
+        &mut self,
+        spec: &OpSpec,
+        call: &Call,
+        args: &[Expr],
+        split: NodeId,
+        position: usize,
+    ) -> Option<Value> {
         let (key, pred) = match spec.op {
-            Op::Branch if args.len() == 2 => match string_lit(&args[0]) {
-                Some(s) => (Some(s), Some(args[1].clone())),
-                None => {
-                    self.errors.spanned(&args[0], "a branch name must be a string literal: branch(\"name\", |key, value| ..)");
-                    return None;
+            Op::Branch if args.len() == 2 => {
+                match string_lit(&args[0]) {
+                    Some(s) => (Some(s), Some(args[1].clone())),
+                    None => {
+                        self.errors.spanned(&args[0], "a branch name must be a string literal: branch(\"name\", |key, value| ..)");
+                        return None;
+                    }
                 }
-            },
+            }
             Op::Branch => (None, Some(args[0].clone())),
             Op::DefaultBranch => match args.first() {
                 Some(a) => match string_lit(a) {
                     Some(s) => (Some(s), None),
                     None => {
-                        self.errors.spanned(a, "a branch name must be a string literal");
+                        self.errors
+                            .spanned(a, "a branch name must be a string literal");
                         return None;
                     }
                 },
@@ -539,26 +664,67 @@ impl<'e> Builder<'e> {
                 }
             }
         }
-        let key_str = key.as_ref().map(LitStr::value).unwrap_or_else(|| position.to_string());
+        let key_str = key
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_else(|| position.to_string());
         let duplicate = self.graph.nodes[split].outputs.iter().any(|&b| {
             matches!(&self.graph.nodes[b].kind, NodeKind::Branch { key, .. } if *key == key_str)
         });
         if duplicate {
-            let at = key.as_ref().map(|k| k.span()).unwrap_or(call.span);
-            self.errors.at(at, format!("duplicate branch name `{key_str}` in this split"));
+            let message = format!("duplicate branch name `{key_str}` in this split");
+            match &key {
+                Some(k) => self.errors.spanned(k, message),
+                None => self.errors.spanned(&call.tokens, message),
+            }
+            // Not added: its node name would clash too, and say nothing new.
+            return Some(if spec.op == Op::DefaultBranch {
+                Value::Branches { node: split }
+            } else {
+                Value::Split {
+                    node: split,
+                    position: position + 1,
+                }
+            });
         }
         let name = format!("{}{key_str}", self.graph.nodes[split].name);
-        self.graph.add(NodeKind::Branch { pred, key: key_str }, name, call.method.span(), Some(split));
+        self.graph.add(
+            NodeKind::Branch { pred, key: key_str },
+            name,
+            call.method.span(),
+            Some(split),
+        );
         Some(if spec.op == Op::DefaultBranch {
             Value::Branches { node: split }
         } else {
-            Value::Split { node: split, position: position + 1 }
+            Value::Split {
+                node: split,
+                position: position + 1,
+            }
         })
     }
 
-    fn index(&mut self, value: Value, key: &LitStr) -> Option<Value> {
+    fn index(&mut self, value: Value, key: &Expr) -> Option<Value> {
+        let Some(key) = string_lit(key) else {
+            self.errors.spanned(
+                key,
+                "index the branches of a split with a string literal: branches[\"name\"]",
+            );
+            return None;
+        };
+        let key = &key;
+        if let Value::Split { .. } = value {
+            self.errors.spanned(key, "end the split with `default_branch(..)` or `no_default_branch()` before indexing its branches");
+            return None;
+        }
         let Value::Branches { node } = value else {
-            self.errors.spanned(key, format!("only the branches of a split can be indexed, not {}", value.shape().describe()));
+            self.errors.spanned(
+                key,
+                format!(
+                    "only the branches of a split can be indexed, not {}",
+                    value.shape().describe()
+                ),
+            );
             return None;
         };
         let branches: Vec<(String, NodeId)> = self.graph.nodes[node]
@@ -573,7 +739,14 @@ impl<'e> Builder<'e> {
             Some((_, b)) => Some(Value::Stream(*b)),
             None => {
                 let known: Vec<String> = branches.iter().map(|(k, _)| format!("`{k}`")).collect();
-                self.errors.spanned(key, format!("no branch named `{}`; branches: {}", key.value(), known.join(", ")));
+                self.errors.spanned(
+                    key,
+                    format!(
+                        "no branch named `{}`; branches: {}",
+                        key.value(),
+                        known.join(", ")
+                    ),
+                );
                 None
             }
         }
@@ -582,26 +755,40 @@ impl<'e> Builder<'e> {
 
 /// Builds the graph of a parsed topology function.
 pub fn build(f: &TopologyFn, errors: &mut Errors) -> Graph {
-    let mut b = Builder { graph: Graph::default(), env: HashMap::new(), counter: 0, errors };
+    let mut b = Builder {
+        graph: Graph::default(),
+        env: HashMap::new(),
+        poisoned: Default::default(),
+        counter: 0,
+        errors,
+    };
     b.env.insert(f.builder.clone(), Value::Builder);
     for stmt in &f.statements {
         match stmt {
-            Statement::Let { name, chain } => {
-                if let Some(v) = b.chain(chain) {
-                    if let Value::Terminal { op } = v {
-                        b.errors.spanned(name, format!("`{op}` returns nothing to bind"));
-                    }
+            Statement::Let { name, chain } => match b.chain(chain) {
+                Some(Value::Terminal { op }) => {
+                    b.errors
+                        .spanned(name, format!("`{op}` returns nothing to bind"));
+                    b.poisoned.insert(name.clone());
+                }
+                Some(v) => {
                     b.env.insert(name.clone(), v);
                 }
-            }
+                None => {
+                    b.poisoned.insert(name.clone());
+                }
+            },
             Statement::Chain(chain) => {
                 if let Some(Value::Split { .. }) = b.chain(chain) {
-                    if !chain.steps.is_empty() {
-                        let span = match chain.steps.last() {
-                            Some(Step::Call(c)) => c.span,
-                            _ => chain.root.span(),
-                        };
-                        b.errors.at(span, "a split must end with `default_branch(..)` or `no_default_branch()`");
+                    match chain.steps.last() {
+                        Some(Step::Call(c)) => b.errors.spanned(
+                            &c.tokens,
+                            "a split must end with `default_branch(..)` or `no_default_branch()`",
+                        ),
+                        _ => b.errors.spanned(
+                            &chain.root,
+                            "a split must end with `default_branch(..)` or `no_default_branch()`",
+                        ),
                     }
                 }
             }

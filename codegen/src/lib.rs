@@ -11,6 +11,9 @@
 //! which runs the same phases to write descriptions and diagrams to disk.
 
 #![deny(unsafe_code)]
+// The compiler's data (syn types in graph nodes) lives for one expansion and
+// is never on a hot path; boxing variants would only add noise.
+#![allow(clippy::large_enum_variant, clippy::result_large_err)]
 
 pub mod build;
 pub mod check;
@@ -49,13 +52,22 @@ pub fn compile(item: syn::ItemFn) -> syn::Result<Compiled> {
     let plan = plan::plan(&graph, &mut errors);
     errors.finish(())?;
     let rewrites = optimize::optimize(&graph, &plan);
-    let description = describe::describe(&parsed.item.sig.ident.to_string(), &graph, &plan, rewrites);
+    let description =
+        describe::describe(&parsed.item.sig.ident.to_string(), &graph, &plan, rewrites);
     let tokens = emit::emit(&parsed, &graph, &plan, &description);
-    Ok(Compiled { graph, plan, description, tokens })
+    Ok(Compiled {
+        graph,
+        plan,
+        description,
+        tokens,
+    })
 }
 
 fn unreachable_error<T>() -> syn::Result<T> {
-    Err(syn::Error::new(proc_macro2::Span::call_site(), "weir: the topology could not be parsed"))
+    Err(syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "weir: the topology could not be parsed",
+    ))
 }
 
 /// The `#[topology]` attribute: function tokens in, generated tokens (or
@@ -67,12 +79,28 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item: syn::ItemFn = match syn::parse2(item) {
         Ok(f) => f,
         Err(e) => {
-            return syn::Error::new(e.span(), "#[topology] goes on a function that builds a topology")
-                .to_compile_error()
+            return syn::Error::new(
+                e.span(),
+                "#[topology] goes on a function that builds a topology",
+            )
+            .to_compile_error()
         }
     };
+    let mut stub = item.clone();
     match compile(item) {
         Ok(c) => c.tokens,
-        Err(e) => e.to_compile_error(),
+        Err(e) => {
+            // Keep the function (its signature uses the user's imports, and
+            // callers still type-check) with a body that never runs.
+            let mut out = e.to_compile_error();
+            stub.block = syn::parse_quote!({
+                let uncompiled: ::weir::__private::Uncompiled = ::core::unreachable!();
+                uncompiled
+            });
+            stub.attrs
+                .push(syn::parse_quote!(#[allow(unreachable_code, unused_variables, unused_mut)]));
+            out.extend(quote::quote!(#stub));
+            out
+        }
     }
 }

@@ -8,8 +8,8 @@
 
 use crate::ctxt::Errors;
 use proc_macro2::Span;
-use syn::spanned::Spanned;
-use syn::{Expr, Ident, ItemFn, LitStr, Pat, Stmt, Type};
+use quote::ToTokens;
+use syn::{Expr, Ident, ItemFn, Pat, Stmt, Type};
 
 /// The parsed `#[topology]` function.
 pub struct TopologyFn {
@@ -19,6 +19,8 @@ pub struct TopologyFn {
     pub builder: Ident,
     /// Topology statements and kept statements, in order.
     pub statements: Vec<Statement>,
+    /// Span of the tail `build` call.
+    pub build_span: Span,
 }
 
 /// One statement of the body.
@@ -50,8 +52,8 @@ pub struct Chain {
 pub enum Step {
     /// `.name::<T..>(args)`
     Call(Call),
-    /// `["branch"]` on the result of a `split`.
-    Index(LitStr),
+    /// `["branch"]` on the result of a `split` (checked to be a literal later).
+    Index(Box<Expr>),
 }
 
 /// A method call in a chain.
@@ -63,8 +65,8 @@ pub struct Call {
     pub types: Option<Vec<Type>>,
     /// Arguments.
     pub args: Vec<Expr>,
-    /// Span of the whole call.
-    pub span: Span,
+    /// The call's tokens (`name::<..>(args)`), for errors that underline it.
+    pub tokens: proc_macro2::TokenStream,
 }
 
 /// Reads a chain out of an expression, if it is one rooted at a plain name.
@@ -72,7 +74,10 @@ pub fn chain_of(expr: &Expr) -> Option<Chain> {
     match expr {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => {
             let root = p.path.get_ident()?.clone();
-            Some(Chain { root, steps: Vec::new() })
+            Some(Chain {
+                root,
+                steps: Vec::new(),
+            })
         }
         Expr::MethodCall(m) => {
             let mut chain = chain_of(&m.receiver)?;
@@ -85,23 +90,21 @@ pub fn chain_of(expr: &Expr) -> Option<Chain> {
                     })
                     .collect()
             });
+            let mut tokens = m.method.to_token_stream();
+            m.turbofish.to_tokens(&mut tokens);
+            m.paren_token.surround(&mut tokens, |t| m.args.to_tokens(t));
             chain.steps.push(Step::Call(Call {
                 method: m.method.clone(),
                 types,
                 args: m.args.iter().cloned().collect(),
-                span: m.span(),
+                tokens,
             }));
             Some(chain)
         }
         Expr::Index(i) => {
             let mut chain = chain_of(&i.expr)?;
-            match &*i.index {
-                Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => {
-                    chain.steps.push(Step::Index(s.clone()));
-                    Some(chain)
-                }
-                _ => None,
-            }
+            chain.steps.push(Step::Index(i.index.clone()));
+            Some(chain)
         }
         Expr::Paren(p) => chain_of(&p.expr),
         _ => None,
@@ -111,7 +114,12 @@ pub fn chain_of(expr: &Expr) -> Option<Chain> {
 fn is_builder_new(expr: &Expr) -> bool {
     if let Expr::Call(c) = expr {
         if let Expr::Path(p) = &*c.func {
-            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             return c.args.is_empty()
                 && segs.len() >= 2
                 && segs[segs.len() - 2] == "StreamsBuilder"
@@ -129,12 +137,38 @@ fn binding_name(pat: &Pat) -> Option<Ident> {
     }
 }
 
+/// The first topology name that `tokens` mention, looking inside groups.
+fn mentions(tokens: proc_macro2::TokenStream, names: &[Ident]) -> Option<Ident> {
+    tokens.into_iter().find_map(|t| match t {
+        proc_macro2::TokenTree::Ident(i) if names.contains(&i) => Some(i),
+        proc_macro2::TokenTree::Group(g) => mentions(g.stream(), names),
+        _ => None,
+    })
+}
+
+/// Keeps a statement that is not part of the topology, unless it uses a
+/// stream: the topology is fixed at compile time, so streams live only in
+/// the function's top-level statements.
+fn kept(stmt: Stmt, dsl_names: &[Ident], statements: &mut Vec<Statement>, errors: &mut Errors) {
+    if let Some(name) = mentions(stmt.to_token_stream(), dsl_names) {
+        errors.spanned(
+            &name,
+            format!(
+                "`{name}` is part of the topology, which is fixed at compile time: use it only in \
+                 top-level statements of the function (route records with `filter` or `split` instead of `if`)"
+            ),
+        );
+    }
+    statements.push(Statement::Kept(Box::new(stmt)));
+}
+
 /// Parses the function. Errors are collected into `errors`.
 pub fn parse(item: ItemFn, errors: &mut Errors) -> Option<TopologyFn> {
     let mut builder: Option<Ident> = None;
     let mut dsl_names: Vec<Ident> = Vec::new();
     let mut statements = Vec::new();
     let mut built = false;
+    let mut build_span = Span::call_site();
     let stmts = item.block.stmts.clone();
     let count = stmts.len();
 
@@ -150,11 +184,14 @@ pub fn parse(item: ItemFn, errors: &mut Errors) -> Option<TopologyFn> {
                         if let Some(prev) = &builder {
                             errors.spanned(
                                 &local.pat,
-                                format!("a topology has one `StreamsBuilder`; `{prev}` is already one"),
+                                format!(
+                                    "a topology has one `StreamsBuilder`; `{prev}` is already one"
+                                ),
                             );
+                        } else {
+                            builder = Some(name.clone());
+                            dsl_names.push(name);
                         }
-                        builder = Some(name.clone());
-                        dsl_names.push(name);
                         continue;
                     }
                     if let Some(chain) = chain_of(init) {
@@ -165,9 +202,14 @@ pub fn parse(item: ItemFn, errors: &mut Errors) -> Option<TopologyFn> {
                         }
                     }
                 }
-                statements.push(Statement::Kept(Box::new(stmt)));
+                kept(stmt, &dsl_names, &mut statements, errors);
             }
             Stmt::Expr(expr, semi) => {
+                // `return builder.build();` is the tail too.
+                let (expr, semi) = match expr {
+                    Expr::Return(syn::ExprReturn { expr: Some(e), .. }) if is_last => (&**e, &None),
+                    _ => (expr, semi),
+                };
                 if let Some(chain) = chain_of(expr) {
                     if rooted(&chain, &dsl_names) {
                         // `builder.build()` as the tail (or `return builder.build();`).
@@ -179,15 +221,18 @@ pub fn parse(item: ItemFn, errors: &mut Errors) -> Option<TopologyFn> {
                                 errors.spanned(expr, "`build()` must be the last expression of the function, without `;`");
                             }
                             built = true;
+                            if let Step::Call(c) = &chain.steps[0] {
+                                build_span = c.method.span();
+                            }
                         } else {
                             statements.push(Statement::Chain(chain));
                         }
                         continue;
                     }
                 }
-                statements.push(Statement::Kept(Box::new(stmt)));
+                kept(stmt, &dsl_names, &mut statements, errors);
             }
-            _ => statements.push(Statement::Kept(Box::new(stmt))),
+            _ => kept(stmt, &dsl_names, &mut statements, errors),
         }
     }
 
@@ -204,5 +249,10 @@ pub fn parse(item: ItemFn, errors: &mut Errors) -> Option<TopologyFn> {
             format!("a #[topology] function must end with `{builder}.build()`"),
         );
     }
-    Some(TopologyFn { item, builder, statements })
+    Some(TopologyFn {
+        item,
+        builder,
+        statements,
+        build_span,
+    })
 }

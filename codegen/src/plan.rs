@@ -50,7 +50,9 @@ impl Types {
             return Ok(());
         }
         match (self.concrete[ra].clone(), self.concrete[rb].clone()) {
-            (Some(x), Some(y)) if x.to_token_stream().to_string() != y.to_token_stream().to_string() => {
+            (Some(x), Some(y))
+                if x.to_token_stream().to_string() != y.to_token_stream().to_string() =>
+            {
                 return Err((x, y));
             }
             (None, Some(y)) => self.concrete[ra] = Some(y),
@@ -118,17 +120,26 @@ pub struct Plan {
 impl Plan {
     /// The internal topic written by repartition node `node`.
     pub fn internal_of(&self, node: NodeId) -> usize {
-        self.internal.iter().position(|i| i.node == node).unwrap_or(usize::MAX)
+        self.internal
+            .iter()
+            .position(|i| i.node == node)
+            .unwrap_or(usize::MAX)
     }
 }
 
 fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
-    let mut t = Types { parent: Vec::new(), concrete: Vec::new(), node: Vec::new() };
+    let mut t = Types {
+        parent: Vec::new(),
+        concrete: Vec::new(),
+        node: Vec::new(),
+    };
     for node in &graph.nodes {
         let input = node.inputs.first().map(|&i| t.node[i]);
         let (k, v) = input.unwrap_or((usize::MAX, usize::MAX));
         let out = match &node.kind {
-            NodeKind::Source { key, value, .. } => (t.fresh(Some(key.clone())), t.fresh(Some(value.clone()))),
+            NodeKind::Source { key, value, .. } => {
+                (t.fresh(Some(key.clone())), t.fresh(Some(value.clone())))
+            }
             NodeKind::Map { .. } | NodeKind::FlatMap { .. } => (t.fresh(None), t.fresh(None)),
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),
@@ -192,15 +203,19 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     // Number groups by their first node, as Kafka Streams numbers
     // sub-topologies in the order their nodes were created.
     let mut group_of_root: Vec<Option<usize>> = vec![None; n];
-    let mut node_sub = vec![0; n];
+    let mut node_sub = Vec::with_capacity(n);
     let mut subs: Vec<Sub> = Vec::new();
     for id in 0..n {
         let r = find(&mut parent, id);
         let s = *group_of_root[r].get_or_insert_with(|| {
-            subs.push(Sub { id: subs.len(), nodes: Vec::new(), entries: Vec::new() });
+            subs.push(Sub {
+                id: subs.len(),
+                nodes: Vec::new(),
+                entries: Vec::new(),
+            });
             subs.len() - 1
         });
-        node_sub[id] = s;
+        node_sub.push(s);
         subs[s].nodes.push(id);
     }
     let mut internal = Vec::new();
@@ -225,5 +240,10 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
         }
     }
     let types = solve_types(graph, errors);
-    Plan { subs, internal, node_sub, types }
+    Plan {
+        subs,
+        internal,
+        node_sub,
+        types,
+    }
 }

@@ -29,7 +29,10 @@ fn fused_chain() {
     let process = code.split("fn process").nth(1).expect("a process method");
     for banned in ["dyn ", "Box", "channel", "Vec::new", "vec!", "collect"] {
         let path = process.split("impl<").next().unwrap_or_default();
-        assert!(!path.contains(banned), "`{banned}` in the per-record path:\n{path}");
+        assert!(
+            !path.contains(banned),
+            "`{banned}` in the per-record path:\n{path}"
+        );
     }
     insta::assert_snapshot!(code);
 }

@@ -63,16 +63,29 @@ fn repartition_cuts_sub_topologies_and_types_flow_across() {
     assert_eq!(c.plan.subs[1].entries, [Entry::Repartition(2)]);
     assert_eq!(c.plan.internal.len(), 1);
     assert_eq!(c.plan.internal[0].topic, "swap-repartition");
-    assert_eq!((c.plan.internal[0].written_by, c.plan.internal[0].read_by), (0, 1));
+    assert_eq!(
+        (c.plan.internal[0].written_by, c.plan.internal[0].read_by),
+        (0, 1)
+    );
     // The map's output types are inferred (generic) and shared by everything downstream.
     let (k_map, v_map) = c.plan.types.node[1];
     let (k_sink, v_sink) = c.plan.types.node[3];
     assert!(matches!(c.plan.types.resolve(k_map), Ty::Generic(_)));
-    assert!(matches!((c.plan.types.resolve(k_map), c.plan.types.resolve(k_sink)), (Ty::Generic(a), Ty::Generic(b)) if a == b));
-    assert!(matches!((c.plan.types.resolve(v_map), c.plan.types.resolve(v_sink)), (Ty::Generic(a), Ty::Generic(b)) if a == b));
+    assert!(
+        matches!((c.plan.types.resolve(k_map), c.plan.types.resolve(k_sink)), (Ty::Generic(a), Ty::Generic(b)) if a == b)
+    );
+    assert!(
+        matches!((c.plan.types.resolve(v_map), c.plan.types.resolve(v_sink)), (Ty::Generic(a), Ty::Generic(b)) if a == b)
+    );
     let text = c.description.text();
-    assert!(text.contains("Sink: swap-repartition-sink (topic: swap-repartition)"), "{text}");
-    assert!(text.contains("Source: swap-repartition-source (topics: [swap-repartition])"), "{text}");
+    assert!(
+        text.contains("Sink: swap-repartition-sink (topic: swap-repartition)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Source: swap-repartition-source (topics: [swap-repartition])"),
+        "{text}"
+    );
 }
 
 #[test]

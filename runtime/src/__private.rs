@@ -6,7 +6,7 @@ pub use crate::record::{RecordContext, SourceRecord};
 pub use crate::serde::Serde;
 pub use crate::topology::{
     InternalTopic, Plan, RecordCollector, SinkTopic, SourcePlan, SubTopology, SubTopologyPlan,
-    Topology, TopicRef,
+    TopicRef, Topology,
 };
 pub use core::marker::PhantomData;
 
@@ -79,5 +79,24 @@ pub fn for_each_keyed<K: Clone, I: IntoIterator, E>(
             }
             None => return f(key, value),
         }
+    }
+}
+
+/// What a `#[topology]` function that failed to compile returns: uninhabited.
+#[derive(Clone, Copy)]
+pub enum Uncompiled {}
+
+impl Topology for Uncompiled {
+    fn plan(&self) -> &'static Plan {
+        match *self {}
+    }
+    fn process<C: RecordCollector>(
+        &mut self,
+        _sub: usize,
+        _source: usize,
+        _record: SourceRecord<'_>,
+        _out: &mut C,
+    ) -> Result<(), ProcessError> {
+        match *self {}
     }
 }

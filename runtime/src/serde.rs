@@ -40,6 +40,11 @@ pub enum SerdeError {
 /// `serialize` writes into `out` (empty on entry, reused across records so
 /// serialising allocates nothing once warm) and returns `false` for null, in
 /// which case `out` is ignored. `deserialize` gets `None` for null bytes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Kafka key or value type: it does not implement `weir::Serde`",
+    label = "`{Self}` is a key or value type of this topology",
+    note = "for a type that implements serde's `Serialize`/`Deserialize`, use `weir::Json<{Self}>`; or implement `weir::Serde`"
+)]
 pub trait Serde: Sized {
     /// Encodes `self`; returns `Ok(false)` for null.
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError>;
@@ -177,11 +182,11 @@ mod tests {
         assert_eq!(round_trip(258i64), Some(vec![0, 0, 0, 0, 0, 0, 1, 2]));
         assert_eq!(round_trip(7u32), Some(vec![0, 0, 0, 7]));
         assert_eq!(round_trip(u64::MAX), Some(vec![0xff; 8]));
+        assert_eq!(round_trip(1.5f64), Some(vec![0x3f, 0xf8, 0, 0, 0, 0, 0, 0]));
         assert_eq!(
-            round_trip(1.5f64),
-            Some(vec![0x3f, 0xf8, 0, 0, 0, 0, 0, 0])
+            round_trip("héllo".to_string()),
+            Some("héllo".as_bytes().to_vec())
         );
-        assert_eq!(round_trip("héllo".to_string()), Some("héllo".as_bytes().to_vec()));
         assert_eq!(round_trip(vec![1u8, 2, 3]), Some(vec![1, 2, 3]));
     }
 
@@ -192,16 +197,26 @@ mod tests {
         assert_eq!(round_trip(Some(3i64)), Some(vec![0, 0, 0, 0, 0, 0, 0, 3]));
         assert_eq!(<() as Serde>::deserialize(Some(b"ignored")), Ok(()));
         let err = String::deserialize(None).unwrap_err();
-        assert!(err.to_string().contains("Option<alloc::string::String>"), "{err}");
+        assert!(
+            err.to_string().contains("Option<alloc::string::String>"),
+            "{err}"
+        );
     }
 
     #[test]
     fn malformed_bytes_are_errors_not_panics() {
         assert_eq!(
             i64::deserialize(Some(&[1, 2, 3])),
-            Err(SerdeError::WrongSize { type_name: "i64", expected: 8, actual: 3 })
+            Err(SerdeError::WrongSize {
+                type_name: "i64",
+                expected: 8,
+                actual: 3
+            })
         );
-        assert!(matches!(String::deserialize(Some(&[0xff, 0xfe])), Err(SerdeError::Utf8(_))));
+        assert!(matches!(
+            String::deserialize(Some(&[0xff, 0xfe])),
+            Err(SerdeError::Utf8(_))
+        ));
         assert!(matches!(
             Json::<Vec<i32>>::deserialize(Some(b"{not json")),
             Err(SerdeError::Json(_))
@@ -215,7 +230,11 @@ mod tests {
             id: u32,
             item: String,
         }
-        let bytes = round_trip(Json(Order { id: 7, item: "tea".into() })).unwrap();
+        let bytes = round_trip(Json(Order {
+            id: 7,
+            item: "tea".into(),
+        }))
+        .unwrap();
         assert_eq!(bytes, br#"{"id":7,"item":"tea"}"#);
     }
 }
