@@ -52,11 +52,14 @@ impl IdleTracker {
 }
 
 /// One thread's view of the idle clock. A thread counts as active when it
-/// receives a record or an assignment (joining the group takes a while).
+/// receives a record or an assignment; the clock only runs once the thread
+/// has joined the group (its first assignment, even an empty one), since
+/// joining can take longer than the idle limit on a busy broker.
 struct IdleClock<'a> {
     tracker: &'a IdleTracker,
     last: Instant,
     idle: bool,
+    joined: bool,
 }
 
 impl<'a> IdleClock<'a> {
@@ -65,6 +68,7 @@ impl<'a> IdleClock<'a> {
             tracker,
             last: Instant::now(),
             idle: false,
+            joined: false,
         }
     }
 
@@ -83,7 +87,7 @@ impl<'a> IdleClock<'a> {
         let Some(max) = self.tracker.max_idle else {
             return false;
         };
-        if self.idle || now.duration_since(self.last) < max {
+        if !self.joined || self.idle || now.duration_since(self.last) < max {
             return false;
         }
         self.idle = true;
@@ -230,6 +234,7 @@ impl<T: Topology> StreamThread<'_, T> {
             let now = Instant::now();
             for change in ctx.take_changes() {
                 if matches!(change, Change::Assigned(_)) {
+                    clock.joined = true;
                     clock.touch(now);
                 }
                 self.apply(change);
@@ -372,6 +377,12 @@ mod tests {
         let mut a = IdleClock::new(&tracker);
         let mut b = IdleClock::new(&tracker);
         let t0 = a.last.max(b.last);
+        assert!(
+            !a.all_idle(t0 + Duration::from_secs(3600)),
+            "not joined yet"
+        );
+        a.joined = true;
+        b.joined = true;
         let later = t0 + Duration::from_millis(20);
         assert!(!a.all_idle(t0));
         assert!(!a.all_idle(later), "b is still active");
