@@ -9,7 +9,7 @@ fn expand(tokens: proc_macro2::TokenStream) -> String {
     prettyplease::unparse(&file)
 }
 
-/// The benchmark's topology: a fused four-operator chain.
+/// The benchmark's topology (benches/fused_chain.rs): a fused four-operator chain.
 #[test]
 fn fused_chain() {
     let code = expand(quote! {
@@ -17,10 +17,10 @@ fn fused_chain() {
             let builder = StreamsBuilder::new();
             builder
                 .stream::<i64, i64>("input")
-                .map_values(|v| v * 3)
+                .map_values(|v| v.wrapping_mul(3))
                 .filter(|_k, v| v % 2 == 0)
-                .map(|k, v| (k + 1, v))
-                .flat_map_values(|v| [v, v + 1])
+                .map(|k, v| (k.wrapping_add(1), v))
+                .flat_map_values(|v| [v, v.wrapping_add(1)])
                 .to("output");
             builder.build()
         }
