@@ -52,6 +52,7 @@ pub trait Serde: Sized {
     fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError>;
 }
 
+#[inline]
 fn non_null<T>(data: Option<&[u8]>) -> Result<&[u8], SerdeError> {
     data.ok_or(SerdeError::UnexpectedNull {
         type_name: std::any::type_name::<T>(),
@@ -59,10 +60,12 @@ fn non_null<T>(data: Option<&[u8]>) -> Result<&[u8], SerdeError> {
 }
 
 impl Serde for String {
+    #[inline]
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         out.extend_from_slice(self.as_bytes());
         Ok(true)
     }
+    #[inline]
     fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError> {
         let bytes = non_null::<String>(data)?;
         match std::str::from_utf8(bytes) {
@@ -73,10 +76,12 @@ impl Serde for String {
 }
 
 impl Serde for Vec<u8> {
+    #[inline]
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         out.extend_from_slice(self);
         Ok(true)
     }
+    #[inline]
     fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError> {
         Ok(non_null::<Vec<u8>>(data)?.to_vec())
     }
@@ -85,10 +90,12 @@ impl Serde for Vec<u8> {
 macro_rules! big_endian_serde {
     ($($t:ty),*) => {$(
         impl Serde for $t {
+            #[inline]
             fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
                 out.extend_from_slice(&self.to_be_bytes());
                 Ok(true)
             }
+            #[inline]
             fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError> {
                 let bytes = non_null::<$t>(data)?;
                 let array = bytes.try_into().map_err(|_| SerdeError::WrongSize {
@@ -110,6 +117,7 @@ big_endian_serde!(i32, i64, u32, u64, f64);
 /// `VoidSerde`, deserialising ignores any bytes that are present, so a stream
 /// whose keys are irrelevant can be read as `()` keys.
 impl Serde for () {
+    #[inline]
     fn serialize(&self, _out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         Ok(false)
     }
@@ -120,12 +128,14 @@ impl Serde for () {
 
 /// Nullable data: `None` is null bytes.
 impl<T: Serde> Serde for Option<T> {
+    #[inline]
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         match self {
             Some(v) => v.serialize(out),
             None => Ok(false),
         }
     }
+    #[inline]
     fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError> {
         match data {
             None => Ok(None),
@@ -145,10 +155,12 @@ impl<T: fmt::Debug> fmt::Debug for Json<T> {
 }
 
 impl<T: ::serde::Serialize + ::serde::de::DeserializeOwned> Serde for Json<T> {
+    #[inline]
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         serde_json::to_writer(out, &self.0).map_err(|e| SerdeError::Json(e.to_string()))?;
         Ok(true)
     }
+    #[inline]
     fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError> {
         let bytes = non_null::<Json<T>>(data)?;
         serde_json::from_slice(bytes)
