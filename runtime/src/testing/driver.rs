@@ -11,7 +11,7 @@
 //! first in first out, until nothing is left: the driver is synchronous, so
 //! when `pipe_*` returns every consequence of the record is readable.
 //!
-//! ```ignore
+//! ```text
 //! let driver = TopologyTestDriver::new(my_topology());
 //! let input = driver.create_input_topic::<String, String>("input");
 //! let output = driver.create_output_topic::<String, String>("output");
