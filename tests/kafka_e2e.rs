@@ -99,11 +99,10 @@ fn kafka() -> &'static LocalKafka {
     LocalKafka::shared().expect("a local Kafka broker (needs Java 17 and Maven)")
 }
 
-fn produce(
-    bootstrap: &str,
-    topic: &str,
-    records: &[(Option<Vec<u8>>, Vec<u8>, i64, Option<(&str, &str)>)],
-) {
+/// Key, value, timestamp and an optional header of a record to produce.
+type Input<'a> = (Option<Vec<u8>>, Vec<u8>, i64, Option<(&'a str, &'a str)>);
+
+fn produce(bootstrap: &str, topic: &str, records: &[Input<'_>]) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
