@@ -559,7 +559,12 @@ impl<'e> Builder<'e> {
                 return None;
             }
         };
-        let topics: Vec<LitStr> = match &args[0] {
+        // `["a", "b"]` and `&["a", "b"]` alike.
+        let arg = match &args[0] {
+            Expr::Reference(r) if matches!(&*r.expr, Expr::Array(_)) => &*r.expr,
+            e => e,
+        };
+        let topics: Vec<LitStr> = match arg {
             Expr::Array(a) => a
                 .elems
                 .iter()
@@ -572,22 +577,6 @@ impl<'e> Builder<'e> {
                     lit
                 })
                 .collect(),
-            Expr::Reference(r) if matches!(&*r.expr, Expr::Array(_)) => {
-                let Expr::Array(a) = &*r.expr else {
-                    return None;
-                };
-                a.elems
-                    .iter()
-                    .filter_map(|e| {
-                        let lit = string_lit(e);
-                        if lit.is_none() {
-                            self.errors
-                                .spanned(e, "topic names must be string literals");
-                        }
-                        lit
-                    })
-                    .collect()
-            }
             e => match string_lit(e) {
                 Some(s) => vec![s],
                 None => {
