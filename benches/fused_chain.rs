@@ -39,7 +39,11 @@ struct Checksum {
 
 impl Default for Checksum {
     fn default() -> Self {
-        Checksum { batch: Vec::with_capacity(1 << 16), records: 0, sum: 0 }
+        Checksum {
+            batch: Vec::with_capacity(1 << 16),
+            records: 0,
+            sum: 0,
+        }
     }
 }
 
@@ -56,7 +60,10 @@ impl Checksum {
     }
 
     fn flush(&mut self) {
-        let words = self.batch.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        let words = self
+            .batch
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()));
         self.sum = words.fold(self.sum, |a, w| a.rotate_left(7) ^ w);
         self.batch.clear();
     }

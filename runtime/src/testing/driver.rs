@@ -107,6 +107,96 @@ impl RecordCollector for Collector<'_> {
     }
 }
 
+/// Records waiting to be processed, ordered as Kafka Streams' task orders
+/// them (`PartitionGroup`): one FIFO queue per topic (partition 0), and the
+/// next record is the head of the queue whose head has the smallest
+/// timestamp. Ties are broken exactly as `java.util.PriorityQueue` breaks
+/// them, so records fed back through several internal topics come out in
+/// Kafka Streams' order (the conformance suite checks this).
+#[derive(Default)]
+struct PartitionGroup {
+    queues: HashMap<String, VecDeque<RawRecord>>,
+    /// Topics of the non-empty queues, as a binary heap by head timestamp.
+    heap: Vec<String>,
+}
+
+impl PartitionGroup {
+    fn head_timestamp(&self, topic: &str) -> i64 {
+        self.queues[topic].front().map_or(i64::MAX, |r| r.timestamp)
+    }
+
+    fn add(&mut self, record: RawRecord) {
+        let topic = record.topic.clone();
+        let queue = self.queues.entry(topic.clone()).or_default();
+        queue.push_back(record);
+        if queue.len() == 1 {
+            self.offer(topic);
+        }
+    }
+
+    fn next(&mut self) -> Option<RawRecord> {
+        let topic = self.poll()?;
+        let queue = self.queues.get_mut(&topic)?;
+        let record = queue.pop_front();
+        if !queue.is_empty() {
+            self.offer(topic);
+        }
+        record
+    }
+
+    fn clear(&mut self) {
+        self.queues.clear();
+        self.heap.clear();
+    }
+
+    /// `PriorityQueue.offer`: sift up, stopping below an equal parent.
+    fn offer(&mut self, topic: String) {
+        let ts = self.head_timestamp(&topic);
+        let mut k = self.heap.len();
+        self.heap.push(topic);
+        while k > 0 {
+            let parent = (k - 1) / 2;
+            if ts >= self.head_timestamp(&self.heap[parent]) {
+                break;
+            }
+            self.heap.swap(k, parent);
+            k = parent;
+        }
+    }
+
+    /// `PriorityQueue.poll`: take the root, sift the last element down,
+    /// preferring the left child on ties and stopping at an equal child.
+    fn poll(&mut self) -> Option<String> {
+        if self.heap.is_empty() {
+            return None;
+        }
+        let last = self.heap.len() - 1;
+        self.heap.swap(0, last);
+        let result = self.heap.pop();
+        let n = self.heap.len();
+        if n > 0 {
+            let x = self.head_timestamp(&self.heap[0]);
+            let mut k = 0;
+            while k < n / 2 {
+                let mut child = 2 * k + 1;
+                let right = child + 1;
+                if right < n
+                    && self.head_timestamp(&self.heap[child])
+                        > self.head_timestamp(&self.heap[right])
+                {
+                    child = right;
+                }
+                if x <= self.head_timestamp(&self.heap[child]) {
+                    break;
+                }
+                self.heap.swap(k, child);
+                k = child;
+            }
+        }
+        result
+    }
+}
+
 /// The driver's mutable state, behind a `RefCell` so that several input and
 /// output topics can borrow the driver at once.
 struct State<T: Topology> {
@@ -120,8 +210,8 @@ struct State<T: Topology> {
     outputs: HashMap<String, VecDeque<RawRecord>>,
     /// Every topic written so far.
     produced: BTreeSet<String>,
-    /// Records waiting to be processed, first in first out.
-    pending: VecDeque<RawRecord>,
+    /// Records waiting to be processed.
+    pending: PartitionGroup,
     /// `print` lines.
     printed: Vec<String>,
     /// Mock wall-clock time, ms since the epoch.
@@ -143,8 +233,8 @@ impl<T: Topology> State<T> {
                 self.source_topic_names()
             ));
         }
-        self.pending.push_back(record);
-        while let Some(record) = self.pending.pop_front() {
+        self.pending.add(record);
+        while let Some(record) = self.pending.next() {
             if let Err(e) = self.process_one(plan, application_id, record) {
                 self.pending.clear();
                 return Err(e);
@@ -220,7 +310,7 @@ impl<T: Topology> State<T> {
                 self.produced.insert(record.topic.clone());
             }
             if self.sources.contains_key(&record.topic) {
-                self.pending.push_back(record.clone());
+                self.pending.add(record.clone());
             }
             self.outputs
                 .entry(record.topic.clone())
@@ -299,7 +389,7 @@ impl<T: Topology> TopologyTestDriver<T> {
                 offsets: HashMap::new(),
                 outputs: HashMap::new(),
                 produced: BTreeSet::new(),
-                pending: VecDeque::new(),
+                pending: PartitionGroup::default(),
                 printed: Vec::new(),
                 wall_clock_ms: system_time_ms(),
             }),
