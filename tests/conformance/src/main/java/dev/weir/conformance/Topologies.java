@@ -1,0 +1,243 @@
+package dev.weir.conformance;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Repartitioned;
+
+/**
+ * The reference topologies, by name. Each one has a twin of the same name in
+ * tests/conformance.rs, written in weir's DSL with the same closures: keep the
+ * two in step (the helpers below are mirrored there too).
+ *
+ * Keys and values are nullable Strings everywhere (default String serdes).
+ */
+public final class Topologies {
+    private Topologies() {}
+
+    /** What `peek` saw in the current scenario (reset by the runner). */
+    static final AtomicLong PEEKED = new AtomicLong();
+
+    private static final Map<String, Supplier<Topology>> ALL = new LinkedHashMap<>();
+
+    static Supplier<Topology> get(final String name) {
+        return ALL.get(name);
+    }
+
+    static Set<String> names() {
+        return Collections.unmodifiableSet(ALL.keySet());
+    }
+
+    private static void define(final String name, final java.util.function.Consumer<StreamsBuilder> body) {
+        ALL.put(name, () -> {
+            final StreamsBuilder builder = new StreamsBuilder();
+            body.accept(builder);
+            return builder.build();
+        });
+    }
+
+    private static KStream<String, String> in(final StreamsBuilder builder, final String topic) {
+        return builder.stream(topic);
+    }
+
+    // ---- Helpers, mirrored in tests/conformance.rs ----
+
+    /** Words: split on single spaces, empty pieces dropped. */
+    static List<String> words(final String v) {
+        final List<String> out = new ArrayList<>();
+        if (v == null) {
+            return out;
+        }
+        for (final String w : v.split(" ")) {
+            if (!w.isEmpty()) {
+                out.add(w);
+            }
+        }
+        return out;
+    }
+
+    static String upper(final String v) {
+        return v == null ? null : v.toUpperCase(Locale.ROOT);
+    }
+
+    static int charCount(final String v) {
+        return v == null ? 0 : v.codePointCount(0, v.length());
+    }
+
+    /** The first character, "" for "", null for null. */
+    static String firstChar(final String v) {
+        if (v == null) {
+            return null;
+        }
+        return v.isEmpty() ? "" : new String(Character.toChars(v.codePointAt(0)));
+    }
+
+    static String orNull(final String s) {
+        return s == null ? "<null>" : s;
+    }
+
+    static boolean startsWith(final String v, final String prefix) {
+        return v != null && v.startsWith(prefix);
+    }
+
+    /** out-a / out-b by the value's first character, out-other otherwise. */
+    static String bucket(final String v) {
+        if (startsWith(v, "a")) {
+            return "out-a";
+        }
+        if (startsWith(v, "b")) {
+            return "out-b";
+        }
+        return "out-other";
+    }
+
+    // ---- The topologies ----
+
+    static {
+        // -- filter family
+        define("filter", b -> in(b, "in")
+            .filter((k, v) -> v != null && charCount(v) % 2 == 0)
+            .to("out"));
+
+        define("filter_not", b -> in(b, "in")
+            .filterNot((k, v) -> k == null || k.compareTo("c") < 0)
+            .to("out"));
+
+        // -- map family
+        define("map", b -> in(b, "in")
+            .map((k, v) -> KeyValue.pair(v, k))
+            .to("out"));
+
+        define("map_values", b -> in(b, "in")
+            .mapValues(v -> upper(v))
+            .to("out"));
+
+        define("map_values_with_key", b -> in(b, "in")
+            .mapValues((k, v) -> k == null ? null : k + "=" + orNull(v))
+            .to("out"));
+
+        define("flat_map", b -> in(b, "in")
+            .flatMap((k, v) -> {
+                final List<KeyValue<String, String>> out = new ArrayList<>();
+                for (final String w : words(v)) {
+                    out.add(KeyValue.pair(w, k));
+                }
+                return out;
+            })
+            .to("out"));
+
+        define("flat_map_values", b -> in(b, "in")
+            .flatMapValues(v -> v == null ? Collections.singletonList((String) null) : words(v))
+            .to("out"));
+
+        define("flat_map_values_with_key", b -> in(b, "in")
+            .flatMapValues((k, v) -> {
+                if (v == null) {
+                    return List.of(orNull(k));
+                }
+                final List<String> out = new ArrayList<>();
+                for (final String w : words(v)) {
+                    out.add(orNull(k) + "/" + w);
+                }
+                return out;
+            })
+            .to("out"));
+
+        define("select_key", b -> in(b, "in")
+            .selectKey((k, v) -> firstChar(v))
+            .to("out"));
+
+        define("peek", b -> in(b, "in")
+            .peek((k, v) -> PEEKED.incrementAndGet())
+            .to("out"));
+
+        // -- split / branch
+        define("split", b -> {
+            final Map<String, KStream<String, String>> branches = in(b, "in")
+                .split(Named.as("p-"))
+                .branch((k, v) -> startsWith(v, "a"), Branched.as("a"))
+                .branch((k, v) -> k == null, Branched.as("nullkey"))
+                .defaultBranch(Branched.as("other"));
+            branches.get("p-a").to("out-a");
+            branches.get("p-nullkey").mapValues(v -> upper(v)).to("out-nullkey");
+            branches.get("p-other").to("out-other");
+        });
+
+        // -- merge (three input topics, two of them through one source)
+        define("merge", b -> {
+            final KStream<String, String> left = in(b, "left");
+            final KStream<String, String> right = b.<String, String>stream(List.of("right-a", "right-b"))
+                .mapValues(v -> upper(v));
+            left.merge(right).to("out");
+        });
+
+        // -- repartition
+        define("repartition", b -> in(b, "in")
+            .repartition()
+            .to("out"));
+
+        define("repartition_named", b -> in(b, "in")
+            .repartition(Repartitioned.as("rp"))
+            .mapValues(v -> upper(v))
+            .to("out"));
+
+        // Two internal topics fed by one record, merged again: the order in
+        // which the driver reads them back. Null keys are filtered first so
+        // that this scenario is about ordering only.
+        define("repartition_fanout", b -> {
+            final Map<String, KStream<String, String>> halves = in(b, "in")
+                .filter((k, v) -> k != null)
+                .flatMapValues(v -> words(v))
+                .split(Named.as("half-"))
+                .branch((k, w) -> w.compareTo("m") < 0, Branched.as("low"))
+                .defaultBranch(Branched.as("high"));
+            final KStream<String, String> low = halves.get("half-low").repartition(Repartitioned.as("low"));
+            final KStream<String, String> high = halves.get("half-high")
+                .repartition(Repartitioned.as("high"))
+                .mapValues(v -> upper(v));
+            low.merge(high).to("out");
+        });
+
+        // -- to with a topic extractor
+        define("to_extractor", b -> in(b, "in")
+            .to((k, v, ctx) -> bucket(v)));
+
+        define("to_extractor_ctx", b -> b.<String, String>stream(List.of("in-x", "in-y"))
+            .to((k, v, ctx) -> "from-" + ctx.topic()));
+
+        // -- chains
+        define("chain_repartition", b -> in(b, "in")
+            .filter((k, v) -> v != null)
+            .selectKey((k, v) -> v.isEmpty() ? null : firstChar(v))
+            .repartition()
+            .mapValues((k, v) -> orNull(k) + ":" + upper(v))
+            .to("out"));
+
+        define("chain_mixed", b -> {
+            final Map<String, KStream<String, String>> branches = in(b, "left")
+                .merge(in(b, "right"))
+                .flatMapValues(v -> words(v))
+                .filterNot((k, w) -> startsWith(w, "x"))
+                .peek((k, w) -> PEEKED.incrementAndGet())
+                .mapValues((k, w) -> orNull(k) + ":" + w)
+                .split(Named.as("len-"))
+                .branch((k, v) -> charCount(v) > 6, Branched.as("long"))
+                .defaultBranch(Branched.as("short"));
+            branches.get("len-long").to("out-long");
+            branches.get("len-short").selectKey((k, v) -> firstChar(v)).to("out-short");
+        });
+    }
+}
