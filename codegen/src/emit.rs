@@ -320,13 +320,18 @@ impl Emitter<'_> {
                 } else {
                     quote!((self.#f)(v))
                 };
-                // The key is cloned for every value but the last, which takes it.
+                // The key is cloned for every value but the last, which takes
+                // it. Inline (no closure), so the chain stays one function.
                 quote! {
-                    let values = #call;
-                    #p::for_each_keyed(k, values, |k, v| {
+                    let mut values = ::core::iter::IntoIterator::into_iter(#call);
+                    let mut next = ::core::iter::Iterator::next(&mut values);
+                    let mut key = ::core::option::Option::Some(k);
+                    while let ::core::option::Option::Some(v) = next {
+                        next = ::core::iter::Iterator::next(&mut values);
+                        let k = if next.is_some() { ::core::clone::Clone::clone(&key) } else { key.take() };
+                        let ::core::option::Option::Some(k) = k else { break };
                         #kids
-                        ::core::result::Result::Ok(())
-                    })?;
+                    }
                 }
             }
             NodeKind::SelectKey { .. } => {

@@ -59,29 +59,6 @@ pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {
     ProcessError::NoSuchSource { sub, source_index }
 }
 
-/// Runs `f` for every value of `values` with the key: cloned for every value
-/// but the last, which takes it (`flat_map_values`).
-#[inline(always)]
-pub fn for_each_keyed<K: Clone, I: IntoIterator, E>(
-    key: K,
-    values: I,
-    mut f: impl FnMut(K, I::Item) -> Result<(), E>,
-) -> Result<(), E> {
-    let mut values = values.into_iter();
-    let Some(mut value) = values.next() else {
-        return Ok(());
-    };
-    loop {
-        match values.next() {
-            Some(next) => {
-                f(key.clone(), value)?;
-                value = next;
-            }
-            None => return f(key, value),
-        }
-    }
-}
-
 /// What a `#[topology]` function that failed to compile returns: uninhabited.
 #[derive(Clone, Copy)]
 pub enum Uncompiled {}
