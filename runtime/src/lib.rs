@@ -17,6 +17,7 @@ pub use record::{Headers, RecordContext, SourceRecord};
 pub use serde::{Json, Serde, SerdeError};
 pub use topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescription};
 pub mod config;
+pub mod store;
 pub mod task;
 pub use config::{ConfigError, DeserializationHandler, StreamsConfig};
 pub use task::{Task, TaskId, TaskMetrics};
