@@ -335,6 +335,69 @@ fn chain_mixed_topology(peeked: Arc<AtomicU64>) -> impl Topology {
     builder.build()
 }
 
+#[weir::topology]
+fn count_by_key_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .count()
+        .to_stream()
+        .map_values(|v| Some(v.to_string()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn count_group_by_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by(|_k, v| first_char(v))
+        .count()
+        .to_stream()
+        .map_values(|v| Some(v.to_string()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn reduce_concat_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .reduce(|agg, v| Some(format!("{}|{}", or_null(&agg), or_null(&v))))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn aggregate_after_map_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .map(|k, v| {
+            (
+                if v.is_none() {
+                    None
+                } else {
+                    upper(first_char(&v))
+                },
+                k,
+            )
+        })
+        .group_by_key()
+        .aggregate(
+            || Some(String::new()),
+            |_k, v, agg| Some(format!("{}<{}>", or_null(&agg), or_null(&v))),
+        )
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
 /// Runs `inputs` through the weir topology called `name`.
 fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
@@ -358,6 +421,10 @@ fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
         "to_extractor_ctx" => drive(to_extractor_ctx_topology(), inputs),
         "chain_repartition" => drive(chain_repartition_topology(), inputs),
         "chain_mixed" => drive(chain_mixed_topology(peeked.clone()), inputs),
+        "count_by_key" => drive(count_by_key_topology(), inputs),
+        "count_group_by" => drive(count_group_by_topology(), inputs),
+        "reduce_concat" => drive(reduce_concat_topology(), inputs),
+        "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs),
         other => Err(format!(
             "no weir topology named `{other}` in run_weir (tests/conformance.rs)"
         )),
@@ -560,6 +627,34 @@ const SPECS: &[Spec] = &[
         feature: "merge→flatMapValues→filterNot→peek→mapValues→split→selectKey",
         inputs: &["left", "right"],
         outputs: &["out-long", "out-short"],
+        gen: GEN,
+    },
+    Spec {
+        name: "count_by_key",
+        feature: "groupByKey().count()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "count_group_by",
+        feature: "groupBy(selector).count() (repartition, null keys)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "reduce_concat",
+        feature: "groupByKey().reduce()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "aggregate_after_map",
+        feature: "map→groupByKey().aggregate() (auto repartition)",
+        inputs: &["in"],
+        outputs: &["out"],
         gen: GEN,
     },
 ];

@@ -16,6 +16,17 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
             "this topology reads no topic: add `builder.stream::<K, V>(\"topic\")`",
         );
     }
+    let mut stores: HashMap<&str, usize> = HashMap::new();
+    for node in &graph.nodes {
+        if let NodeKind::Aggregate { store, .. } = &node.kind {
+            if stores.insert(store, node.id).is_some() {
+                errors.at(
+                    node.span,
+                    format!("two stores are named `{store}`: store names must be unique"),
+                );
+            }
+        }
+    }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for node in &graph.nodes {
         if let Some(&first) = seen.get(node.name.as_str()) {
@@ -52,5 +63,18 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
         NodeKind::Repartition { .. } => "repartition",
         NodeKind::Sink { .. } => "to",
         NodeKind::Print { .. } => "print",
+        NodeKind::Aggregate {
+            op: crate::graph::AggOp::Count,
+            ..
+        } => "count",
+        NodeKind::Aggregate {
+            op: crate::graph::AggOp::Reduce { .. },
+            ..
+        } => "reduce",
+        NodeKind::Aggregate {
+            op: crate::graph::AggOp::Aggregate { .. },
+            ..
+        } => "aggregate",
+        NodeKind::ToStream => "to_stream",
     }
 }

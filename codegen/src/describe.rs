@@ -4,7 +4,7 @@
 
 use crate::graph::{Graph, NodeId, NodeKind, SinkTarget};
 use crate::optimize::Rewrite;
-use crate::plan::{Entry, Plan};
+use crate::plan::{Entry, InternalKind, Plan};
 use proc_macro2::TokenStream;
 use quote::quote;
 use std::collections::{BTreeSet, HashMap};
@@ -32,6 +32,8 @@ pub struct DescNode {
     pub successors: Vec<String>,
     /// Predecessor names.
     pub predecessors: Vec<String>,
+    /// Stores it uses.
+    pub stores: Vec<String>,
 }
 
 /// The description of a compiled topology.
@@ -42,8 +44,10 @@ pub struct Description {
     pub subs: Vec<Vec<DescNode>>,
     /// Source entry names and topics per sub-topology, in `process` order.
     pub entries: Vec<Vec<(String, Vec<TopicName>)>>,
-    /// Internal topics: name, partitions, writer.
-    pub internal: Vec<(String, Option<i32>, usize)>,
+    /// Internal topics: name, partitions, writer, kind.
+    pub internal: Vec<(String, Option<i32>, usize, InternalKind)>,
+    /// Stores: name, sub-topology, changelog index, in memory.
+    pub stores: Vec<(String, usize, usize, bool)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
 }
@@ -106,6 +110,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                             .map(|&o| entry_name(graph, o))
                             .collect(),
                         predecessors: Vec::new(),
+                        stores: Vec::new(),
                     });
                 }
             }
@@ -120,6 +125,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     kind: DescKind::Source(topics.iter().map(|t| t.value()).collect()),
                     successors,
                     predecessors: Vec::new(),
+                    stores: Vec::new(),
                 }),
                 NodeKind::Repartition { .. } => {
                     let filter = entry_name(graph, id);
@@ -129,12 +135,14 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                         kind: DescKind::Processor,
                         successors: vec![sink.clone()],
                         predecessors,
+                        stores: Vec::new(),
                     });
                     nodes.push(DescNode {
                         name: sink,
                         kind: DescKind::Sink(format!("{}-repartition", n.name)),
                         successors: Vec::new(),
                         predecessors: vec![filter],
+                        stores: Vec::new(),
                     });
                 }
                 NodeKind::Sink { target } => nodes.push(DescNode {
@@ -145,12 +153,17 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     }),
                     successors: Vec::new(),
                     predecessors,
+                    stores: Vec::new(),
                 }),
                 _ => nodes.push(DescNode {
                     name: n.name.clone(),
                     kind: DescKind::Processor,
                     successors,
                     predecessors,
+                    stores: plan
+                        .store_of(id)
+                        .map(|s| vec![s.name.clone()])
+                        .unwrap_or_default(),
                 }),
             }
         }
@@ -165,7 +178,12 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
         internal: plan
             .internal
             .iter()
-            .map(|i| (i.topic.clone(), i.partitions, i.written_by))
+            .map(|i| (i.topic.clone(), i.partitions, i.written_by, i.kind))
+            .collect(),
+        stores: plan
+            .stores
+            .iter()
+            .map(|s| (s.name.clone(), s.sub, s.changelog, s.in_memory))
             .collect(),
         rewrites,
     }
@@ -234,7 +252,12 @@ impl Description {
                         let _ = writeln!(s, "      --> {}", names(&n.successors));
                     }
                     DescKind::Processor => {
-                        let _ = writeln!(s, "    Processor: {} (stores: [])", n.name);
+                        let _ = writeln!(
+                            s,
+                            "    Processor: {} (stores: [{}])",
+                            n.name,
+                            n.stores.join(", ")
+                        );
                         let _ = writeln!(s, "      --> {}", names(&n.successors));
                         let _ = writeln!(s, "      <-- {}", names(&n.predecessors));
                     }
@@ -252,11 +275,15 @@ impl Description {
         }
         if !self.internal.is_empty() {
             s.push_str("Internal topics:\n");
-            for (name, partitions, writer) in &self.internal {
+            for (name, partitions, writer, kind) in &self.internal {
                 let p = partitions.map_or("as its writer's sources".to_string(), |p| p.to_string());
+                let kind = match kind {
+                    InternalKind::Repartition => "repartition",
+                    InternalKind::Changelog => "changelog, compacted",
+                };
                 let _ = writeln!(
                     s,
-                    "   {name} (repartition; written by sub-topology {writer}; partitions: {p})"
+                    "   {name} ({kind}; written by sub-topology {writer}; partitions: {p})"
                 );
             }
             s.push('\n');
@@ -331,12 +358,24 @@ impl Description {
             });
             quote!(#p::SubTopologyPlan { copartitioned: false, sources: &[#(#sources),*] })
         });
-        let internal = self.internal.iter().map(|(name, partitions, writer)| {
+        let internal = self.internal.iter().map(|(name, partitions, writer, kind)| {
             let partitions = match partitions {
                 Some(n) => quote!(::core::option::Option::Some(#n)),
                 None => quote!(::core::option::Option::None),
             };
-            quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer })
+            let kind = match kind {
+                InternalKind::Repartition => quote!(#p::InternalTopicKind::Repartition),
+                InternalKind::Changelog => quote!(#p::InternalTopicKind::Changelog),
+            };
+            quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
+        });
+        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory)| {
+            let backend = if *in_memory {
+                quote!(#p::Backend::InMemory)
+            } else {
+                quote!(#p::Backend::RocksDb)
+            };
+            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: ::core::option::Option::Some(#changelog), backend: #backend })
         });
         let text = self.text();
         let mermaid = self.mermaid();
@@ -345,6 +384,7 @@ impl Description {
                 name: #name,
                 subtopologies: &[#(#subs),*],
                 internal_topics: &[#(#internal),*],
+                stores: &[#(#stores),*],
                 description: #text,
                 mermaid: #mermaid,
             }

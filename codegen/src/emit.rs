@@ -11,7 +11,7 @@
 //! from the closures themselves.
 
 use crate::describe::Description;
-use crate::graph::{Graph, NodeId, NodeKind, SinkTarget};
+use crate::graph::{AggOp, Graph, NodeId, NodeKind, SinkTarget};
 use crate::parse::{Statement, TopologyFn};
 use crate::plan::{Entry, Plan, Ty};
 use proc_macro2::{Span, TokenStream};
@@ -46,7 +46,7 @@ struct Generics {
     types: BTreeSet<usize>,
     iters: Vec<NodeId>,
     topics: Vec<NodeId>,
-    closures: Vec<NodeId>,
+    closures: Vec<(NodeId, char)>,
     bounds: Vec<TokenStream>,
 }
 
@@ -59,7 +59,7 @@ impl Generics {
             .collect();
         v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
         v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
-        v.extend(self.closures.iter().map(|i| format_ident!("__WeirF{}", i)));
+        v.extend(self.closures.iter().map(|&c| generic(c)));
         v
     }
     fn phantom(&self) -> Vec<syn::Ident> {
@@ -72,6 +72,30 @@ impl Generics {
         v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
         v
     }
+}
+
+/// A node's closures: `('f', main)` and, for `aggregate`, `('g', initializer)`
+/// first. Field `f12` / generic `__WeirF12` (or `g12` / `__WeirG12`).
+fn closures_of(kind: &NodeKind) -> Vec<(char, &syn::Expr)> {
+    match kind {
+        NodeKind::Aggregate {
+            op: AggOp::Aggregate { init, f },
+            ..
+        } => vec![('g', init), ('f', f)],
+        NodeKind::Aggregate {
+            op: AggOp::Reduce { f },
+            ..
+        } => vec![('f', f)],
+        k => closure_of(k).map(|f| vec![('f', f)]).unwrap_or_default(),
+    }
+}
+
+fn field(slot: (NodeId, char)) -> syn::Ident {
+    format_ident!("{}{}", slot.1, slot.0)
+}
+
+fn generic(slot: (NodeId, char)) -> syn::Ident {
+    format_ident!("__Weir{}{}", slot.1.to_ascii_uppercase(), slot.0)
 }
 
 fn closure_of(kind: &NodeKind) -> Option<&syn::Expr> {
@@ -158,8 +182,8 @@ impl Emitter<'_> {
             let f = format_ident!("__WeirF{}", id);
             let i = format_ident!("__WeirI{}", id);
             let r = format_ident!("__WeirR{}", id);
-            if closure_of(&node.kind).is_some() {
-                g.closures.push(id);
+            for (slot, _) in closures_of(&node.kind) {
+                g.closures.push((id, slot));
             }
             let fn_bound = match &node.kind {
                 NodeKind::Source { .. } => {
@@ -217,6 +241,23 @@ impl Emitter<'_> {
                 NodeKind::Repartition { .. } => {
                     serde_bounds(&mut g, span, ik.clone(), iv.clone());
                     None
+                }
+                NodeKind::Aggregate { op, .. } => {
+                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    g.bounds
+                        .push(respan(quote!(#ov: ::weir::__private::Serde), span));
+                    match op {
+                        AggOp::Count => None,
+                        AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
+                        AggOp::Aggregate { .. } => {
+                            let init = generic((id, 'g'));
+                            g.bounds.push(respan(
+                                quote!(#init: FnMut() -> #ov + ::core::clone::Clone + ::core::marker::Send + 'static),
+                                span,
+                            ));
+                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
+                        }
+                    }
                 }
                 NodeKind::Print { .. } => {
                     g.bounds
@@ -286,7 +327,10 @@ impl Emitter<'_> {
         let f = format_ident!("f{}", node);
         let name = &n.name;
         match &n.kind {
-            NodeKind::Source { .. } | NodeKind::Branch { .. } => self.children(node),
+            NodeKind::Source { .. } | NodeKind::Branch { .. } | NodeKind::ToStream => {
+                self.children(node)
+            }
+            NodeKind::Aggregate { op, store, .. } => self.aggregate(node, op, store),
             NodeKind::Filter { negate, .. } => {
                 let kids = self.children(node);
                 let test = if *negate {
@@ -414,6 +458,58 @@ impl Emitter<'_> {
         }
     }
 
+    /// A stream aggregation, as Kafka Streams' `KStreamAggregate` /
+    /// `KStreamReduce` on a timestamped key-value store: records with a null
+    /// key or value are dropped; the new aggregate is stored with timestamp
+    /// max(record, previous), logged to the changelog, and forwarded.
+    fn aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+        let p = &self.p;
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog) = (st.index_in_sub, st.changelog);
+        let name = &self.graph.nodes[node].name;
+        let (f, g) = (field((node, 'f')), field((node, 'g')));
+        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
+        let update = match op {
+            AggOp::Count => quote! {
+                let (agg, ts): (#agg_ty, i64) = old.unwrap_or((0, i64::MIN));
+                let agg = agg + 1;
+            },
+            AggOp::Reduce { .. } => quote! {
+                let (agg, ts): (#agg_ty, i64) = match old {
+                    ::core::option::Option::Some((old, ts)) => ((self.#f)(old, v), ts),
+                    ::core::option::Option::None => (v, i64::MIN),
+                };
+            },
+            AggOp::Aggregate { .. } => quote! {
+                let (agg, ts): (#agg_ty, i64) = match old {
+                    ::core::option::Option::Some(old) => old,
+                    ::core::option::Option::None => ((self.#g)(), i64::MIN),
+                };
+                let agg = (self.#f)(&k, v, agg);
+            },
+        };
+        let kids = self.children(node);
+        quote! {
+            if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
+                    let old = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;
+                    #update
+                    let ts = ts.max(ctx.timestamp);
+                    let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::store_put(&mut self.stores, #j, #store, key, ts, value, &mut self.store_buf)?;
+                    let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
+                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                    let ctx = &forwarded;
+                    let v = agg;
+                    #kids
+                }
+            }
+        }
+    }
+
     fn sub(&self, sub: usize) -> (TokenStream, Generics) {
         let p = &self.p;
         let g = self.generics(sub);
@@ -421,12 +517,22 @@ impl Emitter<'_> {
         let name = format_ident!("__WeirSub{}", sub);
         let params = g.params();
         let phantom = g.phantom();
-        let fields: Vec<_> = g.closures.iter().map(|i| format_ident!("f{}", i)).collect();
-        let fty: Vec<_> = g
-            .closures
-            .iter()
-            .map(|i| format_ident!("__WeirF{}", i))
-            .collect();
+        let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
+        let fty: Vec<_> = g.closures.iter().map(|&c| generic(c)).collect();
+        let stateful = self.plan.stores.iter().any(|st| st.sub == sub);
+        let store_methods = if stateful {
+            quote! {
+                fn init(&mut self, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
+                    self.stores = #p::open_stores(&__WEIR_PLAN, #sub, dir, backend_override)?;
+                    ::core::result::Result::Ok(())
+                }
+                fn stores_mut(&mut self) -> &mut [#p::KvStore] {
+                    &mut self.stores
+                }
+            }
+        } else {
+            quote!()
+        };
         let bounds = &g.bounds;
         let mut arms = TokenStream::new();
         for (index, entry) in s.entries.iter().enumerate() {
@@ -489,6 +595,8 @@ impl Emitter<'_> {
                 #(#fields: #fty,)*
                 key_buf: ::std::vec::Vec<u8>,
                 value_buf: ::std::vec::Vec<u8>,
+                store_buf: ::std::vec::Vec<u8>,
+                stores: ::std::vec::Vec<#p::KvStore>,
                 types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
             }
             impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
@@ -497,12 +605,15 @@ impl Emitter<'_> {
                         #(#fields: ::core::clone::Clone::clone(&self.#fields),)*
                         key_buf: ::std::vec::Vec::new(),
                         value_buf: ::std::vec::Vec::new(),
+                        store_buf: ::std::vec::Vec::new(),
+                        stores: ::std::vec::Vec::new(),
                         types: #p::PhantomData,
                     }
                 }
             }
             #[allow(unused_variables, unused_mut, clippy::all)]
             impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
+                #store_methods
                 #[inline]
                 fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                     let ctx = &record.context;
@@ -537,9 +648,16 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let name = format_ident!("__WeirSub{}", s.id);
         let params = g.params();
         sub_types.push(quote!(#name<#(#params),*>));
-        let fields: Vec<_> = g.closures.iter().map(|i| format_ident!("f{}", i)).collect();
+        let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
         sub_inits.push(quote! {
-            #name { #(#fields,)* key_buf: ::std::vec::Vec::new(), value_buf: ::std::vec::Vec::new(), types: #p::PhantomData }
+            #name {
+                #(#fields,)*
+                key_buf: ::std::vec::Vec::new(),
+                value_buf: ::std::vec::Vec::new(),
+                store_buf: ::std::vec::Vec::new(),
+                stores: ::std::vec::Vec::new(),
+                types: #p::PhantomData,
+            }
         });
         for param in params {
             if !all_params.contains(&param) {
@@ -555,24 +673,18 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
     // Constructor parameters: the closures in node order, so rustc infers
     // each intermediate type from the closure that produces it before the
     // closures that consume it are checked.
-    let closure_nodes: Vec<NodeId> = graph
+    let closures: Vec<((NodeId, char), &syn::Expr)> = graph
         .nodes
         .iter()
-        .filter(|n| closure_of(&n.kind).is_some())
-        .map(|n| n.id)
+        .flat_map(|n| {
+            closures_of(&n.kind)
+                .into_iter()
+                .map(move |(c, e)| ((n.id, c), e))
+        })
         .collect();
-    let args: Vec<_> = closure_nodes
-        .iter()
-        .map(|i| format_ident!("f{}", i))
-        .collect();
-    let arg_tys: Vec<_> = closure_nodes
-        .iter()
-        .map(|i| format_ident!("__WeirF{}", i))
-        .collect();
-    let arg_exprs: Vec<&syn::Expr> = closure_nodes
-        .iter()
-        .filter_map(|&i| closure_of(&graph.nodes[i].kind))
-        .collect();
+    let args: Vec<_> = closures.iter().map(|&(c, _)| field(c)).collect();
+    let arg_tys: Vec<_> = closures.iter().map(|&(c, _)| generic(c)).collect();
+    let arg_exprs: Vec<&syn::Expr> = closures.iter().map(|&(_, e)| e).collect();
     let sub_fields: Vec<_> = (0..plan.subs.len())
         .map(|i| format_ident!("s{}", i))
         .collect();
@@ -609,6 +721,18 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 match sub {
                     #(#sub_indices => #p::SubTopology::process(&mut self.#sub_fields, source, record, out),)*
                     _ => ::core::result::Result::Err(#p::no_such_source(sub, source)),
+                }
+            }
+            fn init(&mut self, sub: usize, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::init(&mut self.#sub_fields, dir, backend_override),)*
+                    _ => ::core::result::Result::Ok(()),
+                }
+            }
+            fn stores_mut(&mut self, sub: usize) -> &mut [#p::KvStore] {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::stores_mut(&mut self.#sub_fields),)*
+                    _ => &mut [],
                 }
             }
         }

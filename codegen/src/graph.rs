@@ -106,6 +106,36 @@ pub enum NodeKind {
         /// Line label.
         label: String,
     },
+    /// `count`, `reduce` or `aggregate` of a grouped stream, into a store.
+    Aggregate {
+        /// Which aggregation.
+        op: AggOp,
+        /// The key-value store holding the aggregates.
+        store: String,
+        /// `in_memory()` instead of RocksDB.
+        in_memory: bool,
+    },
+    /// `to_stream()` of a table.
+    ToStream,
+}
+
+/// A stream aggregation.
+#[derive(Clone)]
+pub enum AggOp {
+    /// `count()`.
+    Count,
+    /// `reduce(reducer)`.
+    Reduce {
+        /// `|aggregate, value| new_aggregate`.
+        f: Expr,
+    },
+    /// `aggregate(initializer, aggregator)`.
+    Aggregate {
+        /// `|| initial`.
+        init: Expr,
+        /// `|key, value, aggregate| new_aggregate`.
+        f: Expr,
+    },
 }
 
 /// One operator node.
@@ -160,9 +190,21 @@ impl Graph {
 enum Value {
     Builder,
     Stream(NodeId),
-    Split { node: NodeId, position: usize },
-    Branches { node: NodeId },
-    Terminal { op: &'static str },
+    Split {
+        node: NodeId,
+        position: usize,
+    },
+    Branches {
+        node: NodeId,
+    },
+    Terminal {
+        op: &'static str,
+    },
+    Grouped {
+        input: NodeId,
+        repartition_name: Option<LitStr>,
+    },
+    Table(NodeId),
 }
 
 impl Value {
@@ -173,6 +215,8 @@ impl Value {
             Value::Split { .. } => Shape::Split,
             Value::Branches { .. } => Shape::Branches,
             Value::Terminal { .. } => Shape::Terminal,
+            Value::Grouped { .. } => Shape::Grouped,
+            Value::Table(_) => Shape::Table,
         }
     }
 }
@@ -182,6 +226,7 @@ impl Value {
 struct Options {
     named: Option<LitStr>,
     partitions: Option<(i32, Span)>,
+    in_memory: bool,
 }
 
 struct Builder<'e> {
@@ -249,7 +294,8 @@ impl<'e> Builder<'e> {
                 },
                 _ => None,
             };
-            let Some((option, c)) = option.filter(|(n, _)| n == "named" || n == "partitions")
+            let Some((option, c)) =
+                option.filter(|(n, _)| n == "named" || n == "partitions" || n == "in_memory")
             else {
                 positional.push(arg.clone());
                 continue;
@@ -266,6 +312,8 @@ impl<'e> Builder<'e> {
             }
             let single = (c.args.len() == 1).then(|| &c.args[0]);
             match option.as_str() {
+                "in_memory" if c.args.is_empty() => opts.in_memory = true,
+                "in_memory" => self.errors.spanned(arg, "`in_memory()` takes no arguments"),
                 "named" => match single.and_then(string_lit) {
                     Some(s) if !s.value().is_empty() => opts.named = Some(s),
                     _ => self.errors.spanned(
@@ -414,6 +462,47 @@ impl<'e> Builder<'e> {
                 let node = self.graph.add(NodeKind::Merge, name, span, Some(input));
                 self.graph.connect(other, node);
                 Some(Value::Stream(node))
+            }
+            (Op::GroupByKey, Value::Stream(input)) => Some(Value::Grouped {
+                input,
+                repartition_name: opts.named.clone(),
+            }),
+            (Op::GroupBy, Value::Stream(input)) => {
+                if let Some(n) = closure_arity(&positional[0]) {
+                    if n != 2 {
+                        self.errors.spanned(&positional[0], format!("`group_by` takes a closure with two parameters `|key, value|`, this one has {n} parameter(s)"));
+                    }
+                }
+                // As Kafka Streams: a key selector, then grouping that repartitions.
+                let name = self.next_name(spec.prefix);
+                let node = self.graph.add(
+                    NodeKind::SelectKey {
+                        f: positional[0].clone(),
+                    },
+                    name,
+                    span,
+                    Some(input),
+                );
+                Some(Value::Grouped {
+                    input: node,
+                    repartition_name: opts.named.clone(),
+                })
+            }
+            (
+                Op::Count | Op::Reduce | Op::Aggregate,
+                Value::Grouped {
+                    input,
+                    repartition_name,
+                },
+            ) => self.aggregate(spec, &positional, &opts, span, input, repartition_name),
+            (Op::ToStream, Value::Table(input)) => {
+                let name = self.name_for(spec, &opts);
+                Some(Value::Stream(self.graph.add(
+                    NodeKind::ToStream,
+                    name,
+                    span,
+                    Some(input),
+                )))
             }
             (op, Value::Stream(input)) => {
                 let kind = self.stream_op(op, call, &positional)?;
@@ -691,6 +780,89 @@ impl<'e> Builder<'e> {
                 position: position + 1,
             }
         })
+    }
+
+    /// Whether records reaching `node` may have a key other than the one
+    /// they were read (or last repartitioned) with: then an aggregation
+    /// needs a repartition topic first, as Kafka Streams inserts one.
+    fn key_changed(&self, node: NodeId) -> bool {
+        let n = &self.graph.nodes[node];
+        match n.kind {
+            NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::SelectKey { .. } => true,
+            NodeKind::Source { .. } | NodeKind::Repartition { .. } | NodeKind::Aggregate { .. } => {
+                false
+            }
+            _ => n.inputs.iter().any(|&i| self.key_changed(i)),
+        }
+    }
+
+    fn aggregate(
+        &mut self,
+        spec: &OpSpec,
+        args: &[Expr],
+        opts: &Options,
+        span: Span,
+        input: NodeId,
+        repartition_name: Option<LitStr>,
+    ) -> Option<Value> {
+        let op = match spec.op {
+            Op::Count => AggOp::Count,
+            Op::Reduce => AggOp::Reduce { f: args[0].clone() },
+            _ => AggOp::Aggregate {
+                init: args[0].clone(),
+                f: args[1].clone(),
+            },
+        };
+        let arities: &[(usize, usize, &str)] = match &op {
+            AggOp::Count => &[],
+            AggOp::Reduce { .. } => &[(0, 2, "`|aggregate, value|`")],
+            AggOp::Aggregate { .. } => &[
+                (0, 0, "no parameters `||`"),
+                (1, 3, "`|key, value, aggregate|`"),
+            ],
+        };
+        for &(i, n, what) in arities {
+            if let Some(actual) = closure_arity(&args[i]) {
+                if actual != n {
+                    self.errors.spanned(
+                        &args[i],
+                        format!(
+                            "`{}` takes a closure with {what}, this one has {actual} parameter(s)",
+                            spec.name
+                        ),
+                    );
+                }
+            }
+        }
+        // Kafka Streams names the store first (unless given), then the processor.
+        let store = match &opts.named {
+            Some(n) => n.value(),
+            None => self.next_name(&format!("{}STATE-STORE-", spec.prefix)),
+        };
+        let name = self.next_name(spec.prefix);
+        let mut upstream = input;
+        if self.key_changed(input) {
+            let prefix = repartition_name
+                .map(|n| n.value())
+                .unwrap_or_else(|| store.clone());
+            upstream = self.graph.add(
+                NodeKind::Repartition { partitions: None },
+                prefix,
+                span,
+                Some(input),
+            );
+        }
+        let kind = NodeKind::Aggregate {
+            op,
+            store,
+            in_memory: opts.in_memory,
+        };
+        Some(Value::Table(self.graph.add(
+            kind,
+            name,
+            span,
+            Some(upstream),
+        )))
     }
 
     fn index(&mut self, value: Value, key: &Expr) -> Option<Value> {

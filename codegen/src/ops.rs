@@ -14,6 +14,11 @@ pub enum Shape {
     Branches,
     /// What a terminal operation returns: nothing.
     Terminal,
+    /// A grouped stream (`group_by_key()` / `group_by(..)`): takes `count`,
+    /// `reduce`, `aggregate`.
+    Grouped,
+    /// A `KTable`, such as an aggregation's result.
+    Table,
 }
 
 impl Shape {
@@ -25,6 +30,8 @@ impl Shape {
             Shape::Split => "a `split()`",
             Shape::Branches => "the branches of a `split()`",
             Shape::Terminal => "a terminal operation, which returns nothing",
+            Shape::Grouped => "a grouped stream",
+            Shape::Table => "a table",
         }
     }
 }
@@ -68,6 +75,18 @@ pub enum Op {
     To,
     /// `print()` / `print("label")`
     Print,
+    /// `group_by_key()`
+    GroupByKey,
+    /// `group_by(|k, v| new_key)`
+    GroupBy,
+    /// `count()`
+    Count,
+    /// `reduce(|agg, v| agg2)`
+    Reduce,
+    /// `aggregate(|| init, |k, v, agg| agg2)`
+    Aggregate,
+    /// `to_stream()`
+    ToStream,
 }
 
 /// What the compiler knows about an operator.
@@ -91,6 +110,7 @@ pub struct OpSpec {
 }
 
 const NAMED: &[&str] = &["named"];
+const STORE: &[&str] = &["named", "in_memory"];
 
 /// Every operator.
 pub const OPS: &[OpSpec] = &[
@@ -273,6 +293,66 @@ pub const OPS: &[OpSpec] = &[
         options: NAMED,
         prefix: "KSTREAM-PRINTER-",
         usage: "print() or print(\"label\")",
+    },
+    OpSpec {
+        name: "group_by_key",
+        op: Op::GroupByKey,
+        on: Shape::Stream,
+        gives: Shape::Grouped,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "",
+        usage: "group_by_key() or group_by_key(named(\"repartition-name\"))",
+    },
+    OpSpec {
+        name: "group_by",
+        op: Op::GroupBy,
+        on: Shape::Stream,
+        gives: Shape::Grouped,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-KEY-SELECT-",
+        usage: "group_by(|key, value| new_key)",
+    },
+    OpSpec {
+        name: "count",
+        op: Op::Count,
+        on: Shape::Grouped,
+        gives: Shape::Table,
+        args: (0, 0),
+        options: STORE,
+        prefix: "KSTREAM-AGGREGATE-",
+        usage: "count(), count(named(\"store\")), count(in_memory())",
+    },
+    OpSpec {
+        name: "reduce",
+        op: Op::Reduce,
+        on: Shape::Grouped,
+        gives: Shape::Table,
+        args: (1, 1),
+        options: STORE,
+        prefix: "KSTREAM-REDUCE-",
+        usage: "reduce(|aggregate, value| new_aggregate)",
+    },
+    OpSpec {
+        name: "aggregate",
+        op: Op::Aggregate,
+        on: Shape::Grouped,
+        gives: Shape::Table,
+        args: (2, 2),
+        options: STORE,
+        prefix: "KSTREAM-AGGREGATE-",
+        usage: "aggregate(|| initial, |key, value, aggregate| new_aggregate)",
+    },
+    OpSpec {
+        name: "to_stream",
+        op: Op::ToStream,
+        on: Shape::Table,
+        gives: Shape::Stream,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "KTABLE-TOSTREAM-",
+        usage: "to_stream()",
     },
 ];
 

@@ -9,7 +9,7 @@
 //! generated processors.
 
 use crate::ctxt::Errors;
-use crate::graph::{Graph, NodeId, NodeKind};
+use crate::graph::{AggOp, Graph, NodeId, NodeKind};
 use quote::ToTokens;
 use syn::Type;
 
@@ -91,17 +91,44 @@ pub struct Sub {
     pub entries: Vec<Entry>,
 }
 
-/// A repartition topic.
+/// What an internal topic is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InternalKind {
+    /// Written by a repartition node, read by another sub-topology.
+    Repartition,
+    /// A store's changelog, written by the store's sub-topology.
+    Changelog,
+}
+
+/// A state store.
+pub struct Store {
+    /// Store name.
+    pub name: String,
+    /// The node that owns it.
+    pub node: NodeId,
+    /// Its sub-topology.
+    pub sub: usize,
+    /// Index of its position among its sub-topology's stores.
+    pub index_in_sub: usize,
+    /// Its changelog topic, by index into [`Plan::internal`].
+    pub changelog: usize,
+    /// `in_memory()` instead of RocksDB.
+    pub in_memory: bool,
+}
+
+/// A repartition or changelog topic.
 pub struct Internal {
-    /// Name without the application id: `<name>-repartition`.
+    /// Name without the application id: `<name>-repartition` or `<store>-changelog`.
     pub topic: String,
-    /// The repartition node.
+    /// Repartition or changelog.
+    pub kind: InternalKind,
+    /// The repartition node, or the node owning the store.
     pub node: NodeId,
     /// Partition count given in the topology.
     pub partitions: Option<i32>,
     /// Sub-topology that writes it.
     pub written_by: usize,
-    /// Sub-topology that reads it.
+    /// Sub-topology that reads it (a changelog: its own, on restoration).
     pub read_by: usize,
 }
 
@@ -115,6 +142,8 @@ pub struct Plan {
     pub node_sub: Vec<usize>,
     /// Edge types.
     pub types: Types,
+    /// State stores, in node order.
+    pub stores: Vec<Store>,
 }
 
 impl Plan {
@@ -122,8 +151,13 @@ impl Plan {
     pub fn internal_of(&self, node: NodeId) -> usize {
         self.internal
             .iter()
-            .position(|i| i.node == node)
+            .position(|i| i.node == node && i.kind == InternalKind::Repartition)
             .unwrap_or(usize::MAX)
+    }
+
+    /// The store owned by `node`.
+    pub fn store_of(&self, node: NodeId) -> Option<&Store> {
+        self.stores.iter().find(|s| s.node == node)
     }
 }
 
@@ -143,6 +177,13 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
             NodeKind::Map { .. } | NodeKind::FlatMap { .. } => (t.fresh(None), t.fresh(None)),
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),
+            NodeKind::Aggregate {
+                op: AggOp::Count, ..
+            } => (k, t.fresh(Some(syn::parse_quote!(i64)))),
+            NodeKind::Aggregate {
+                op: AggOp::Aggregate { .. },
+                ..
+            } => (k, t.fresh(None)),
             NodeKind::Merge => {
                 for &other in &node.inputs[1..] {
                     let (ok, ov) = t.node[other];
@@ -229,6 +270,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                     subs[read_by].entries.push(Entry::Repartition(node.id));
                     internal.push(Internal {
                         topic: format!("{}-repartition", node.name),
+                        kind: InternalKind::Repartition,
                         node: node.id,
                         partitions: *partitions,
                         written_by,
@@ -239,11 +281,38 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             _ => {}
         }
     }
+    // Stores, each with a compacted changelog `<store>-changelog`.
+    let mut stores: Vec<Store> = Vec::new();
+    for node in &graph.nodes {
+        if let NodeKind::Aggregate {
+            store, in_memory, ..
+        } = &node.kind
+        {
+            let sub = node_sub[node.id];
+            internal.push(Internal {
+                topic: format!("{store}-changelog"),
+                kind: InternalKind::Changelog,
+                node: node.id,
+                partitions: None,
+                written_by: sub,
+                read_by: sub,
+            });
+            stores.push(Store {
+                name: store.clone(),
+                node: node.id,
+                sub,
+                index_in_sub: stores.iter().filter(|s| s.sub == sub).count(),
+                changelog: internal.len() - 1,
+                in_memory: *in_memory,
+            });
+        }
+    }
     let types = solve_types(graph, errors);
     Plan {
         subs,
         internal,
         node_sub,
         types,
+        stores,
     }
 }

@@ -59,6 +59,102 @@ pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {
     ProcessError::NoSuchSource { sub, source_index }
 }
 
+pub use crate::record::Headers;
+pub use crate::store::{Backend, KeyValueStore, KvStore, StoreError, TaskDirectory};
+pub use crate::topology::{InternalTopicKind, StorePlan};
+
+/// No headers: changelog records carry none, as in Kafka Streams.
+pub static NO_HEADERS: Headers = Headers::new();
+
+/// Opens sub-topology `sub`'s stores for one task, in plan order. A store
+/// pinned with `in_memory()` stays in memory; the others take the
+/// configuration's `default.dsl.store` when it is set.
+pub fn open_stores(
+    plan: &Plan,
+    sub: usize,
+    dir: &TaskDirectory,
+    backend_override: Option<Backend>,
+) -> Result<Vec<KvStore>, StoreError> {
+    plan.stores
+        .iter()
+        .filter(|s| s.subtopology == sub)
+        .map(|s| {
+            let backend = match s.backend {
+                Backend::InMemory => Backend::InMemory,
+                b => backend_override.unwrap_or(b),
+            };
+            KvStore::open(s.name, backend, dir)
+        })
+        .collect()
+}
+
+#[cold]
+fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
+    ProcessError::Store {
+        store: store.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Splits a timestamped store value, `[timestamp: 8 bytes, big-endian][value]`
+/// (Kafka Streams' `ValueAndTimestamp` format).
+#[inline]
+pub fn split_timestamped(bytes: &[u8]) -> Option<(i64, &[u8])> {
+    let (ts, value) = bytes.split_first_chunk::<8>()?;
+    Some((i64::from_be_bytes(*ts), value))
+}
+
+/// Reads the aggregate and its timestamp stored under `key`.
+#[inline]
+pub fn store_get<A: Serde>(
+    stores: &[KvStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+) -> Result<Option<(A, i64)>, ProcessError> {
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let Some(bytes) = store.get(key).map_err(|e| store_error(name, e))? else {
+        return Ok(None);
+    };
+    let (ts, value) = split_timestamped(&bytes).ok_or_else(|| {
+        store_error(
+            name,
+            format!("entry of {} bytes has no timestamp", bytes.len()),
+        )
+    })?;
+    let value = A::deserialize(Some(value))
+        .map_err(|e| store_error(name, format!("cannot deserialize a stored value: {e}")))?;
+    Ok(Some((value, ts)))
+}
+
+/// Stores `value` with timestamp `ts` under `key` (`None` deletes).
+#[inline]
+pub fn store_put(
+    stores: &mut [KvStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    ts: i64,
+    value: Option<&[u8]>,
+    scratch: &mut Vec<u8>,
+) -> Result<(), ProcessError> {
+    let store = stores
+        .get_mut(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let result = match value {
+        Some(v) => {
+            scratch.clear();
+            scratch.extend_from_slice(&ts.to_be_bytes());
+            scratch.extend_from_slice(v);
+            store.put(key, scratch)
+        }
+        None => store.delete(key).map(drop),
+    };
+    result.map_err(|e| store_error(name, e))
+}
+
 /// What a `#[topology]` function that failed to compile returns: uninhabited.
 #[derive(Clone, Copy)]
 pub enum Uncompiled {}

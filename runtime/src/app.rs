@@ -95,6 +95,14 @@ pub enum AppError {
         /// What went wrong (its message names topic, partition and offset).
         source: ProcessError,
     },
+    /// A task's state stores could not be opened or written.
+    #[error("task {task}: {source}")]
+    Store {
+        /// The task.
+        task: TaskId,
+        /// The store error.
+        source: crate::store::StoreError,
+    },
     /// A stream thread panicked.
     #[error("stream thread `{0}` panicked")]
     ThreadPanicked(String),
@@ -358,6 +366,7 @@ mod tests {
             }],
         }],
         internal_topics: &[],
+        stores: &[],
         description: "",
         mermaid: "",
     };

@@ -84,6 +84,12 @@ pub struct StreamsConfig {
     /// `weir.max.idle.ms`: stop the application once no record has arrived for
     /// this long (not a Kafka Streams setting; for demos and tests). Unset by default.
     pub max_idle_ms: Option<u64>,
+    /// `state.dir`: where tasks keep their stores, one folder per task under
+    /// `<state.dir>/<application.id>/` (default `<temp dir>/weir-streams`).
+    pub state_dir: std::path::PathBuf,
+    /// `default.dsl.store`: `rocksDB` (default) or `in_memory`, for stores
+    /// the topology does not pin with `in_memory()`.
+    pub default_dsl_store: Option<crate::store::Backend>,
 }
 
 impl Default for StreamsConfig {
@@ -100,6 +106,8 @@ impl Default for StreamsConfig {
             admin: BTreeMap::new(),
             poll_ms: 100,
             max_idle_ms: None,
+            state_dir: std::env::temp_dir().join("weir-streams"),
+            default_dsl_store: None,
         }
     }
 }
@@ -151,6 +159,20 @@ impl StreamsConfig {
                 self.replication_factor = parse(key, value, "a positive integer")?
             }
             "poll.ms" => self.poll_ms = parse(key, value, "milliseconds, >= 0")?,
+            "state.dir" => self.state_dir = value.into(),
+            "default.dsl.store" => {
+                self.default_dsl_store = Some(match value {
+                    "rocksDB" | "rocksdb" => crate::store::Backend::RocksDb,
+                    "in_memory" => crate::store::Backend::InMemory,
+                    _ => {
+                        return Err(ConfigError::InvalidValue {
+                            key: key.into(),
+                            value: value.into(),
+                            reason: "`rocksDB` or `in_memory`".into(),
+                        })
+                    }
+                })
+            }
             "weir.max.idle.ms" => self.max_idle_ms = Some(parse(key, value, "milliseconds, >= 0")?),
             "processing.guarantee" if value == "at_least_once" => {}
             "processing.guarantee" => {
@@ -181,6 +203,15 @@ impl StreamsConfig {
             .split_once('=')
             .ok_or_else(|| ConfigError::NotKeyValue(pair.to_owned()))?;
         self.set(k.trim(), v.trim())
+    }
+
+    /// The state directory of one task: `<state.dir>/<application.id>/<task>`.
+    pub fn task_directory(&self, task: crate::task::TaskId) -> crate::store::TaskDirectory {
+        crate::store::TaskDirectory(
+            self.state_dir
+                .join(&self.application_id)
+                .join(task.to_string()),
+        )
     }
 
     /// Checks that what must be set is set.

@@ -55,6 +55,14 @@ pub enum ProcessError {
         /// What went wrong.
         reason: String,
     },
+    /// A state store failed, or holds bytes its serde cannot read.
+    #[error("state store `{store}`: {reason}")]
+    Store {
+        /// Store name.
+        store: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A sub-topology or source index the topology does not have.
     #[error("topology has no sub-topology {sub} with source {source_index}")]
     NoSuchSource {

@@ -50,6 +50,13 @@ pub trait Serde: Sized {
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError>;
     /// Decodes bytes (`None` = null).
     fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError>;
+
+    /// True when this value is null (serialises to absent bytes): Kafka
+    /// Streams' `value == null` checks, without serialising.
+    #[inline]
+    fn is_null(&self) -> bool {
+        false
+    }
 }
 
 #[inline]
@@ -118,6 +125,10 @@ big_endian_serde!(i32, i64, u32, u64, f64);
 /// whose keys are irrelevant can be read as `()` keys.
 impl Serde for () {
     #[inline]
+    fn is_null(&self) -> bool {
+        true
+    }
+    #[inline]
     fn serialize(&self, _out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         Ok(false)
     }
@@ -128,6 +139,10 @@ impl Serde for () {
 
 /// Nullable data: `None` is null bytes.
 impl<T: Serde> Serde for Option<T> {
+    #[inline]
+    fn is_null(&self) -> bool {
+        self.as_ref().is_none_or(T::is_null)
+    }
     #[inline]
     fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
         match self {

@@ -51,6 +51,22 @@ impl<T: Topology> Task<T> {
         }
     }
 
+    /// Opens the task's state stores under `dir` (no-op for a stateless
+    /// sub-topology); `backend` overrides the topology's choice
+    /// (`default.dsl.store`) for stores not pinned with `in_memory()`.
+    pub fn init(
+        &mut self,
+        dir: &crate::store::TaskDirectory,
+        backend: Option<crate::store::Backend>,
+    ) -> Result<(), crate::store::StoreError> {
+        self.topology.init(self.id.subtopology, dir, backend)
+    }
+
+    /// The compiled topology this task runs (its own copy).
+    pub fn topology_mut(&mut self) -> &mut T {
+        &mut self.topology
+    }
+
     /// This task's id.
     pub fn id(&self) -> TaskId {
         self.id

@@ -46,6 +46,15 @@ pub struct SubTopologyPlan {
     pub sources: &'static [SourcePlan],
 }
 
+/// What an internal topic is for, which decides how it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InternalTopicKind {
+    /// `<name>-repartition`: `cleanup.policy=delete`.
+    Repartition,
+    /// `<store>-changelog` of a key-value store: `cleanup.policy=compact`.
+    Changelog,
+}
+
 /// What kind of internal topic, and how to create it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InternalTopic {
@@ -56,6 +65,21 @@ pub struct InternalTopic {
     pub partitions: Option<i32>,
     /// The sub-topology that writes it.
     pub written_by: usize,
+    /// Repartition or changelog.
+    pub kind: InternalTopicKind,
+}
+
+/// A state store of the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorePlan {
+    /// Store name (given with `named(..)`, or generated as Kafka Streams does).
+    pub name: &'static str,
+    /// The sub-topology whose tasks own it (each task has its own instance).
+    pub subtopology: usize,
+    /// Its changelog, by index into [`Plan::internal_topics`].
+    pub changelog: Option<usize>,
+    /// In memory or RocksDB.
+    pub backend: crate::store::Backend,
 }
 
 /// Everything the runtime needs to know about a compiled topology, produced
@@ -66,8 +90,10 @@ pub struct Plan {
     pub name: &'static str,
     /// Sub-topologies, numbered as in the description.
     pub subtopologies: &'static [SubTopologyPlan],
-    /// Repartition topics (and later changelogs).
+    /// Repartition and changelog topics.
     pub internal_topics: &'static [InternalTopic],
+    /// State stores, numbered per sub-topology in this order.
+    pub stores: &'static [StorePlan],
     /// Text description, in the format of Kafka Streams' `Topology.describe()`.
     pub description: &'static str,
     /// The same graph as a Mermaid flowchart.
@@ -132,6 +158,25 @@ pub trait Topology: Clone + Send + 'static {
     /// What the topology reads, writes and looks like.
     fn plan(&self) -> &'static Plan;
 
+    /// Opens sub-topology `sub`'s state stores for one task, in `dir`.
+    /// Called once per task before it processes anything.
+    fn init(
+        &mut self,
+        sub: usize,
+        dir: &crate::store::TaskDirectory,
+        backend_override: Option<crate::store::Backend>,
+    ) -> Result<(), crate::store::StoreError> {
+        let _ = (sub, dir, backend_override);
+        Ok(())
+    }
+
+    /// Sub-topology `sub`'s stores, in the order of [`Plan::stores`]
+    /// (restoration, flushing, and the test driver's store access).
+    fn stores_mut(&mut self, sub: usize) -> &mut [crate::store::KvStore] {
+        let _ = sub;
+        &mut []
+    }
+
     /// Runs one record through sub-topology `sub`, entering at `source`.
     fn process<C: RecordCollector>(
         &mut self,
@@ -155,6 +200,21 @@ pub trait Topology: Clone + Send + 'static {
 /// One sub-topology's processor, as generated: the fused chain from source
 /// bytes to sink bytes.
 pub trait SubTopology: Clone + Send + 'static {
+    /// Opens this sub-topology's stores for one task (stateless: nothing).
+    fn init(
+        &mut self,
+        dir: &crate::store::TaskDirectory,
+        backend_override: Option<crate::store::Backend>,
+    ) -> Result<(), crate::store::StoreError> {
+        let _ = (dir, backend_override);
+        Ok(())
+    }
+
+    /// This sub-topology's open stores.
+    fn stores_mut(&mut self) -> &mut [crate::store::KvStore] {
+        &mut []
+    }
+
     /// Runs one record entering at `source`.
     fn process<C: RecordCollector>(
         &mut self,

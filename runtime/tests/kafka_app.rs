@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 use weir_runtime::__private::{
-    self, InternalTopic, Plan, ProcessError, RecordCollector, RecordPart, SinkTopic, SourcePlan,
-    SourceRecord, SubTopology, SubTopologyPlan, TopicRef, Topology,
+    self, InternalTopic, InternalTopicKind, Plan, ProcessError, RecordCollector, RecordPart,
+    SinkTopic, SourcePlan, SourceRecord, SubTopology, SubTopologyPlan, TopicRef, Topology,
 };
 use weir_runtime::app::{AppError, RunSummary};
 use weir_runtime::testing::broker::LocalKafka;
@@ -56,7 +56,9 @@ static UPPER_PLAN: Plan = Plan {
         name: "KSTREAM-REPARTITION-0000000001-repartition",
         partitions: None,
         written_by: 0,
+        kind: InternalTopicKind::Repartition,
     }],
+    stores: &[],
     description: "",
     mermaid: "",
 };
@@ -156,6 +158,7 @@ static DOUBLE_PLAN: Plan = Plan {
         }],
     }],
     internal_topics: &[],
+    stores: &[],
     description: "",
     mermaid: "",
 };
@@ -567,6 +570,7 @@ fn start_up_refuses_missing_and_non_copartitioned_source_topics() {
             }],
         }],
         internal_topics: &[],
+        stores: &[],
         description: "",
         mermaid: "",
     };
@@ -586,6 +590,7 @@ fn start_up_refuses_missing_and_non_copartitioned_source_topics() {
             ],
         }],
         internal_topics: &[],
+        stores: &[],
         description: "",
         mermaid: "",
     };
@@ -635,6 +640,7 @@ static SHARE_PLAN: Plan = Plan {
         }],
     }],
     internal_topics: &[],
+    stores: &[],
     description: "",
     mermaid: "",
 };
@@ -763,6 +769,7 @@ static LOST_PLAN: Plan = Plan {
         }],
     }],
     internal_topics: &[],
+    stores: &[],
     description: "",
     mermaid: "",
 };

@@ -306,7 +306,7 @@ fn block_on<F: Future>(future: F) -> F::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::{InternalTopic, SourcePlan, SubTopologyPlan};
+    use crate::topology::{InternalTopic, InternalTopicKind, SourcePlan, SubTopologyPlan};
 
     static JOINISH: Plan = Plan {
         name: "joinish",
@@ -344,13 +344,16 @@ mod tests {
                 name: "rekey-repartition",
                 partitions: None,
                 written_by: 0,
+                kind: InternalTopicKind::Repartition,
             },
             InternalTopic {
                 name: "fixed-repartition",
                 partitions: Some(2),
                 written_by: 1,
+                kind: InternalTopicKind::Repartition,
             },
         ],
+        stores: &[],
         description: "",
         mermaid: "",
     };

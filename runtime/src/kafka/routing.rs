@@ -84,7 +84,9 @@ impl Routing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::{InternalTopic, SourcePlan, SubTopologyPlan, TopicRef};
+    use crate::topology::{
+        InternalTopic, InternalTopicKind, SourcePlan, SubTopologyPlan, TopicRef,
+    };
 
     static REPARTITIONED: Plan = Plan {
         name: "repartitioned",
@@ -114,7 +116,9 @@ mod tests {
             name: "KSTREAM-REPARTITION-0000000003-repartition",
             partitions: None,
             written_by: 0,
+            kind: InternalTopicKind::Repartition,
         }],
+        stores: &[],
         description: "",
         mermaid: "",
     };
@@ -194,6 +198,7 @@ mod tests {
                 },
             ],
             internal_topics: &[],
+            stores: &[],
             description: "",
             mermaid: "",
         };

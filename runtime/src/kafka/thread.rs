@@ -112,22 +112,25 @@ struct StreamThread<'a, T: Topology> {
 }
 
 impl<T: Topology> StreamThread<'_, T> {
-    fn new_slot(id: TaskId, topology: &T, config: &StreamsConfig) -> TaskSlot<T> {
+    fn new_slot(id: TaskId, topology: &T, config: &StreamsConfig) -> Result<TaskSlot<T>, AppError> {
+        let mut task = Task::new(id, topology.clone(), config.deserialization_handler);
+        task.init(&config.task_directory(id), config.default_dsl_store)
+            .map_err(|source| AppError::Store { task: id, source })?;
         tracing::info!(task = %id, "task created");
-        TaskSlot {
-            task: Task::new(id, topology.clone(), config.deserialization_handler),
+        Ok(TaskSlot {
+            task,
             span: tracing::info_span!("task", task = %id),
-        }
+        })
     }
 
-    fn task(&mut self, id: TaskId) -> &mut TaskSlot<T> {
-        match self.tasks.entry(id) {
+    fn task(&mut self, id: TaskId) -> Result<&mut TaskSlot<T>, AppError> {
+        Ok(match self.tasks.entry(id) {
             Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)),
-        }
+            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)?),
+        })
     }
 
-    fn apply(&mut self, change: Change) {
+    fn apply(&mut self, change: Change) -> Result<(), AppError> {
         match change {
             Change::Assigned(parts) => {
                 for (topic, partition) in parts {
@@ -138,7 +141,7 @@ impl<T: Topology> StreamThread<'_, T> {
                     self.task(TaskId {
                         subtopology: sub,
                         partition,
-                    });
+                    })?;
                 }
             }
             Change::Revoked(parts) => {
@@ -160,6 +163,7 @@ impl<T: Topology> StreamThread<'_, T> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Runs one consumed record through its task.
@@ -186,7 +190,7 @@ impl<T: Topology> StreamThread<'_, T> {
         }
         let slot = match self.tasks.entry(id) {
             Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)),
+            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)?),
         };
         let record = SourceRecord {
             context: RecordContext {
@@ -237,7 +241,7 @@ impl<T: Topology> StreamThread<'_, T> {
                     clock.joined = true;
                     clock.touch(now);
                 }
-                self.apply(change);
+                self.apply(change)?;
             }
             if let Some(e) = ctx.take_failure() {
                 return Err(e);

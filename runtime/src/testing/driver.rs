@@ -107,6 +107,139 @@ impl RecordCollector for Collector<'_> {
     }
 }
 
+impl<T: Topology> TopologyTestDriver<T> {
+    /// The key-value store `name` (of partition 0), typed, to read and to
+    /// pre-populate, as Kafka Streams' `getKeyValueStore`. Panics if the
+    /// topology has no store of that name.
+    pub fn get_key_value_store<K: Serde, V: Serde>(
+        &self,
+        name: &str,
+    ) -> TestKeyValueStore<'_, T, K, V> {
+        let Some(position) = self.plan.stores.iter().position(|s| s.name == name) else {
+            let names: Vec<&str> = self.plan.stores.iter().map(|s| s.name).collect();
+            panic!("no state store named `{name}`; stores: {names:?}");
+        };
+        let store = &self.plan.stores[position];
+        let index = self.plan.stores[..position]
+            .iter()
+            .filter(|s| s.subtopology == store.subtopology)
+            .count();
+        TestKeyValueStore {
+            driver: self,
+            task: TaskId {
+                subtopology: store.subtopology,
+                partition: 0,
+            },
+            index,
+            name: store.name,
+            types: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A typed view of a task's key-value store in the test driver. Values are
+/// stored with their timestamp (Kafka Streams' timestamped store format).
+pub struct TestKeyValueStore<'a, T: Topology, K, V> {
+    driver: &'a TopologyTestDriver<T>,
+    task: TaskId,
+    index: usize,
+    name: &'static str,
+    types: std::marker::PhantomData<fn() -> (K, V)>,
+}
+
+impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
+    fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::KvStore) -> R) -> R {
+        let mut state = self.driver.state.borrow_mut();
+        let Some(task) = state.tasks.get_mut(&self.task) else {
+            panic!("no task {} for store `{}`", self.task, self.name);
+        };
+        let sub = self.task.subtopology;
+        match task.topology_mut().stores_mut(sub).get_mut(self.index) {
+            Some(store) => f(store),
+            None => panic!("store `{}` is not open", self.name),
+        }
+    }
+
+    fn key_bytes(key: &K) -> Vec<u8> {
+        match crate::serde::to_bytes(key) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => panic!("a store key cannot be null"),
+            Err(e) => panic!("cannot serialize the key: {e}"),
+        }
+    }
+
+    fn decode(&self, bytes: &[u8]) -> (V, i64) {
+        let Some((ts, value)) = crate::__private::split_timestamped(bytes) else {
+            panic!("store `{}`: an entry without a timestamp", self.name);
+        };
+        match V::deserialize(Some(value)) {
+            Ok(v) => (v, ts),
+            Err(e) => panic!("store `{}`: cannot deserialize a value: {e}", self.name),
+        }
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &K) -> Option<V> {
+        self.get_with_timestamp(key).map(|(v, _)| v)
+    }
+
+    /// The value for `key` with its timestamp (`getTimestampedKeyValueStore`).
+    pub fn get_with_timestamp(&self, key: &K) -> Option<(V, i64)> {
+        use crate::store::KeyValueStore as _;
+        let key = Self::key_bytes(key);
+        let bytes = self
+            .with_store(|s| s.get(&key))
+            .unwrap_or_else(|e| panic!("{e}"));
+        bytes.map(|b| self.decode(&b))
+    }
+
+    /// Every entry, in key-bytes order.
+    pub fn all(&self) -> Vec<(K, V)> {
+        use crate::store::KeyValueStore as _;
+        let entries = self
+            .with_store(|s| s.all())
+            .unwrap_or_else(|e| panic!("{e}"));
+        entries
+            .into_iter()
+            .map(|(k, v)| {
+                let key = K::deserialize(Some(&k))
+                    .unwrap_or_else(|e| panic!("store `{}`: bad key: {e}", self.name));
+                (key, self.decode(&v).0)
+            })
+            .collect()
+    }
+
+    /// Pre-populates `key` with `value` at `timestamp` (not logged to the
+    /// changelog).
+    pub fn put(&self, key: &K, value: &V, timestamp: i64) {
+        use crate::store::KeyValueStore as _;
+        let key = Self::key_bytes(key);
+        let mut bytes = timestamp.to_be_bytes().to_vec();
+        match value.serialize(&mut bytes) {
+            Ok(true) => {}
+            Ok(false) => panic!("use `delete` to remove a key"),
+            Err(e) => panic!("cannot serialize the value: {e}"),
+        }
+        self.with_store(|s| s.put(&key, &bytes))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Removes `key`.
+    pub fn delete(&self, key: &K) {
+        use crate::store::KeyValueStore as _;
+        let key = Self::key_bytes(key);
+        self.with_store(|s| s.delete(&key))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Approximate number of entries.
+    pub fn approximate_num_entries(&self) -> u64 {
+        use crate::store::KeyValueStore as _;
+        self.with_store(|s| s.approximate_num_entries())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
 /// Records waiting to be processed, ordered as Kafka Streams' task orders
 /// them (`PartitionGroup`): one FIFO queue per topic (partition 0), and the
 /// next record is the head of the queue whose head has the smallest
@@ -334,6 +467,19 @@ pub struct TopologyTestDriver<T: Topology> {
     plan: &'static Plan,
     application_id: String,
     state: RefCell<State<T>>,
+    /// This driver's own state directory (removed on drop), when the
+    /// topology has stores.
+    state_dir: Option<std::path::PathBuf>,
+}
+
+impl<T: Topology> Drop for TopologyTestDriver<T> {
+    fn drop(&mut self) {
+        // Close the stores before deleting their files.
+        self.state.get_mut().tasks.clear();
+        if let Some(dir) = &self.state_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl<T: Topology> fmt::Debug for TopologyTestDriver<T> {
@@ -367,19 +513,36 @@ impl<T: Topology> TopologyTestDriver<T> {
         for (sub, source, topic) in plan.source_topics(&application_id) {
             sources.entry(topic).or_default().push((sub, source));
         }
+        // Each driver has a state directory of its own, so tests may run in
+        // parallel; Kafka Streams' driver deletes its state on close too.
+        let state_dir = (!plan.stores.is_empty()).then(|| {
+            static DRIVERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = DRIVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            config.state_dir.join(format!(
+                "test-driver-{}-{n}-{}",
+                std::process::id(),
+                system_time_ms()
+            ))
+        });
         let tasks = (0..plan.subtopologies.len())
             .map(|sub| {
                 let id = TaskId {
                     subtopology: sub,
                     partition: 0,
                 };
-                (
-                    id,
-                    Task::new(id, topology.clone(), config.deserialization_handler),
-                )
+                let mut task = Task::new(id, topology.clone(), config.deserialization_handler);
+                if let Some(dir) = &state_dir {
+                    let dir =
+                        crate::store::TaskDirectory(dir.join(&application_id).join(id.to_string()));
+                    if let Err(e) = task.init(&dir, config.default_dsl_store) {
+                        panic!("task {id}: cannot open its state stores: {e}");
+                    }
+                }
+                (id, task)
             })
             .collect();
         TopologyTestDriver {
+            state_dir,
             topology,
             plan,
             application_id,
@@ -821,8 +984,8 @@ impl<K: Serde, V: Serde> TestOutputTopic<'_, K, V> {
 mod tests {
     use super::*;
     use crate::__private::{
-        key, ser, value, InternalTopic, RecordPart, SourcePlan, SubTopology, SubTopologyPlan,
-        TopicRef,
+        key, ser, value, InternalTopic, InternalTopicKind, RecordPart, SourcePlan, SubTopology,
+        SubTopologyPlan, TopicRef,
     };
     use crate::config::DeserializationHandler;
 
@@ -854,7 +1017,9 @@ mod tests {
             name: "rep-repartition",
             partitions: None,
             written_by: 0,
+            kind: InternalTopicKind::Repartition,
         }],
+        stores: &[],
         description: "Topologies:\n   Sub-topology: 0\n   Sub-topology: 1\n",
         mermaid: "flowchart TD",
     };
@@ -985,6 +1150,7 @@ mod tests {
             }],
         }],
         internal_topics: &[],
+        stores: &[],
         description: "Topologies:\n   Sub-topology: 0\n",
         mermaid: "flowchart TD",
     };

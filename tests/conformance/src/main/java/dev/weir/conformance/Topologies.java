@@ -239,5 +239,33 @@ public final class Topologies {
             branches.get("len-long").to("out-long");
             branches.get("len-short").selectKey((k, v) -> firstChar(v)).to("out-short");
         });
+
+        // -- stream aggregations (outputs as Strings, so one serde serves all)
+        define("count_by_key", b -> in(b, "in")
+            .groupByKey()
+            .count()
+            .toStream()
+            .mapValues(v -> String.valueOf(v))
+            .to("out"));
+
+        define("count_group_by", b -> in(b, "in")
+            .groupBy((k, v) -> firstChar(v))
+            .count()
+            .toStream()
+            .mapValues(v -> String.valueOf(v))
+            .to("out"));
+
+        define("reduce_concat", b -> in(b, "in")
+            .groupByKey()
+            .reduce((agg, v) -> agg + "|" + v)
+            .toStream()
+            .to("out"));
+
+        define("aggregate_after_map", b -> in(b, "in")
+            .map((k, v) -> KeyValue.pair(v == null ? null : upper(firstChar(v)), k))
+            .groupByKey()
+            .aggregate(() -> "", (k, v, agg) -> agg + "<" + orNull(v) + ">")
+            .toStream()
+            .to("out"));
     }
 }
