@@ -31,9 +31,10 @@
 
 pub use weir_macros::topology;
 pub use weir_runtime::{
-    app, cli, config, error, kafka, record, serde, task, testing, topology as plan, App,
-    ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError, RecordCollector,
-    RecordContext, Serde, SerdeError, StreamsConfig, Topology, TopologyDescription,
+    app, cli, config, error, kafka, record, serde, store, task, testing, time, topology as plan,
+    App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError, RecordCollector,
+    RecordContext, Serde, SerdeError, StreamsConfig, TimeWindows, Topology, TopologyDescription,
+    Window, Windowed,
 };
 
 #[doc(hidden)]
@@ -56,7 +57,8 @@ pub mod prelude {
     pub use crate::cli::AppArgs;
     pub use crate::testing::{TestRecord, TopologyTestDriver};
     pub use crate::{
-        topology, App, Headers, Json, RecordContext, StreamsBuilder, StreamsConfig, Topology,
+        topology, App, Headers, Json, RecordContext, StreamsBuilder, StreamsConfig, TimeWindows,
+        Topology, Windowed,
     };
 }
 

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use weir::prelude::*;
 use weir::testing::TestInputTopic;
@@ -398,6 +399,93 @@ fn aggregate_after_map_topology() -> impl Topology {
     builder.build()
 }
 
+/// A windowed key as `key@start-end`.
+fn windowed(wk: &weir::Windowed<Option<String>>) -> Option<String> {
+    Some(format!(
+        "{}@{}-{}",
+        or_null(&wk.key),
+        wk.window.start,
+        wk.window.end
+    ))
+}
+
+#[weir::topology]
+fn windowed_count_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::TimeWindows::of_size_and_grace(
+            Duration::from_millis(500),
+            Duration::from_millis(300),
+        ))
+        .count()
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), Some(v.to_string())))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn windowed_count_hopping_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by(|_k, v| first_char(v))
+        .windowed_by(
+            weir::TimeWindows::of_size_with_no_grace(Duration::from_millis(500))
+                .advance_by(Duration::from_millis(200)),
+        )
+        .count()
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), Some(v.to_string())))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn windowed_reduce_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::TimeWindows::of_size_and_grace(
+            Duration::from_millis(1000),
+            Duration::from_millis(500),
+        ))
+        // Java's `agg + "|" + v` prints a null value as "null".
+        .reduce(|agg, v| {
+            Some(format!(
+                "{}|{}",
+                or_null(&agg),
+                v.as_deref().unwrap_or("null")
+            ))
+        })
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), v))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn windowed_aggregate_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::TimeWindows::of_size_with_no_grace(
+            Duration::from_millis(300),
+        ))
+        .aggregate(
+            || Some(String::new()),
+            |_k, v, agg| Some(format!("{}{}", or_null(&agg), char_count(&v))),
+        )
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), v))
+        .to("out");
+    builder.build()
+}
+
 /// Runs `inputs` through the weir topology called `name`.
 fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
@@ -425,6 +513,10 @@ fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
         "count_group_by" => drive(count_group_by_topology(), inputs),
         "reduce_concat" => drive(reduce_concat_topology(), inputs),
         "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs),
+        "windowed_count" => drive(windowed_count_topology(), inputs),
+        "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs),
+        "windowed_reduce" => drive(windowed_reduce_topology(), inputs),
+        "windowed_aggregate" => drive(windowed_aggregate_topology(), inputs),
         other => Err(format!(
             "no weir topology named `{other}` in run_weir (tests/conformance.rs)"
         )),
@@ -646,6 +738,34 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "reduce_concat",
         feature: "groupByKey().reduce()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "windowed_count",
+        feature: "windowedBy(TimeWindows.ofSizeAndGrace).count() (late records)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "windowed_count_hopping",
+        feature: "groupBy→windowedBy(hopping, no grace).count()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "windowed_reduce",
+        feature: "windowedBy(TimeWindows).reduce()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "windowed_aggregate",
+        feature: "windowedBy(TimeWindows).aggregate()",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

@@ -46,8 +46,8 @@ pub struct Description {
     pub entries: Vec<Vec<(String, Vec<TopicName>)>>,
     /// Internal topics: name, partitions, writer, kind.
     pub internal: Vec<(String, Option<i32>, usize, InternalKind)>,
-    /// Stores: name, sub-topology, changelog index, in memory.
-    pub stores: Vec<(String, usize, usize, bool)>,
+    /// Stores: name, sub-topology, changelog index, in memory, windowed.
+    pub stores: Vec<(String, usize, usize, bool, bool)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
 }
@@ -183,7 +183,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
         stores: plan
             .stores
             .iter()
-            .map(|s| (s.name.clone(), s.sub, s.changelog, s.in_memory))
+            .map(|s| (s.name.clone(), s.sub, s.changelog, s.in_memory, s.windowed))
             .collect(),
         rewrites,
     }
@@ -369,13 +369,18 @@ impl Description {
             };
             quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
         });
-        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory)| {
+        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory, windowed)| {
+            let kind = if *windowed {
+                quote!(#p::StoreKind::Window)
+            } else {
+                quote!(#p::StoreKind::KeyValue)
+            };
             let backend = if *in_memory {
                 quote!(#p::Backend::InMemory)
             } else {
                 quote!(#p::Backend::RocksDb)
             };
-            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: ::core::option::Option::Some(#changelog), backend: #backend })
+            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: ::core::option::Option::Some(#changelog), backend: #backend, kind: #kind })
         });
         let text = self.text();
         let mermaid = self.mermaid();

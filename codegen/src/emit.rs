@@ -90,6 +90,23 @@ fn closures_of(kind: &NodeKind) -> Vec<(char, &syn::Expr)> {
     }
 }
 
+/// The windowed aggregations among `nodes`.
+fn window_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            matches!(
+                graph.nodes[n].kind,
+                NodeKind::Aggregate {
+                    windows: Some(_),
+                    ..
+                }
+            )
+        })
+        .collect()
+}
+
 fn field(slot: (NodeId, char)) -> syn::Ident {
     format_ident!("{}{}", slot.1, slot.0)
 }
@@ -125,7 +142,17 @@ impl Emitter<'_> {
                 let id = format_ident!("__WeirT{}", r);
                 quote!(#id)
             }
+            Ty::Windowed(inner) => {
+                let inner = self.ty(inner, generics);
+                let p = &self.p;
+                quote!(#p::Windowed<#inner>)
+            }
         }
+    }
+
+    /// The windowed aggregation nodes of sub-topology `sub`.
+    fn window_nodes(&self, sub: usize) -> Vec<NodeId> {
+        window_nodes(self.graph, &self.plan.subs[sub].nodes)
     }
 
     /// Key and value types flowing *into* `node`.
@@ -242,8 +269,15 @@ impl Emitter<'_> {
                     serde_bounds(&mut g, span, ik.clone(), iv.clone());
                     None
                 }
-                NodeKind::Aggregate { op, .. } => {
+                NodeKind::Aggregate { op, windows, .. } => {
                     serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    if windows.is_some() {
+                        // The key goes into every `Windowed` key, the value into every window.
+                        g.bounds
+                            .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+                        g.bounds
+                            .push(quote_spanned!(span=> #iv: ::core::clone::Clone));
+                    }
                     g.bounds
                         .push(respan(quote!(#ov: ::weir::__private::Serde), span));
                     match op {
@@ -330,7 +364,18 @@ impl Emitter<'_> {
             NodeKind::Source { .. } | NodeKind::Branch { .. } | NodeKind::ToStream => {
                 self.children(node)
             }
-            NodeKind::Aggregate { op, store, .. } => self.aggregate(node, op, store),
+            NodeKind::Aggregate {
+                op,
+                store,
+                windows: None,
+                ..
+            } => self.aggregate(node, op, store),
+            NodeKind::Aggregate {
+                op,
+                store,
+                windows: Some(_),
+                ..
+            } => self.windowed_aggregate(node, op, store),
             NodeKind::Filter { negate, .. } => {
                 let kids = self.children(node);
                 let test = if *negate {
@@ -510,6 +555,78 @@ impl Emitter<'_> {
         }
     }
 
+    /// A windowed aggregation, as Kafka Streams' `KStreamWindowAggregate`:
+    /// records with a null key are dropped; stream time advances; each window containing the record that has not
+    /// closed (`end > stream time - grace`) gets the new aggregate (stored
+    /// with timestamp max(record, previous), logged, forwarded with key
+    /// `Windowed<K>`); closed windows drop the record.
+    fn windowed_aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+        let p = &self.p;
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog) = (st.index_in_sub, st.changelog);
+        let name = &self.graph.nodes[node].name;
+        let (f, g) = (field((node, 'f')), field((node, 'g')));
+        let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
+        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
+        let update = match op {
+            AggOp::Count => quote! {
+                let (agg, ts): (#agg_ty, i64) = old.unwrap_or((0, i64::MIN));
+                let agg = agg + 1;
+            },
+            AggOp::Reduce { .. } => quote! {
+                let (agg, ts): (#agg_ty, i64) = match old {
+                    ::core::option::Option::Some((old, ts)) => ((self.#f)(old, v), ts),
+                    ::core::option::Option::None => (v, i64::MIN),
+                };
+            },
+            AggOp::Aggregate { .. } => quote! {
+                let (agg, ts): (#agg_ty, i64) = match old {
+                    ::core::option::Option::Some(old) => old,
+                    ::core::option::Option::None => ((self.#g)(), i64::MIN),
+                };
+                let agg = (self.#f)(&k, v, agg);
+            },
+        };
+        let kids = self.children(node);
+        // Unlike the non-windowed aggregations, Kafka Streams' windowed ones
+        // drop only null keys: a null value reaches the aggregator.
+        quote! {
+            if !#p::Serde::is_null(&k) {
+                self.#t = self.#t.max(ctx.timestamp);
+                let close_time = self.#t.saturating_sub(self.#w.grace_ms());
+                let windows = self.#w;
+                let mut windows = windows.windows_for(ctx.timestamp);
+                let mut next = windows.next();
+                let mut value = ::core::option::Option::Some(v);
+                while let ::core::option::Option::Some(window) = next {
+                    next = windows.next();
+                    let v = if next.is_some() { ::core::clone::Clone::clone(&value) } else { value.take() };
+                    let ::core::option::Option::Some(v) = v else { break };
+                    if window.end <= close_time {
+                        #p::late_record(#name, ctx, window);
+                        continue;
+                    }
+                    let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? else { break };
+                    let old = #p::window_get::<#agg_ty>(&self.wstores, #j, #store, key, window.start)?;
+                    #update
+                    let ts = ts.max(ctx.timestamp);
+                    let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::window_put(&mut self.wstores, #j, #store, key, window.start, ts, value_bytes, &mut self.store_buf)?;
+                    #p::window_changelog_key(key, window.start, &mut self.changelog_buf);
+                    let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
+                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&self.changelog_buf), value_bytes, &changelog_ctx)?;
+                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                    let ctx = &forwarded;
+                    let k = #p::Windowed { key: ::core::clone::Clone::clone(&k), window };
+                    let v = agg;
+                    #kids
+                }
+            }
+        }
+    }
+
     fn sub(&self, sub: usize) -> (TokenStream, Generics) {
         let p = &self.p;
         let g = self.generics(sub);
@@ -520,14 +637,21 @@ impl Emitter<'_> {
         let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
         let fty: Vec<_> = g.closures.iter().map(|&c| generic(c)).collect();
         let stateful = self.plan.stores.iter().any(|st| st.sub == sub);
+        let wnodes = self.window_nodes(sub);
+        let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
+        let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
         let store_methods = if stateful {
             quote! {
                 fn init(&mut self, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
                     self.stores = #p::open_stores(&__WEIR_PLAN, #sub, dir, backend_override)?;
+                    self.wstores = #p::open_window_stores(&__WEIR_PLAN, #sub, dir, backend_override, &[#(self.#wfields.retention_ms()),*])?;
                     ::core::result::Result::Ok(())
                 }
                 fn stores_mut(&mut self) -> &mut [#p::KvStore] {
                     &mut self.stores
+                }
+                fn window_stores_mut(&mut self) -> &mut [#p::WinStore] {
+                    &mut self.wstores
                 }
             }
         } else {
@@ -596,7 +720,11 @@ impl Emitter<'_> {
                 key_buf: ::std::vec::Vec<u8>,
                 value_buf: ::std::vec::Vec<u8>,
                 store_buf: ::std::vec::Vec<u8>,
+                changelog_buf: ::std::vec::Vec<u8>,
                 stores: ::std::vec::Vec<#p::KvStore>,
+                wstores: ::std::vec::Vec<#p::WinStore>,
+                #(#wfields: #p::TimeWindows,)*
+                #(#tfields: i64,)*
                 types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
             }
             impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
@@ -606,7 +734,11 @@ impl Emitter<'_> {
                         key_buf: ::std::vec::Vec::new(),
                         value_buf: ::std::vec::Vec::new(),
                         store_buf: ::std::vec::Vec::new(),
+                        changelog_buf: ::std::vec::Vec::new(),
                         stores: ::std::vec::Vec::new(),
+                        wstores: ::std::vec::Vec::new(),
+                        #(#wfields: self.#wfields,)*
+                        #(#tfields: -1,)*
                         types: #p::PhantomData,
                     }
                 }
@@ -649,13 +781,20 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let params = g.params();
         sub_types.push(quote!(#name<#(#params),*>));
         let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
+        let wnodes = window_nodes(graph, &s.nodes);
+        let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
+        let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
         sub_inits.push(quote! {
             #name {
                 #(#fields,)*
                 key_buf: ::std::vec::Vec::new(),
                 value_buf: ::std::vec::Vec::new(),
                 store_buf: ::std::vec::Vec::new(),
+                changelog_buf: ::std::vec::Vec::new(),
                 stores: ::std::vec::Vec::new(),
+                wstores: ::std::vec::Vec::new(),
+                #(#wfields,)*
+                #(#tfields: -1,)*
                 types: #p::PhantomData,
             }
         });
@@ -682,9 +821,26 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 .map(move |(c, e)| ((n.id, c), e))
         })
         .collect();
-    let args: Vec<_> = closures.iter().map(|&(c, _)| field(c)).collect();
-    let arg_tys: Vec<_> = closures.iter().map(|&(c, _)| generic(c)).collect();
-    let arg_exprs: Vec<&syn::Expr> = closures.iter().map(|&(_, e)| e).collect();
+    let mut args: Vec<_> = closures.iter().map(|&(c, _)| field(c)).collect();
+    let mut arg_tys: Vec<TokenStream> = closures
+        .iter()
+        .map(|&(c, _)| {
+            let g = generic(c);
+            quote!(#g)
+        })
+        .collect();
+    let mut arg_exprs: Vec<&syn::Expr> = closures.iter().map(|&(_, e)| e).collect();
+    // Windows are values, evaluated where the user wrote them.
+    for n in &graph.nodes {
+        if let NodeKind::Aggregate {
+            windows: Some(w), ..
+        } = &n.kind
+        {
+            args.push(format_ident!("w{}", n.id));
+            arg_tys.push(quote!(#p::TimeWindows));
+            arg_exprs.push(w);
+        }
+    }
     let sub_fields: Vec<_> = (0..plan.subs.len())
         .map(|i| format_ident!("s{}", i))
         .collect();
@@ -732,6 +888,12 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
             fn stores_mut(&mut self, sub: usize) -> &mut [#p::KvStore] {
                 match sub {
                     #(#sub_indices => #p::SubTopology::stores_mut(&mut self.#sub_fields),)*
+                    _ => &mut [],
+                }
+            }
+            fn window_stores_mut(&mut self, sub: usize) -> &mut [#p::WinStore] {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::window_stores_mut(&mut self.#sub_fields),)*
                     _ => &mut [],
                 }
             }

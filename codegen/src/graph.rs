@@ -114,6 +114,9 @@ pub enum NodeKind {
         store: String,
         /// `in_memory()` instead of RocksDB.
         in_memory: bool,
+        /// `windowed_by(..)`: the `TimeWindows` expression (evaluated when the
+        /// topology is constructed); the store is then a window store.
+        windows: Option<Expr>,
     },
     /// `to_stream()` of a table.
     ToStream,
@@ -204,6 +207,11 @@ enum Value {
         input: NodeId,
         repartition_name: Option<LitStr>,
     },
+    Windowed {
+        input: NodeId,
+        repartition_name: Option<LitStr>,
+        windows: Expr,
+    },
     Table(NodeId),
 }
 
@@ -217,6 +225,7 @@ impl Value {
             Value::Terminal { .. } => Shape::Terminal,
             Value::Grouped { .. } => Shape::Grouped,
             Value::Table(_) => Shape::Table,
+            Value::Windowed { .. } => Shape::WindowedGrouped,
         }
     }
 }
@@ -254,6 +263,19 @@ fn string_lit(expr: &Expr) -> Option<LitStr> {
         }) => Some(s.clone()),
         Expr::Group(g) => string_lit(&g.expr),
         _ => None,
+    }
+}
+
+/// `Duration::ZERO` or `Duration::from_*(0)`, written literally.
+fn is_zero_duration(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "ZERO"),
+        Expr::Call(c) => {
+            matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident.to_string().starts_with("from_")))
+                && c.args.len() == 1
+                && matches!(&c.args[0], Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) if i.base10_digits() == "0")
+        }
+        _ => false,
     }
 }
 
@@ -407,7 +429,11 @@ impl<'e> Builder<'e> {
             );
             return None;
         };
-        if spec.on != shape {
+        // Aggregations apply to windowed grouped streams too.
+        let windowed_aggregation = spec.on == Shape::Grouped
+            && shape == Shape::WindowedGrouped
+            && matches!(spec.op, Op::Count | Op::Reduce | Op::Aggregate);
+        if spec.on != shape && !windowed_aggregation {
             let msg = match &value {
                 Value::Terminal { op } => format!(
                     "`{method}` cannot follow `{op}`: `{op}` is a terminal operation and returns nothing"
@@ -494,7 +520,45 @@ impl<'e> Builder<'e> {
                     input,
                     repartition_name,
                 },
-            ) => self.aggregate(spec, &positional, &opts, span, input, repartition_name),
+            ) => self.aggregate(
+                spec,
+                &positional,
+                &opts,
+                span,
+                input,
+                repartition_name,
+                None,
+            ),
+            (
+                Op::Count | Op::Reduce | Op::Aggregate,
+                Value::Windowed {
+                    input,
+                    repartition_name,
+                    windows,
+                },
+            ) => self.aggregate(
+                spec,
+                &positional,
+                &opts,
+                span,
+                input,
+                repartition_name,
+                Some(windows),
+            ),
+            (
+                Op::WindowedBy,
+                Value::Grouped {
+                    input,
+                    repartition_name,
+                },
+            ) => {
+                self.check_windows(&positional[0]);
+                Some(Value::Windowed {
+                    input,
+                    repartition_name,
+                    windows: positional[0].clone(),
+                })
+            }
             (Op::ToStream, Value::Table(input)) => {
                 let name = self.name_for(spec, &opts);
                 Some(Value::Stream(self.graph.add(
@@ -782,6 +846,63 @@ impl<'e> Builder<'e> {
         })
     }
 
+    /// Checks a `windowed_by` argument: `TimeWindows::..` (sliding and
+    /// session windows are not supported yet), and no literal zero size.
+    fn check_windows(&mut self, expr: &Expr) {
+        // The innermost call of the chain, e.g. `TimeWindows::of_size_with_no_grace(..)`.
+        let mut e = expr;
+        while let Expr::MethodCall(m) = e {
+            e = &m.receiver;
+        }
+        let head = match e {
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => Some((
+                    p.path
+                        .segments
+                        .iter()
+                        .map(|s| s.ident.to_string())
+                        .collect::<Vec<_>>(),
+                    c,
+                )),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((path, call)) = head else {
+            self.errors.spanned(expr, "`windowed_by` takes windows built in place: `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`");
+            return;
+        };
+        let kind = path.get(path.len().saturating_sub(2)).map(String::as_str);
+        match kind {
+            Some("TimeWindows") => {}
+            Some(k @ ("SlidingWindows" | "SessionWindows")) => {
+                self.errors.spanned(
+                    expr,
+                    format!("`{k}` are not supported yet; use `TimeWindows`"),
+                );
+                return;
+            }
+            _ => {
+                self.errors.spanned(expr, "`windowed_by` takes `TimeWindows::of_size_with_no_grace(..)` or `TimeWindows::of_size_and_grace(..)`");
+                return;
+            }
+        }
+        if let Some(size) = call.args.first() {
+            if is_zero_duration(size) {
+                self.errors
+                    .spanned(size, "a window size must be larger than zero");
+            }
+        }
+        let mut e = expr;
+        while let Expr::MethodCall(m) = e {
+            if m.method == "advance_by" && m.args.first().is_some_and(is_zero_duration) {
+                self.errors
+                    .spanned(&m.args[0], "a window advance must be larger than zero");
+            }
+            e = &m.receiver;
+        }
+    }
+
     /// Whether records reaching `node` may have a key other than the one
     /// they were read (or last repartitioned) with: then an aggregation
     /// needs a repartition topic first, as Kafka Streams inserts one.
@@ -804,6 +925,7 @@ impl<'e> Builder<'e> {
         span: Span,
         input: NodeId,
         repartition_name: Option<LitStr>,
+        windows: Option<Expr>,
     ) -> Option<Value> {
         let op = match spec.op {
             Op::Count => AggOp::Count,
@@ -856,6 +978,7 @@ impl<'e> Builder<'e> {
             op,
             store,
             in_memory: opts.in_memory,
+            windows,
         };
         Some(Value::Table(self.graph.add(
             kind,

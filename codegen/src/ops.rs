@@ -19,6 +19,9 @@ pub enum Shape {
     Grouped,
     /// A `KTable`, such as an aggregation's result.
     Table,
+    /// A windowed grouped stream (`windowed_by(..)`): takes `count`,
+    /// `reduce`, `aggregate`, whose results are keyed by `Windowed<K>`.
+    WindowedGrouped,
 }
 
 impl Shape {
@@ -32,6 +35,7 @@ impl Shape {
             Shape::Terminal => "a terminal operation, which returns nothing",
             Shape::Grouped => "a grouped stream",
             Shape::Table => "a table",
+            Shape::WindowedGrouped => "a windowed grouped stream",
         }
     }
 }
@@ -87,6 +91,8 @@ pub enum Op {
     Aggregate,
     /// `to_stream()`
     ToStream,
+    /// `windowed_by(TimeWindows::..)`
+    WindowedBy,
 }
 
 /// What the compiler knows about an operator.
@@ -343,6 +349,16 @@ pub const OPS: &[OpSpec] = &[
         options: STORE,
         prefix: "KSTREAM-AGGREGATE-",
         usage: "aggregate(|| initial, |key, value, aggregate| new_aggregate)",
+    },
+    OpSpec {
+        name: "windowed_by",
+        op: Op::WindowedBy,
+        on: Shape::Grouped,
+        gives: Shape::WindowedGrouped,
+        args: (1, 1),
+        options: &[],
+        prefix: "",
+        usage: "windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))",
     },
     OpSpec {
         name: "to_stream",

@@ -20,12 +20,16 @@ pub enum Ty {
     Concrete(Type),
     /// Inferred by rustc: generic parameter number `n`.
     Generic(usize),
+    /// `Windowed<T>` of another variable: windowed aggregations' keys.
+    Windowed(usize),
 }
 
 /// Key and value type variables of every node's output.
 pub struct Types {
     parent: Vec<usize>,
     concrete: Vec<Option<Type>>,
+    /// `Some(inner)` for a variable that is `Windowed<inner>`.
+    windowed: Vec<Option<usize>>,
     /// `(key var, value var)` of each node's output (for sinks: of their input).
     pub node: Vec<(usize, usize)>,
 }
@@ -34,7 +38,14 @@ impl Types {
     fn fresh(&mut self, ty: Option<Type>) -> usize {
         self.parent.push(self.parent.len());
         self.concrete.push(ty);
+        self.windowed.push(None);
         self.parent.len() - 1
+    }
+
+    fn fresh_windowed(&mut self, inner: usize) -> usize {
+        let v = self.fresh(None);
+        self.windowed[v] = Some(inner);
+        v
     }
 
     fn find(&self, mut v: usize) -> usize {
@@ -58,6 +69,9 @@ impl Types {
             (None, Some(y)) => self.concrete[ra] = Some(y),
             _ => {}
         }
+        if self.windowed[ra].is_none() {
+            self.windowed[ra] = self.windowed[rb];
+        }
         self.parent[rb] = ra;
         Ok(())
     }
@@ -65,9 +79,10 @@ impl Types {
     /// What variable `v` resolves to.
     pub fn resolve(&self, v: usize) -> Ty {
         let r = self.find(v);
-        match &self.concrete[r] {
-            Some(t) => Ty::Concrete(t.clone()),
-            None => Ty::Generic(r),
+        match (&self.concrete[r], self.windowed[r]) {
+            (Some(t), _) => Ty::Concrete(t.clone()),
+            (None, Some(inner)) => Ty::Windowed(inner),
+            (None, None) => Ty::Generic(r),
         }
     }
 }
@@ -114,6 +129,8 @@ pub struct Store {
     pub changelog: usize,
     /// `in_memory()` instead of RocksDB.
     pub in_memory: bool,
+    /// A window store (of a windowed aggregation) rather than key-value.
+    pub windowed: bool,
 }
 
 /// A repartition or changelog topic.
@@ -161,10 +178,19 @@ impl Plan {
     }
 }
 
+/// An aggregation's output key: the input key, or `Windowed<key>`.
+fn windowed_key(t: &mut Types, k: usize, windows: &Option<syn::Expr>) -> usize {
+    match windows {
+        Some(_) => t.fresh_windowed(k),
+        None => k,
+    }
+}
+
 fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
     let mut t = Types {
         parent: Vec::new(),
         concrete: Vec::new(),
+        windowed: Vec::new(),
         node: Vec::new(),
     };
     for node in &graph.nodes {
@@ -178,12 +204,23 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),
             NodeKind::Aggregate {
-                op: AggOp::Count, ..
-            } => (k, t.fresh(Some(syn::parse_quote!(i64)))),
+                op: AggOp::Count,
+                windows,
+                ..
+            } => (
+                windowed_key(&mut t, k, windows),
+                t.fresh(Some(syn::parse_quote!(i64))),
+            ),
             NodeKind::Aggregate {
                 op: AggOp::Aggregate { .. },
+                windows,
                 ..
-            } => (k, t.fresh(None)),
+            } => (windowed_key(&mut t, k, windows), t.fresh(None)),
+            NodeKind::Aggregate {
+                op: AggOp::Reduce { .. },
+                windows: Some(_),
+                ..
+            } => (t.fresh_windowed(k), v),
             NodeKind::Merge => {
                 for &other in &node.inputs[1..] {
                     let (ok, ov) = t.node[other];
@@ -285,7 +322,10 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     let mut stores: Vec<Store> = Vec::new();
     for node in &graph.nodes {
         if let NodeKind::Aggregate {
-            store, in_memory, ..
+            store,
+            in_memory,
+            windows,
+            ..
         } = &node.kind
         {
             let sub = node_sub[node.id];
@@ -301,9 +341,13 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 name: store.clone(),
                 node: node.id,
                 sub,
-                index_in_sub: stores.iter().filter(|s| s.sub == sub).count(),
+                index_in_sub: stores
+                    .iter()
+                    .filter(|s| s.sub == sub && s.windowed == windows.is_some())
+                    .count(),
                 changelog: internal.len() - 1,
                 in_memory: *in_memory,
+                windowed: windows.is_some(),
             });
         }
     }

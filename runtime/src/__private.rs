@@ -61,7 +61,8 @@ pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {
 
 pub use crate::record::Headers;
 pub use crate::store::{Backend, KeyValueStore, KvStore, StoreError, TaskDirectory};
-pub use crate::topology::{InternalTopicKind, StorePlan};
+pub use crate::time::{TimeWindows, Window, Windowed};
+pub use crate::topology::{InternalTopicKind, StoreKind, StorePlan};
 
 /// No headers: changelog records carry none, as in Kafka Streams.
 pub static NO_HEADERS: Headers = Headers::new();
@@ -77,7 +78,7 @@ pub fn open_stores(
 ) -> Result<Vec<KvStore>, StoreError> {
     plan.stores
         .iter()
-        .filter(|s| s.subtopology == sub)
+        .filter(|s| s.subtopology == sub && s.kind == StoreKind::KeyValue)
         .map(|s| {
             let backend = match s.backend {
                 Backend::InMemory => Backend::InMemory,
@@ -153,6 +154,101 @@ pub fn store_put(
         None => store.delete(key).map(drop),
     };
     result.map_err(|e| store_error(name, e))
+}
+
+pub use crate::store::{window_changelog_key, WinStore, WindowStore};
+
+/// Opens sub-topology `sub`'s window stores for one task, in plan order,
+/// each with its retention (window size + grace).
+pub fn open_window_stores(
+    plan: &Plan,
+    sub: usize,
+    dir: &TaskDirectory,
+    backend_override: Option<Backend>,
+    retentions: &[i64],
+) -> Result<Vec<WinStore>, StoreError> {
+    plan.stores
+        .iter()
+        .filter(|s| s.subtopology == sub && s.kind == StoreKind::Window)
+        .zip(retentions)
+        .map(|(s, &retention)| {
+            let backend = match s.backend {
+                Backend::InMemory => Backend::InMemory,
+                b => backend_override.unwrap_or(b),
+            };
+            WinStore::open(s.name, backend, retention, dir)
+        })
+        .collect()
+}
+
+/// Reads the aggregate and its timestamp of `key` in the window starting at `start`.
+#[inline]
+pub fn window_get<A: Serde>(
+    stores: &[WinStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    start: i64,
+) -> Result<Option<(A, i64)>, ProcessError> {
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let Some(bytes) = store.fetch(key, start).map_err(|e| store_error(name, e))? else {
+        return Ok(None);
+    };
+    let (ts, value) = split_timestamped(&bytes).ok_or_else(|| {
+        store_error(
+            name,
+            format!("entry of {} bytes has no timestamp", bytes.len()),
+        )
+    })?;
+    let value = A::deserialize(Some(value))
+        .map_err(|e| store_error(name, format!("cannot deserialize a stored value: {e}")))?;
+    Ok(Some((value, ts)))
+}
+
+/// Stores `value` with timestamp `ts` for `key` in the window starting at
+/// `start` (`None` deletes).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn window_put(
+    stores: &mut [WinStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    start: i64,
+    ts: i64,
+    value: Option<&[u8]>,
+    scratch: &mut Vec<u8>,
+) -> Result<(), ProcessError> {
+    let store = stores
+        .get_mut(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let value = value.map(|v| {
+        scratch.clear();
+        scratch.extend_from_slice(&ts.to_be_bytes());
+        scratch.extend_from_slice(v);
+        &scratch[..]
+    });
+    store
+        .put(key, start, value)
+        .map_err(|e| store_error(name, e))
+}
+
+/// A record for a window that has already closed (its end + grace is at or
+/// before stream time): dropped, as Kafka Streams drops it, and logged.
+#[cold]
+pub fn late_record(processor: &'static str, ctx: &RecordContext<'_>, window: Window) {
+    tracing::debug!(
+        processor,
+        topic = ctx.topic,
+        partition = ctx.partition,
+        offset = ctx.offset,
+        timestamp = ctx.timestamp,
+        window_start = window.start,
+        window_end = window.end,
+        "skipping record for an expired window"
+    );
 }
 
 /// What a `#[topology]` function that failed to compile returns: uninhabited.

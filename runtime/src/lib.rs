@@ -19,8 +19,10 @@ pub use topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescripti
 pub mod config;
 pub mod store;
 pub mod task;
+pub mod time;
 pub use config::{ConfigError, DeserializationHandler, StreamsConfig};
 pub use task::{Task, TaskId, TaskMetrics};
+pub use time::{TimeWindows, Window, Windowed};
 pub mod app;
 pub mod cli;
 pub mod kafka;

@@ -80,6 +80,17 @@ pub struct StorePlan {
     pub changelog: Option<usize>,
     /// In memory or RocksDB.
     pub backend: crate::store::Backend,
+    /// Key-value or window store.
+    pub kind: StoreKind,
+}
+
+/// What kind of store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A (timestamped) key-value store.
+    KeyValue,
+    /// A (timestamped) window store.
+    Window,
 }
 
 /// Everything the runtime needs to know about a compiled topology, produced
@@ -177,6 +188,12 @@ pub trait Topology: Clone + Send + 'static {
         &mut []
     }
 
+    /// Sub-topology `sub`'s window stores, in the order of [`Plan::stores`].
+    fn window_stores_mut(&mut self, sub: usize) -> &mut [crate::store::WinStore] {
+        let _ = sub;
+        &mut []
+    }
+
     /// Runs one record through sub-topology `sub`, entering at `source`.
     fn process<C: RecordCollector>(
         &mut self,
@@ -212,6 +229,11 @@ pub trait SubTopology: Clone + Send + 'static {
 
     /// This sub-topology's open stores.
     fn stores_mut(&mut self) -> &mut [crate::store::KvStore] {
+        &mut []
+    }
+
+    /// This sub-topology's open window stores.
+    fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
         &mut []
     }
 

@@ -17,10 +17,12 @@ pub mod checkpoint;
 pub mod kv;
 pub mod memory;
 pub mod rocksdb;
+pub mod window;
 
 pub use kv::KvStore;
 pub use memory::InMemoryKeyValueStore;
 pub use rocksdb::RocksDbKeyValueStore;
+pub use window::WinStore;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,14 @@ pub enum Backend {
 /// Key-value pairs in key order, as [`KeyValueStore::range`] returns them.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// One key's windows: (window start, value) by ascending start, as
+/// [`WindowStore::fetch_range`] returns them.
+pub type Windows = Vec<(i64, Vec<u8>)>;
+
+/// Window entries across keys: (key, window start, value) ordered by key
+/// bytes, then start, as [`WindowStore::fetch_all`] returns them.
+pub type WindowEntries = Vec<(Vec<u8>, i64, Vec<u8>)>;
+
 /// A key-value store: Kafka Streams' `KeyValueStore<Bytes, byte[]>`.
 pub trait KeyValueStore: Send {
     /// The store's name.
@@ -90,6 +100,58 @@ pub trait KeyValueStore: Send {
     fn approximate_num_entries(&self) -> Result<u64, StoreError>;
     /// Makes writes durable (RocksDB: flush memtables); a no-op in memory.
     fn flush(&mut self) -> Result<(), StoreError>;
+}
+
+/// A window store: Kafka Streams' `WindowStore<Bytes, byte[]>`. Each entry
+/// is (key, window start) → value. Entries whose window start is at or
+/// before `observed stream time - retention` are expired: not returned, and
+/// dropped when written (Kafka Streams' segmented stores do the same).
+pub trait WindowStore: Send {
+    /// The store's name.
+    fn name(&self) -> &str;
+    /// Retention in milliseconds (window size + grace, by default).
+    fn retention_ms(&self) -> i64;
+    /// Sets `key`'s value in the window starting at `window_start` (`None`
+    /// deletes). Advances the observed stream time to `window_start` if later.
+    fn put(
+        &mut self,
+        key: &[u8],
+        window_start: i64,
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
+    /// The value of `key` in the window starting at `window_start`.
+    fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// `key`'s windows with `from <= start <= to`, by ascending start.
+    fn fetch_range(&self, key: &[u8], from: i64, to: i64) -> Result<Windows, StoreError>;
+    /// Every (key, window start, value) with `from <= start <= to`, ordered
+    /// by key bytes, then start.
+    fn fetch_all(&self, from: i64, to: i64) -> Result<WindowEntries, StoreError>;
+    /// Every unexpired entry, ordered by key bytes, then start.
+    fn all(&self) -> Result<WindowEntries, StoreError> {
+        self.fetch_all(i64::MIN, i64::MAX)
+    }
+    /// The largest window start written so far (`i64::MIN` if none).
+    fn observed_stream_time(&self) -> i64;
+    /// Makes writes durable (RocksDB: flush memtables); a no-op in memory.
+    fn flush(&mut self) -> Result<(), StoreError>;
+}
+
+/// The changelog key of a window-store entry, as Kafka Streams writes it
+/// (`WindowKeySchema.toStoreKeyBinary`): key bytes, then the window start
+/// (8 bytes, big-endian), then a sequence number (4 bytes, 0 without
+/// duplicates).
+pub fn window_changelog_key(key: &[u8], window_start: i64, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(key);
+    out.extend_from_slice(&window_start.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+}
+
+/// Splits a window changelog key into (key, window start).
+pub fn split_window_changelog_key(bytes: &[u8]) -> Option<(&[u8], i64)> {
+    let (rest, _seq) = bytes.split_last_chunk::<4>()?;
+    let (key, start) = rest.split_last_chunk::<8>()?;
+    Some((key, i64::from_be_bytes(*start)))
 }
 
 /// Where a task's stores live: `<state.dir>/<application.id>/<task id>/`,

@@ -58,22 +58,12 @@ impl RocksDbKeyValueStore {
     /// Opens (creating it if missing) the store `name` of a task, in
     /// `<task dir>/rocksdb/<name>`.
     pub fn open(name: &str, dir: &TaskDirectory) -> Result<Self, StoreError> {
-        let path = dir.store_path(name);
-        // RocksDB creates the database's own directory only, not its parents.
-        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
-            store: name.to_owned(),
-            path: path.clone(),
-            source,
-        })?;
-        let options = options(name)?;
-        let db = DB::open(&options, &path).map_err(|e| backend(name, "open", &path, e))?;
-        let mut write_options = WriteOptions::default();
-        write_options.disable_wal(true);
+        let (db, path) = open_db(name, dir)?;
         Ok(RocksDbKeyValueStore {
             name: name.to_owned(),
             path,
             db,
-            write_options,
+            write_options: write_options(),
         })
     }
 
@@ -91,6 +81,31 @@ impl RocksDbKeyValueStore {
     fn error(&self, op: &str, e: ::rocksdb::Error) -> StoreError {
         backend(&self.name, op, &self.path, e)
     }
+}
+
+/// Opens (creating it if missing) the database of store `name` of a task, in
+/// `<task dir>/rocksdb/<name>`, with the options of every RocksDB store (the
+/// key-value stores here, the window stores of `super::window`). Returns the
+/// database and its directory.
+pub(super) fn open_db(name: &str, dir: &TaskDirectory) -> Result<(DB, PathBuf), StoreError> {
+    let path = dir.store_path(name);
+    // RocksDB creates the database's own directory only, not its parents.
+    std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+        store: name.to_owned(),
+        path: path.clone(),
+        source,
+    })?;
+    let options = options(name)?;
+    let db = DB::open(&options, &path).map_err(|e| backend(name, "open", &path, e))?;
+    Ok((db, path))
+}
+
+/// The write options of every RocksDB store: no write-ahead log (the
+/// changelog is the source of truth; see the module docs).
+pub(super) fn write_options() -> WriteOptions {
+    let mut write_options = WriteOptions::default();
+    write_options.disable_wal(true);
+    write_options
 }
 
 /// The database options: Kafka Streams' `RocksDBStore` defaults, mostly.
@@ -120,7 +135,8 @@ fn options(name: &str) -> Result<Options, StoreError> {
     Ok(options)
 }
 
-fn backend(store: &str, op: &str, path: &Path, e: ::rocksdb::Error) -> StoreError {
+/// A RocksDB error as a [`StoreError::Backend`] of store `store`.
+pub(super) fn backend(store: &str, op: &str, path: &Path, e: ::rocksdb::Error) -> StoreError {
     StoreError::Backend {
         store: store.to_owned(),
         reason: format!("RocksDB {op} failed ({}): {e}", path.display()),

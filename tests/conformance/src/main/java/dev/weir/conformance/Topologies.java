@@ -17,6 +17,8 @@ import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
 
 /**
  * The reference topologies, by name. Each one has a twin of the same name in
@@ -54,6 +56,11 @@ public final class Topologies {
     }
 
     // ---- Helpers, mirrored in tests/conformance.rs ----
+
+    /** A windowed key as `key@start-end`. */
+    static String windowed(final Windowed<String> wk) {
+        return wk.key() + "@" + wk.window().start() + "-" + wk.window().end();
+    }
 
     /** Words: split on single spaces, empty pieces dropped. */
     static List<String> words(final String v) {
@@ -259,6 +266,39 @@ public final class Topologies {
             .groupByKey()
             .reduce((agg, v) -> agg + "|" + v)
             .toStream()
+            .to("out"));
+
+        // -- windowed aggregations (windowed keys printed as key@start-end)
+        define("windowed_count", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(java.time.Duration.ofMillis(500), java.time.Duration.ofMillis(300)))
+            .count()
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
+        define("windowed_count_hopping", b -> in(b, "in")
+            .groupBy((k, v) -> firstChar(v))
+            .windowedBy(TimeWindows.ofSizeWithNoGrace(java.time.Duration.ofMillis(500)).advanceBy(java.time.Duration.ofMillis(200)))
+            .count()
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
+        define("windowed_reduce", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(java.time.Duration.ofMillis(1000), java.time.Duration.ofMillis(500)))
+            .reduce((agg, v) -> agg + "|" + v)
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v))
+            .to("out"));
+
+        define("windowed_aggregate", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeWithNoGrace(java.time.Duration.ofMillis(300)))
+            .aggregate(() -> "", (k, v, agg) -> agg + charCount(v))
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v))
             .to("out"));
 
         define("aggregate_after_map", b -> in(b, "in")

@@ -1,0 +1,107 @@
+//! Windowed aggregations through the TopologyTestDriver, in the style of
+//! Kafka Streams' `KStreamWindowAggregateTest`: explicit timestamps,
+//! out-of-order and late records, grace boundaries.
+
+use std::time::Duration;
+use weir::prelude::*;
+use weir::testing::TestRecord;
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+fn w(key: &str, start: i64) -> Windowed<String> {
+    // Output topics carry only the window start (Kafka Streams' format).
+    Windowed::new(s(key), start, i64::MAX)
+}
+
+#[weir::topology]
+fn tumbling(grace_ms: u64) -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("clicks")
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(grace_ms),
+        ))
+        .count()
+        .to_stream()
+        .to("counts");
+    builder.build()
+}
+
+#[test]
+fn tumbling_windows_count_until_stream_time_passes_end_plus_grace() {
+    let driver = TopologyTestDriver::new(tumbling(5));
+    let clicks = driver.create_input_topic::<String, String>("clicks");
+    let counts = driver.create_output_topic::<Windowed<String>, i64>("counts");
+    clicks.pipe_input_with_timestamp(s("a"), s("1"), 0);
+    clicks.pipe_input_with_timestamp(s("a"), s("2"), 9);
+    clicks.pipe_input_with_timestamp(s("a"), s("3"), 10); // next window: [10, 20)
+    clicks.pipe_input_with_timestamp(s("a"), s("4"), 4); // late but within grace: stream time 10 < 10 + 5
+    clicks.pipe_input_with_timestamp(s("b"), s("5"), 15); // stream time 15: [0, 10) closes (10 + 5 <= 15)
+    clicks.pipe_input_with_timestamp(s("a"), s("6"), 5); // dropped: its window closed
+    assert_eq!(
+        counts.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(w("a", 0), 1, 0),
+            TestRecord::with_timestamp(w("a", 0), 2, 9),
+            TestRecord::with_timestamp(w("a", 10), 1, 10),
+            TestRecord::with_timestamp(w("a", 0), 3, 9),
+            TestRecord::with_timestamp(w("b", 10), 1, 15),
+        ]
+    );
+}
+
+#[weir::topology]
+fn hopping() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, i64>("amounts")
+        .group_by_key()
+        .windowed_by(
+            TimeWindows::of_size_with_no_grace(Duration::from_millis(10))
+                .advance_by(Duration::from_millis(5)),
+        )
+        .reduce(|total, amount| total + amount)
+        .to_stream()
+        .map(|wk, total| {
+            (
+                format!("{}@{}-{}", wk.key, wk.window.start, wk.window.end),
+                total,
+            )
+        })
+        .to("totals");
+    builder.build()
+}
+
+#[test]
+fn hopping_windows_update_every_window_containing_the_record() {
+    let driver = TopologyTestDriver::new(hopping());
+    let amounts = driver.create_input_topic::<String, i64>("amounts");
+    amounts.pipe_input_with_timestamp(s("k"), 1, 7);
+    amounts.pipe_input_with_timestamp(s("k"), 2, 12);
+    let totals = driver.create_output_topic::<String, i64>("totals");
+    assert_eq!(
+        totals.read_key_values_to_list(),
+        vec![
+            (s("k@0-10"), 1),
+            (s("k@5-15"), 1),
+            (s("k@5-15"), 3),
+            (s("k@10-20"), 2)
+        ]
+    );
+}
+
+#[test]
+fn windowed_stores_are_readable_from_the_driver_description() {
+    let driver = TopologyTestDriver::new(tumbling(0));
+    let text = driver.describe().to_string();
+    assert!(
+        text.contains("(stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])"),
+        "{text}"
+    );
+    let plan = driver.describe().0;
+    assert_eq!(plan.stores[0].kind, weir::plan::StoreKind::Window);
+}
