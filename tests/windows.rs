@@ -52,6 +52,10 @@ fn tumbling_windows_count_until_stream_time_passes_end_plus_grace() {
             TestRecord::with_timestamp(w("b", 10), 1, 15),
         ]
     );
+    let store = driver.get_window_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000001");
+    assert_eq!(store.fetch(&s("a"), 0), Some(3));
+    assert_eq!(store.fetch_range(&s("a"), 0, 100), vec![(0, 3), (10, 1)]);
+    assert_eq!(store.all(), vec![(s("a"), 0, 3), (s("a"), 10, 1), (s("b"), 10, 1)]);
 }
 
 #[weir::topology]

@@ -137,6 +137,97 @@ impl<T: Topology> TopologyTestDriver<T> {
     }
 }
 
+impl<T: Topology> TopologyTestDriver<T> {
+    /// The window store `name` (of partition 0), typed: Kafka Streams'
+    /// `getWindowStore`. Panics if the topology has no window store of that name.
+    pub fn get_window_store<K: Serde, V: Serde>(&self, name: &str) -> TestWindowStore<'_, T, K, V> {
+        use crate::topology::StoreKind;
+        let Some(position) = self
+            .plan
+            .stores
+            .iter()
+            .position(|s| s.name == name && s.kind == StoreKind::Window)
+        else {
+            let names: Vec<&str> = self.plan.stores.iter().map(|s| s.name).collect();
+            panic!("no window store named `{name}`; stores: {names:?}");
+        };
+        let store = &self.plan.stores[position];
+        let index = self.plan.stores[..position]
+            .iter()
+            .filter(|s| s.subtopology == store.subtopology && s.kind == StoreKind::Window)
+            .count();
+        TestWindowStore {
+            driver: self,
+            task: TaskId {
+                subtopology: store.subtopology,
+                partition: 0,
+            },
+            index,
+            name: store.name,
+            types: std::marker::PhantomData,
+        }
+    }
+}
+
+/// A typed view of a task's window store in the test driver.
+pub struct TestWindowStore<'a, T: Topology, K, V> {
+    driver: &'a TopologyTestDriver<T>,
+    task: TaskId,
+    index: usize,
+    name: &'static str,
+    types: std::marker::PhantomData<fn() -> (K, V)>,
+}
+
+impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
+    fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::WinStore) -> R) -> R {
+        let mut state = self.driver.state.borrow_mut();
+        let Some(task) = state.tasks.get_mut(&self.task) else {
+            panic!("no task {} for store `{}`", self.task, self.name);
+        };
+        let sub = self.task.subtopology;
+        match task.topology_mut().window_stores_mut(sub).get_mut(self.index) {
+            Some(store) => f(store),
+            None => panic!("window store `{}` is not open", self.name),
+        }
+    }
+
+    fn value(&self, bytes: &[u8]) -> V {
+        let Some((_, value)) = crate::__private::split_timestamped(bytes) else {
+            panic!("store `{}`: an entry without a timestamp", self.name);
+        };
+        V::deserialize(Some(value)).unwrap_or_else(|e| panic!("store `{}`: bad value: {e}", self.name))
+    }
+
+    /// The value of `key` in the window starting at `start`.
+    pub fn fetch(&self, key: &K, start: i64) -> Option<V> {
+        use crate::store::WindowStore as _;
+        let key = TestKeyValueStore::<T, K, V>::key_bytes(key);
+        let bytes = self.with_store(|s| s.fetch(&key, start)).unwrap_or_else(|e| panic!("{e}"));
+        bytes.map(|b| self.value(&b))
+    }
+
+    /// `key`'s windows with `from <= start <= to`: (start, value), by start.
+    pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Vec<(i64, V)> {
+        use crate::store::WindowStore as _;
+        let key = TestKeyValueStore::<T, K, V>::key_bytes(key);
+        let entries = self.with_store(|s| s.fetch_range(&key, from, to)).unwrap_or_else(|e| panic!("{e}"));
+        entries.into_iter().map(|(start, b)| (start, self.value(&b))).collect()
+    }
+
+    /// Every unexpired entry: (key, window start, value), by key bytes then start.
+    pub fn all(&self) -> Vec<(K, i64, V)> {
+        use crate::store::WindowStore as _;
+        let entries = self.with_store(|s| s.all()).unwrap_or_else(|e| panic!("{e}"));
+        entries
+            .into_iter()
+            .map(|(k, start, b)| {
+                let key = K::deserialize(Some(&k)).unwrap_or_else(|e| panic!("store `{}`: bad key: {e}", self.name));
+                (key, start, self.value(&b))
+            })
+            .collect()
+    }
+}
+
 /// A typed view of a task's key-value store in the test driver. Values are
 /// stored with their timestamp (Kafka Streams' timestamped store format).
 pub struct TestKeyValueStore<'a, T: Topology, K, V> {
