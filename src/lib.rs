@@ -31,10 +31,10 @@
 
 pub use weir_macros::topology;
 pub use weir_runtime::{
-    app, cli, config, error, kafka, record, serde, store, task, testing, time, topology as plan,
-    App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError, RecordCollector,
-    RecordContext, Serde, SerdeError, StreamsConfig, TimeWindows, Topology, TopologyDescription,
-    Window, Windowed,
+    app, cli, config, error, kafka, record, serde, store, suppress, task, testing, time,
+    topology as plan, App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError,
+    RecordCollector, RecordContext, Serde, SerdeError, StreamsConfig, TimeWindows, Topology,
+    TopologyDescription, Window, Windowed,
 };
 
 #[doc(hidden)]
@@ -55,6 +55,9 @@ impl StreamsBuilder {
 /// What a topology module usually needs.
 pub mod prelude {
     pub use crate::cli::AppArgs;
+    pub use crate::suppress::{
+        max_records, unbounded, until_time_limit, until_window_closes, BufferConfig, Suppressed,
+    };
     pub use crate::testing::{TestRecord, TopologyTestDriver};
     pub use crate::{
         topology, App, Headers, Json, RecordContext, StreamsBuilder, StreamsConfig, TimeWindows,

@@ -486,6 +486,37 @@ fn windowed_aggregate_topology() -> impl Topology {
     builder.build()
 }
 
+#[weir::topology]
+fn windowed_count_suppressed_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::TimeWindows::of_size_and_grace(
+            Duration::from_millis(500),
+            Duration::from_millis(300),
+        ))
+        .count()
+        .suppress(until_window_closes(unbounded()))
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), Some(v.to_string())))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn reduce_time_limited_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .reduce(|_agg, v| v)
+        .suppress(until_time_limit(Duration::from_millis(200), max_records(3)))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
 /// Runs `inputs` through the weir topology called `name`.
 fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
@@ -513,6 +544,8 @@ fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
         "count_group_by" => drive(count_group_by_topology(), inputs),
         "reduce_concat" => drive(reduce_concat_topology(), inputs),
         "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs),
+        "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs),
+        "reduce_time_limited" => drive(reduce_time_limited_topology(), inputs),
         "windowed_count" => drive(windowed_count_topology(), inputs),
         "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs),
         "windowed_reduce" => drive(windowed_reduce_topology(), inputs),
@@ -766,6 +799,20 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "windowed_aggregate",
         feature: "windowedBy(TimeWindows).aggregate()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "windowed_count_suppressed",
+        feature: "windowed count + suppress(untilWindowCloses(unbounded))",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "reduce_time_limited",
+        feature: "reduce + suppress(untilTimeLimit, maxRecords(3) emit early)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

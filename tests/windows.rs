@@ -55,7 +55,10 @@ fn tumbling_windows_count_until_stream_time_passes_end_plus_grace() {
     let store = driver.get_window_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000001");
     assert_eq!(store.fetch(&s("a"), 0), Some(3));
     assert_eq!(store.fetch_range(&s("a"), 0, 100), vec![(0, 3), (10, 1)]);
-    assert_eq!(store.all(), vec![(s("a"), 0, 3), (s("a"), 10, 1), (s("b"), 10, 1)]);
+    assert_eq!(
+        store.all(),
+        vec![(s("a"), 0, 3), (s("a"), 10, 1), (s("b"), 10, 1)]
+    );
 }
 
 #[weir::topology]
@@ -108,4 +111,80 @@ fn windowed_stores_are_readable_from_the_driver_description() {
     );
     let plan = driver.describe().0;
     assert_eq!(plan.stores[0].kind, weir::plan::StoreKind::Window);
+}
+
+#[weir::topology]
+fn final_counts() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("clicks")
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(5),
+        ))
+        .count()
+        .suppress(until_window_closes(unbounded()))
+        .to_stream()
+        .to("final-counts");
+    builder.build()
+}
+
+#[test]
+fn suppress_until_window_closes_emits_only_final_results() {
+    let driver = TopologyTestDriver::new(final_counts());
+    let clicks = driver.create_input_topic::<String, String>("clicks");
+    let out = driver.create_output_topic::<Windowed<String>, i64>("final-counts");
+    clicks.pipe_input_with_timestamp(s("a"), s("1"), 1);
+    clicks.pipe_input_with_timestamp(s("b"), s("2"), 2);
+    clicks.pipe_input_with_timestamp(s("a"), s("3"), 8);
+    clicks.pipe_input_with_timestamp(s("a"), s("4"), 14); // stream time 14 < 10 + 5: nothing closes
+    assert!(out.is_empty());
+    clicks.pipe_input_with_timestamp(s("c"), s("5"), 15); // [0, 10) closes: its final counts, by key
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(w("a", 0), 2, 8),
+            TestRecord::with_timestamp(w("b", 0), 1, 2)
+        ]
+    );
+    clicks.pipe_input_with_timestamp(s("a"), s("6"), 3); // late: dropped by the aggregation
+    clicks.pipe_input_with_timestamp(s("a"), s("7"), 30); // [10, 20) closes
+    assert_eq!(
+        out.read_key_values_to_list(),
+        vec![(w("a", 10), 1), (w("c", 10), 1)]
+    );
+    assert!(driver
+        .describe()
+        .to_string()
+        .contains("(stores: [KTABLE-SUPPRESS-STATE-STORE-0000000004])"));
+}
+
+#[weir::topology]
+fn rate_limited() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, i64>("levels")
+        .group_by_key()
+        .reduce(|_old, new| new)
+        .suppress(until_time_limit(Duration::from_millis(10), max_records(2)))
+        .to_stream()
+        .to("levels-limited");
+    builder.build()
+}
+
+#[test]
+fn suppress_until_time_limit_keeps_the_latest_and_emits_early_when_full() {
+    let driver = TopologyTestDriver::new(rate_limited());
+    let levels = driver.create_input_topic::<String, i64>("levels");
+    let out = driver.create_output_topic::<String, i64>("levels-limited");
+    levels.pipe_input_with_timestamp(s("x"), 1, 0);
+    levels.pipe_input_with_timestamp(s("x"), 2, 5);
+    assert!(out.is_empty());
+    levels.pipe_input_with_timestamp(s("y"), 7, 6);
+    levels.pipe_input_with_timestamp(s("x"), 3, 10); // x first buffered at 0: 0 <= 10 - 10
+    assert_eq!(out.read_key_values_to_list(), vec![(s("x"), 3)]);
+    levels.pipe_input_with_timestamp(s("z"), 1, 11);
+    levels.pipe_input_with_timestamp(s("w"), 1, 12); // three buffered > max 2: oldest (y) early
+    assert_eq!(out.read_key_values_to_list(), vec![(s("y"), 7)]);
 }

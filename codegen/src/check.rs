@@ -76,5 +76,6 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
             ..
         } => "aggregate",
         NodeKind::ToStream => "to_stream",
+        NodeKind::Suppress { .. } => "suppress",
     }
 }

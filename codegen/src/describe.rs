@@ -160,10 +160,13 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     kind: DescKind::Processor,
                     successors,
                     predecessors,
-                    stores: plan
-                        .store_of(id)
-                        .map(|s| vec![s.name.clone()])
-                        .unwrap_or_default(),
+                    stores: match &n.kind {
+                        NodeKind::Suppress { store, .. } => vec![store.clone()],
+                        _ => plan
+                            .store_of(id)
+                            .map(|s| vec![s.name.clone()])
+                            .unwrap_or_default(),
+                    },
                 }),
             }
         }

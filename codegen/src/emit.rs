@@ -107,6 +107,15 @@ fn window_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
         .collect()
 }
 
+/// The `suppress` nodes among `nodes`.
+fn suppress_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| matches!(graph.nodes[n].kind, NodeKind::Suppress { .. }))
+        .collect()
+}
+
 fn field(slot: (NodeId, char)) -> syn::Ident {
     format_ident!("{}{}", slot.1, slot.0)
 }
@@ -376,6 +385,7 @@ impl Emitter<'_> {
                 windows: Some(_),
                 ..
             } => self.windowed_aggregate(node, op, store),
+            NodeKind::Suppress { window_node, .. } => self.suppress(node, *window_node),
             NodeKind::Filter { negate, .. } => {
                 let kids = self.children(node);
                 let test = if *negate {
@@ -627,6 +637,53 @@ impl Emitter<'_> {
         }
     }
 
+    /// `suppress`, as Kafka Streams' `KTableSuppressProcessor`: the update is
+    /// buffered (latest per key, at its first buffer time: the window end,
+    /// or the record time for a time limit), then every entry whose time is
+    /// at or before stream time minus the grace (or the limit) is released
+    /// in (time, key) order, then the oldest while the buffer is over its bound.
+    fn suppress(&self, node: NodeId, window_node: Option<NodeId>) -> TokenStream {
+        let p = &self.p;
+        let name = &self.graph.nodes[node].name;
+        let (sup, buf) = (format_ident!("sup{}", node), format_ident!("buf{}", node));
+        let (time, duration) = match window_node {
+            Some(w) => {
+                let w = format_ident!("w{}", w);
+                (quote!(k.window.end), quote!(self.#w.grace_ms()))
+            }
+            None => (
+                quote!(ctx.timestamp),
+                quote!(match self.#sup.suppression { #p::Suppression::UntilTimeLimit(ms) => ms, _ => 0 }),
+            ),
+        };
+        let kids = self.children(node);
+        quote! {
+            let stream_time = self.#buf.observe(ctx.timestamp);
+            let bound = stream_time.saturating_sub(#duration);
+            let time = #time;
+            if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
+                self.#buf.put(time, key, k, v, ctx);
+            }
+            loop {
+                let entry = match self.#buf.pop_due(bound) {
+                    ::core::option::Option::Some(e) => e,
+                    ::core::option::Option::None if self.#buf.over(&self.#sup.buffer) => {
+                        #p::when_full(&self.#sup, #name)?;
+                        match self.#buf.pop_oldest() {
+                            ::core::option::Option::Some(e) => e,
+                            ::core::option::Option::None => break,
+                        }
+                    }
+                    ::core::option::Option::None => break,
+                };
+                let #p::Buffered { key: k, value: v, timestamp, headers, topic, partition, offset } = entry;
+                let released = #p::RecordContext { topic: &topic, partition, offset, timestamp, headers: &headers };
+                let ctx = &released;
+                #kids
+            }
+        }
+    }
+
     fn sub(&self, sub: usize) -> (TokenStream, Generics) {
         let p = &self.p;
         let g = self.generics(sub);
@@ -640,6 +697,16 @@ impl Emitter<'_> {
         let wnodes = self.window_nodes(sub);
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
         let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        let snodes = suppress_nodes(self.graph, &s.nodes);
+        let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
+        let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
+        let buftypes: Vec<_> = snodes
+            .iter()
+            .map(|&n| {
+                let (k, v) = self.output_types(n, &mut Generics::default());
+                quote!(#p::SuppressBuffer<#k, #v>)
+            })
+            .collect();
         let store_methods = if stateful {
             quote! {
                 fn init(&mut self, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
@@ -725,6 +792,8 @@ impl Emitter<'_> {
                 wstores: ::std::vec::Vec<#p::WinStore>,
                 #(#wfields: #p::TimeWindows,)*
                 #(#tfields: i64,)*
+                #(#supfields: #p::Suppressed,)*
+                #(#buffields: #buftypes,)*
                 types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
             }
             impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
@@ -739,6 +808,8 @@ impl Emitter<'_> {
                         wstores: ::std::vec::Vec::new(),
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
+                        #(#supfields: self.#supfields,)*
+                        #(#buffields: ::core::default::Default::default(),)*
                         types: #p::PhantomData,
                     }
                 }
@@ -784,6 +855,9 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let wnodes = window_nodes(graph, &s.nodes);
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
         let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        let snodes = suppress_nodes(graph, &s.nodes);
+        let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
+        let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
         sub_inits.push(quote! {
             #name {
                 #(#fields,)*
@@ -795,6 +869,8 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 wstores: ::std::vec::Vec::new(),
                 #(#wfields,)*
                 #(#tfields: -1,)*
+                #(#supfields,)*
+                #(#buffields: ::core::default::Default::default(),)*
                 types: #p::PhantomData,
             }
         });
@@ -830,15 +906,22 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         })
         .collect();
     let mut arg_exprs: Vec<&syn::Expr> = closures.iter().map(|&(_, e)| e).collect();
-    // Windows are values, evaluated where the user wrote them.
+    // Windows and suppressions are values, evaluated where the user wrote them.
     for n in &graph.nodes {
-        if let NodeKind::Aggregate {
-            windows: Some(w), ..
-        } = &n.kind
-        {
-            args.push(format_ident!("w{}", n.id));
-            arg_tys.push(quote!(#p::TimeWindows));
-            arg_exprs.push(w);
+        match &n.kind {
+            NodeKind::Aggregate {
+                windows: Some(w), ..
+            } => {
+                args.push(format_ident!("w{}", n.id));
+                arg_tys.push(quote!(#p::TimeWindows));
+                arg_exprs.push(w);
+            }
+            NodeKind::Suppress { config, .. } => {
+                args.push(format_ident!("sup{}", n.id));
+                arg_tys.push(quote!(#p::Suppressed));
+                arg_exprs.push(config);
+            }
+            _ => {}
         }
     }
     let sub_fields: Vec<_> = (0..plan.subs.len())

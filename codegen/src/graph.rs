@@ -120,6 +120,15 @@ pub enum NodeKind {
     },
     /// `to_stream()` of a table.
     ToStream,
+    /// `suppress(..)` of a table: holds updates back in a buffer.
+    Suppress {
+        /// The `Suppressed` expression (evaluated when the topology is constructed).
+        config: Expr,
+        /// `until_window_closes`: the windowed aggregation whose grace applies.
+        window_node: Option<NodeId>,
+        /// Name of its buffer (Kafka Streams' `KTABLE-SUPPRESS-STATE-STORE-..`).
+        store: String,
+    },
 }
 
 /// A stream aggregation.
@@ -559,6 +568,7 @@ impl<'e> Builder<'e> {
                     windows: positional[0].clone(),
                 })
             }
+            (Op::Suppress, Value::Table(input)) => self.suppress(spec, &positional[0], span, input),
             (Op::ToStream, Value::Table(input)) => {
                 let name = self.name_for(spec, &opts);
                 Some(Value::Stream(self.graph.add(
@@ -901,6 +911,52 @@ impl<'e> Builder<'e> {
             }
             e = &m.receiver;
         }
+    }
+
+    fn suppress(
+        &mut self,
+        spec: &OpSpec,
+        config: &Expr,
+        span: Span,
+        input: NodeId,
+    ) -> Option<Value> {
+        let head = match config {
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let window_node = match head.as_deref() {
+            Some("until_window_closes") => {
+                let windowed = matches!(
+                    self.graph.nodes[input].kind,
+                    NodeKind::Aggregate {
+                        windows: Some(_),
+                        ..
+                    }
+                );
+                if !windowed {
+                    self.errors.spanned(config, "`until_window_closes` needs a windowed table: the result of `windowed_by(..)` and an aggregation");
+                    return None;
+                }
+                Some(input)
+            }
+            Some("until_time_limit") => None,
+            _ => {
+                self.errors.spanned(config, format!("`suppress` takes `until_window_closes(..)` or `until_time_limit(..)`; usage: {}", spec.usage));
+                return None;
+            }
+        };
+        // As Kafka Streams: the processor's name first, then its buffer's.
+        let name = self.next_name(spec.prefix);
+        let store = self.next_name("KTABLE-SUPPRESS-STATE-STORE-");
+        let kind = NodeKind::Suppress {
+            config: config.clone(),
+            window_node,
+            store,
+        };
+        Some(Value::Table(self.graph.add(kind, name, span, Some(input))))
     }
 
     /// Whether records reaching `node` may have a key other than the one

@@ -93,6 +93,8 @@ pub enum Op {
     ToStream,
     /// `windowed_by(TimeWindows::..)`
     WindowedBy,
+    /// `suppress(until_window_closes(..))` / `suppress(until_time_limit(..))`
+    Suppress,
 }
 
 /// What the compiler knows about an operator.
@@ -359,6 +361,16 @@ pub const OPS: &[OpSpec] = &[
         options: &[],
         prefix: "",
         usage: "windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))",
+    },
+    OpSpec {
+        name: "suppress",
+        op: Op::Suppress,
+        on: Shape::Table,
+        gives: Shape::Table,
+        args: (1, 1),
+        options: &[],
+        prefix: "KTABLE-SUPPRESS-",
+        usage: "suppress(until_window_closes(unbounded())) or suppress(until_time_limit(duration, max_records(n)))",
     },
     OpSpec {
         name: "to_stream",

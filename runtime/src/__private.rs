@@ -61,7 +61,17 @@ pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {
 
 pub use crate::record::Headers;
 pub use crate::store::{Backend, KeyValueStore, KvStore, StoreError, TaskDirectory};
+pub use crate::suppress::{Buffered, SuppressBuffer, Suppressed, Suppression};
 pub use crate::time::{TimeWindows, Window, Windowed};
+
+/// A suppress buffer over its bound: fine under `emit_early_when_full` (the
+/// oldest entries go out early), an error under `shut_down_when_full`.
+pub fn when_full(config: &Suppressed, processor: &'static str) -> Result<(), ProcessError> {
+    match config.buffer.when_full() {
+        crate::suppress::WhenFull::EmitEarly => Ok(()),
+        crate::suppress::WhenFull::ShutDown => Err(ProcessError::BufferFull { processor }),
+    }
+}
 pub use crate::topology::{InternalTopicKind, StoreKind, StorePlan};
 
 /// No headers: changelog records carry none, as in Kafka Streams.

@@ -63,6 +63,12 @@ pub enum ProcessError {
         /// What went wrong.
         reason: String,
     },
+    /// A `suppress` buffer configured with `shut_down_when_full` is full.
+    #[error("suppression buffer of `{processor}` is full (shut_down_when_full)")]
+    BufferFull {
+        /// The suppress processor.
+        processor: &'static str,
+    },
     /// A sub-topology or source index the topology does not have.
     #[error("topology has no sub-topology {sub} with source {source_index}")]
     NoSuchSource {

@@ -18,6 +18,7 @@ pub use serde::{Json, Serde, SerdeError};
 pub use topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescription};
 pub mod config;
 pub mod store;
+pub mod suppress;
 pub mod task;
 pub mod time;
 pub use config::{ConfigError, DeserializationHandler, StreamsConfig};

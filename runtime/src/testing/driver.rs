@@ -185,7 +185,11 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
             panic!("no task {} for store `{}`", self.task, self.name);
         };
         let sub = self.task.subtopology;
-        match task.topology_mut().window_stores_mut(sub).get_mut(self.index) {
+        match task
+            .topology_mut()
+            .window_stores_mut(sub)
+            .get_mut(self.index)
+        {
             Some(store) => f(store),
             None => panic!("window store `{}` is not open", self.name),
         }
@@ -195,14 +199,17 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
         let Some((_, value)) = crate::__private::split_timestamped(bytes) else {
             panic!("store `{}`: an entry without a timestamp", self.name);
         };
-        V::deserialize(Some(value)).unwrap_or_else(|e| panic!("store `{}`: bad value: {e}", self.name))
+        V::deserialize(Some(value))
+            .unwrap_or_else(|e| panic!("store `{}`: bad value: {e}", self.name))
     }
 
     /// The value of `key` in the window starting at `start`.
     pub fn fetch(&self, key: &K, start: i64) -> Option<V> {
         use crate::store::WindowStore as _;
         let key = TestKeyValueStore::<T, K, V>::key_bytes(key);
-        let bytes = self.with_store(|s| s.fetch(&key, start)).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = self
+            .with_store(|s| s.fetch(&key, start))
+            .unwrap_or_else(|e| panic!("{e}"));
         bytes.map(|b| self.value(&b))
     }
 
@@ -210,18 +217,26 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
     pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Vec<(i64, V)> {
         use crate::store::WindowStore as _;
         let key = TestKeyValueStore::<T, K, V>::key_bytes(key);
-        let entries = self.with_store(|s| s.fetch_range(&key, from, to)).unwrap_or_else(|e| panic!("{e}"));
-        entries.into_iter().map(|(start, b)| (start, self.value(&b))).collect()
+        let entries = self
+            .with_store(|s| s.fetch_range(&key, from, to))
+            .unwrap_or_else(|e| panic!("{e}"));
+        entries
+            .into_iter()
+            .map(|(start, b)| (start, self.value(&b)))
+            .collect()
     }
 
     /// Every unexpired entry: (key, window start, value), by key bytes then start.
     pub fn all(&self) -> Vec<(K, i64, V)> {
         use crate::store::WindowStore as _;
-        let entries = self.with_store(|s| s.all()).unwrap_or_else(|e| panic!("{e}"));
+        let entries = self
+            .with_store(|s| s.all())
+            .unwrap_or_else(|e| panic!("{e}"));
         entries
             .into_iter()
             .map(|(k, start, b)| {
-                let key = K::deserialize(Some(&k)).unwrap_or_else(|e| panic!("store `{}`: bad key: {e}", self.name));
+                let key = K::deserialize(Some(&k))
+                    .unwrap_or_else(|e| panic!("store `{}`: bad key: {e}", self.name));
                 (key, start, self.value(&b))
             })
             .collect()

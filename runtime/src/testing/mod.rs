@@ -10,5 +10,7 @@ pub mod broker;
 pub mod driver;
 pub mod test_record;
 
-pub use driver::{TestInputTopic, TestKeyValueStore, TestOutputTopic, TestWindowStore, TopologyTestDriver};
+pub use driver::{
+    TestInputTopic, TestKeyValueStore, TestOutputTopic, TestWindowStore, TopologyTestDriver,
+};
 pub use test_record::TestRecord;

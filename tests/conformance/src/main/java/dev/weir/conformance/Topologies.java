@@ -17,6 +17,7 @@ import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 
@@ -299,6 +300,26 @@ public final class Topologies {
             .aggregate(() -> "", (k, v, agg) -> agg + charCount(v))
             .toStream()
             .map((wk, v) -> KeyValue.pair(windowed(wk), v))
+            .to("out"));
+
+        // -- suppression
+        define("windowed_count_suppressed", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(java.time.Duration.ofMillis(500), java.time.Duration.ofMillis(300)))
+            // Serdes for the suppression buffer (Kafka Streams takes them from here).
+            .count(org.apache.kafka.streams.kstream.Materialized.with(
+                org.apache.kafka.common.serialization.Serdes.String(),
+                org.apache.kafka.common.serialization.Serdes.Long()))
+            .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
+        define("reduce_time_limited", b -> in(b, "in")
+            .groupByKey()
+            .reduce((agg, v) -> v)
+            .suppress(Suppressed.untilTimeLimit(java.time.Duration.ofMillis(200), Suppressed.BufferConfig.maxRecords(3)))
+            .toStream()
             .to("out"));
 
         define("aggregate_after_map", b -> in(b, "in")
