@@ -159,3 +159,60 @@ fn both_store_backends_give_the_same_results() {
         );
     }
 }
+
+#[weir::topology]
+fn two_aggregations_one_key_change() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let by_first_letter = builder
+        .stream::<(), String>("words")
+        .select_key(|_, w| w.chars().next().map(String::from).unwrap_or_default());
+    by_first_letter
+        .group_by_key()
+        .count()
+        .to_stream()
+        .to("letter-counts");
+    by_first_letter
+        .group_by_key()
+        .reduce(|longest, w| if w.len() > longest.len() { w } else { longest })
+        .to_stream()
+        .to("longest-per-letter");
+    builder.build()
+}
+
+#[test]
+fn one_key_change_feeding_two_aggregations_uses_one_repartition_topic() {
+    let driver = TopologyTestDriver::new(two_aggregations_one_key_change());
+    let plan = driver.describe().0;
+    let repartitions: Vec<&str> = plan
+        .internal_topics
+        .iter()
+        .filter(|t| t.kind == weir::plan::InternalTopicKind::Repartition)
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        repartitions,
+        ["KSTREAM-AGGREGATE-STATE-STORE-0000000002-repartition"]
+    );
+    let text = driver.describe().to_string();
+    assert!(
+        text.contains("merge-repartition: `KSTREAM-REDUCE-0000000007`"),
+        "{text}"
+    );
+    let words = driver.create_input_topic::<(), String>("words");
+    words.pipe_value_list(vec![s("apple"), s("avocado"), s("banana"), s("ax")]);
+    let counts = driver.create_output_topic::<String, i64>("letter-counts");
+    let longest = driver.create_output_topic::<String, String>("longest-per-letter");
+    assert_eq!(
+        counts.read_key_values_to_list(),
+        vec![(s("a"), 1), (s("a"), 2), (s("b"), 1), (s("a"), 3)]
+    );
+    assert_eq!(
+        longest.read_key_values_to_list(),
+        vec![
+            (s("a"), s("apple")),
+            (s("a"), s("avocado")),
+            (s("b"), s("banana")),
+            (s("a"), s("avocado"))
+        ]
+    );
+}

@@ -172,6 +172,9 @@ pub struct Node {
 pub struct Graph {
     /// Nodes, in creation order.
     pub nodes: Vec<Node>,
+    /// Repartition topics merged at build time: (kept repartition node,
+    /// the aggregation that reuses it instead of a topic of its own).
+    pub merged_repartitions: Vec<(NodeId, NodeId)>,
 }
 
 impl Graph {
@@ -251,6 +254,8 @@ struct Builder<'e> {
     graph: Graph,
     env: HashMap<Ident, Value>,
     poisoned: std::collections::HashSet<Ident>,
+    /// Repartition nodes inserted before aggregations, by the node they read.
+    auto_repartitions: HashMap<NodeId, NodeId>,
     counter: usize,
     errors: &'e mut Errors,
 }
@@ -1019,7 +1024,18 @@ impl<'e> Builder<'e> {
         };
         let name = self.next_name(spec.prefix);
         let mut upstream = input;
-        if self.key_changed(input) {
+        // One key change feeding several aggregations goes through one
+        // repartition topic (Kafka Streams' `topology.optimization=all`
+        // merge of repartition topics), unless the grouping is named.
+        let reusable = self
+            .auto_repartitions
+            .get(&input)
+            .copied()
+            .filter(|_| repartition_name.is_none());
+        if let Some(existing) = reusable {
+            upstream = existing;
+        } else if self.key_changed(input) {
+            let named = repartition_name.is_some();
             let prefix = repartition_name
                 .map(|n| n.value())
                 .unwrap_or_else(|| store.clone());
@@ -1029,6 +1045,9 @@ impl<'e> Builder<'e> {
                 span,
                 Some(input),
             );
+            if !named {
+                self.auto_repartitions.insert(input, upstream);
+            }
         }
         let kind = NodeKind::Aggregate {
             op,
@@ -1036,12 +1055,11 @@ impl<'e> Builder<'e> {
             in_memory: opts.in_memory,
             windows,
         };
-        Some(Value::Table(self.graph.add(
-            kind,
-            name,
-            span,
-            Some(upstream),
-        )))
+        let node = self.graph.add(kind, name, span, Some(upstream));
+        if reusable.is_some() {
+            self.graph.merged_repartitions.push((upstream, node));
+        }
+        Some(Value::Table(node))
     }
 
     fn index(&mut self, value: Value, key: &Expr) -> Option<Value> {
@@ -1099,6 +1117,7 @@ pub fn build(f: &TopologyFn, errors: &mut Errors) -> Graph {
         graph: Graph::default(),
         env: HashMap::new(),
         poisoned: Default::default(),
+        auto_repartitions: HashMap::new(),
         counter: 0,
         errors,
     };

@@ -14,29 +14,35 @@ pub struct Rewrite {
     pub detail: String,
 }
 
-/// Decides the rewrites. So far: every sub-topology is fused into a single
-/// processor (its operators run as one straight-line function).
+/// Names the rewrites: repartition topics merged while building the graph,
+/// and every sub-topology fused into a single processor (its operators run
+/// as one straight-line function).
 pub fn optimize(graph: &Graph, plan: &Plan) -> Vec<Rewrite> {
-    plan.subs
-        .iter()
-        .map(|s| {
-            let ops: Vec<&str> = s
-                .nodes
-                .iter()
-                .map(|&n| &graph.nodes[n].kind)
-                .filter(|k| !matches!(k, NodeKind::Source { .. }))
-                .map(kind_name)
-                .collect();
-            Rewrite {
-                name: "fuse",
-                detail: format!(
-                    "sub-topology {}: {} operator(s) [{}] run as one processor `__WeirSub{}`",
-                    s.id,
-                    ops.len(),
-                    ops.join(" "),
-                    s.id
-                ),
-            }
-        })
-        .collect()
+    let merged = graph.merged_repartitions.iter().map(|&(repartition, aggregation)| Rewrite {
+        name: "merge-repartition",
+        detail: format!(
+            "`{}` reads the repartition topic `{}-repartition` of an earlier aggregation of the same key change instead of writing its own",
+            graph.nodes[aggregation].name, graph.nodes[repartition].name
+        ),
+    });
+    let fused = plan.subs.iter().map(|s| {
+        let ops: Vec<&str> = s
+            .nodes
+            .iter()
+            .map(|&n| &graph.nodes[n].kind)
+            .filter(|k| !matches!(k, NodeKind::Source { .. }))
+            .map(kind_name)
+            .collect();
+        Rewrite {
+            name: "fuse",
+            detail: format!(
+                "sub-topology {}: {} operator(s) [{}] run as one processor `__WeirSub{}`",
+                s.id,
+                ops.len(),
+                ops.join(" "),
+                s.id
+            ),
+        }
+    });
+    merged.chain(fused).collect()
 }
