@@ -242,6 +242,13 @@ impl Value {
     }
 }
 
+/// What an aggregation aggregates: a grouped (maybe windowed) stream.
+struct Grouping {
+    input: NodeId,
+    repartition_name: Option<LitStr>,
+    windows: Option<Expr>,
+}
+
 /// Options such as `named("x")` and `partitions(4)` found among arguments.
 #[derive(Default)]
 struct Options {
@@ -539,9 +546,11 @@ impl<'e> Builder<'e> {
                 &positional,
                 &opts,
                 span,
-                input,
-                repartition_name,
-                None,
+                Grouping {
+                    input,
+                    repartition_name,
+                    windows: None,
+                },
             ),
             (
                 Op::Count | Op::Reduce | Op::Aggregate,
@@ -555,9 +564,11 @@ impl<'e> Builder<'e> {
                 &positional,
                 &opts,
                 span,
-                input,
-                repartition_name,
-                Some(windows),
+                Grouping {
+                    input,
+                    repartition_name,
+                    windows: Some(windows),
+                },
             ),
             (
                 Op::WindowedBy,
@@ -984,10 +995,13 @@ impl<'e> Builder<'e> {
         args: &[Expr],
         opts: &Options,
         span: Span,
-        input: NodeId,
-        repartition_name: Option<LitStr>,
-        windows: Option<Expr>,
+        grouping: Grouping,
     ) -> Option<Value> {
+        let Grouping {
+            input,
+            repartition_name,
+            windows,
+        } = grouping;
         let op = match spec.op {
             Op::Count => AggOp::Count,
             Op::Reduce => AggOp::Reduce { f: args[0].clone() },
