@@ -16,6 +16,11 @@
 //! (sub-topology, partition); offsets are committed every
 //! `commit.interval.ms`, on revocation and at shutdown, and only once every
 //! record produced before them is acknowledged by the broker.
+//!
+//! Stateful tasks keep their stores in `<state.dir>/<application.id>/<task>`;
+//! a task restores its stores from their changelogs before it processes
+//! anything (from the checkpoint a clean close or a commit wrote, for RocksDB
+//! stores), and checkpoints the changelog offsets after every commit.
 
 use crate::config::{ConfigError, StreamsConfig};
 use crate::error::ProcessError;
@@ -103,6 +108,40 @@ pub enum AppError {
         /// The store error.
         source: crate::store::StoreError,
     },
+    /// A task's state directory could not be created, or a file in it
+    /// removed.
+    #[error("task {task}: state directory: `{}`: {source}", .path.display())]
+    StateDirectory {
+        /// The task.
+        task: TaskId,
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A task's stores are locked by someone else: another application
+    /// instance (or process) using the same `state.dir`.
+    #[error("task {task}: state directory `{}` is in use by another instance of the application (each instance needs its own `state.dir`): {reason}", .path.display())]
+    StateDirectoryLocked {
+        /// The task.
+        task: TaskId,
+        /// Its state directory.
+        path: std::path::PathBuf,
+        /// The lock error.
+        reason: String,
+    },
+    /// A store could not be restored from its changelog.
+    #[error("task {task}: cannot restore store `{store}` from changelog `{topic}`: {reason}")]
+    Restore {
+        /// The task.
+        task: TaskId,
+        /// The store.
+        store: String,
+        /// The changelog partition (`topic-partition`).
+        topic: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A stream thread panicked.
     #[error("stream thread `{0}` panicked")]
     ThreadPanicked(String),
@@ -142,6 +181,9 @@ pub struct RunSummary {
     pub skipped_records: u64,
     /// Records handed to the producer (and acknowledged, unless the run failed).
     pub produced: u64,
+    /// Changelog records written into stores while restoring them, before
+    /// their tasks ran (from a checkpoint: only what came after it).
+    pub restored: u64,
 }
 
 impl RunSummary {
@@ -149,6 +191,7 @@ impl RunSummary {
         self.processed += t.tasks.processed;
         self.skipped_records += t.tasks.skipped_records;
         self.produced += t.produced;
+        self.restored += t.restored;
     }
 }
 
@@ -342,6 +385,7 @@ impl<T: Topology> App<T> {
                     processed = summary.processed,
                     skipped = summary.skipped_records,
                     produced = summary.produced,
+                    restored = summary.restored,
                     "stopped"
                 );
                 Ok(summary)

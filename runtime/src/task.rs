@@ -62,6 +62,17 @@ impl<T: Topology> Task<T> {
         self.topology.init(self.id.subtopology, dir, backend)
     }
 
+    /// The task's open state stores, in plan order (restoration, flushes,
+    /// checkpoints); empty for a stateless task.
+    pub fn stores_mut(&mut self) -> &mut [crate::store::KvStore] {
+        self.topology.stores_mut(self.id.subtopology)
+    }
+
+    /// The task's open window stores, in plan order.
+    pub fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
+        self.topology.window_stores_mut(self.id.subtopology)
+    }
+
     /// The compiled topology this task runs (its own copy).
     pub fn topology_mut(&mut self) -> &mut T {
         &mut self.topology

@@ -365,6 +365,7 @@ fn uppercases_through_a_repartition_topic_keeping_timestamps_and_headers() {
             processed: 2 * n as u64,
             skipped_records: 0,
             produced: 2 * n as u64,
+            restored: 0,
         }
     );
 
@@ -468,6 +469,7 @@ fn malformed_records_are_skipped_or_fail_by_handler_and_offsets_are_committed() 
             processed: 2,
             skipped_records: 1,
             produced: 2,
+            restored: 0,
         }
     );
     // The skipped record counts as processed for the offset.
@@ -540,6 +542,7 @@ fn malformed_records_are_skipped_or_fail_by_handler_and_offsets_are_committed() 
             processed: 1,
             skipped_records: 0,
             produced: 1,
+            restored: 0,
         }
     );
     assert_eq!(

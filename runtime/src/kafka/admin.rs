@@ -4,7 +4,7 @@ use super::clients::admin_config;
 use super::context::ClientLogger;
 use crate::app::AppError;
 use crate::config::StreamsConfig;
-use crate::topology::{Plan, TopicRef};
+use crate::topology::{InternalTopicKind, Plan, TopicRef};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::metadata::Metadata;
@@ -27,8 +27,32 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) struct TopicSetup {
     /// Partition count of every source and internal topic of the plan.
     pub partitions: HashMap<String, i32>,
-    /// Internal topics created (missing before).
-    pub to_create: Vec<(String, i32)>,
+    /// Internal topics to create (missing before).
+    pub to_create: Vec<NewInternalTopic>,
+}
+
+/// An internal topic that start-up creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewInternalTopic {
+    /// Full name (`<application.id>-<name>`).
+    pub name: String,
+    /// Partition count.
+    pub partitions: i32,
+    /// Repartition or changelog, which decides its configuration.
+    pub kind: InternalTopicKind,
+}
+
+/// The topic configuration an internal topic is created with, as Kafka
+/// Streams creates them: repartition topics are deleted by time
+/// (`cleanup.policy=delete`), changelogs are compacted so that the latest
+/// value of every key survives (`cleanup.policy=compact`).
+pub(crate) fn internal_topic_config(
+    kind: InternalTopicKind,
+) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        InternalTopicKind::Repartition => &[("cleanup.policy", "delete")],
+        InternalTopicKind::Changelog => &[("cleanup.policy", "compact")],
+    }
 }
 
 /// Checks `plan`'s topics against the cluster's (`existing`: name → partition
@@ -112,7 +136,11 @@ pub(crate) fn plan_topics(
                 })
             }
             Some(_) => {}
-            None => setup.to_create.push((name.clone(), expected)),
+            None => setup.to_create.push(NewInternalTopic {
+                name: name.clone(),
+                partitions: expected,
+                kind: plan.internal_topics[i].kind,
+            }),
         }
         setup.partitions.insert(name, expected);
     }
@@ -215,13 +243,15 @@ pub(crate) fn prepare_topics(
     let new_topics: Vec<NewTopic<'_>> = setup
         .to_create
         .iter()
-        .map(|(name, partitions)| {
-            NewTopic::new(
-                name,
-                *partitions,
-                TopicReplication::Fixed(config.replication_factor),
+        .map(|t| {
+            internal_topic_config(t.kind).iter().fold(
+                NewTopic::new(
+                    &t.name,
+                    t.partitions,
+                    TopicReplication::Fixed(config.replication_factor),
+                ),
+                |topic, &(key, value)| topic.set(key, value),
             )
-            .set("cleanup.policy", "delete")
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(CREATE_TIMEOUT));
@@ -250,7 +280,7 @@ pub(crate) fn prepare_topics(
                 let ready = setup
                     .to_create
                     .iter()
-                    .all(|(name, n)| counts.get(name) == Some(n));
+                    .all(|t| counts.get(&t.name) == Some(&t.partitions));
                 if ready {
                     // Another instance may have created a topic with other counts.
                     plan_topics(plan, &config.application_id, &counts)?;
@@ -269,7 +299,7 @@ pub(crate) fn prepare_topics(
             return Ok(Some(setup));
         }
         if Instant::now() >= deadline {
-            let names: Vec<&str> = setup.to_create.iter().map(|(n, _)| n.as_str()).collect();
+            let names: Vec<&str> = setup.to_create.iter().map(|t| t.name.as_str()).collect();
             return Err(AppError::CreateTopic {
                 topic: names.join(", "),
                 reason: format!("not visible in metadata after {CREATE_TIMEOUT:?}"),
@@ -358,6 +388,14 @@ mod tests {
         mermaid: "",
     };
 
+    fn created(setup: &TopicSetup) -> Vec<(&str, i32, InternalTopicKind)> {
+        setup
+            .to_create
+            .iter()
+            .map(|t| (t.name.as_str(), t.partitions, t.kind))
+            .collect()
+    }
+
     fn existing(pairs: &[(&str, i32)]) -> HashMap<String, i32> {
         pairs.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect()
     }
@@ -366,10 +404,10 @@ mod tests {
     fn internal_topics_get_upstream_partition_counts() {
         let setup = plan_topics(&JOINISH, "app", &existing(&[("in", 4), ("table", 4)])).unwrap();
         assert_eq!(
-            setup.to_create,
+            created(&setup),
             vec![
-                ("app-rekey-repartition".to_owned(), 4),
-                ("app-fixed-repartition".to_owned(), 2)
+                ("app-rekey-repartition", 4, InternalTopicKind::Repartition),
+                ("app-fixed-repartition", 2, InternalTopicKind::Repartition)
             ]
         );
         assert_eq!(setup.partitions["app-rekey-repartition"], 4);
@@ -400,6 +438,81 @@ mod tests {
             e,
             AppError::InternalTopicPartitions { ref topic, expected: 2, actual: 3 }
                 if topic == "app-fixed-repartition"
+        ));
+    }
+
+    /// `in` → count after a key change: the store's changelog is written by
+    /// sub-topology 1, which reads the repartition topic.
+    static COUNTING: Plan = Plan {
+        name: "counting",
+        subtopologies: &[
+            SubTopologyPlan {
+                copartitioned: false,
+                sources: &[SourcePlan {
+                    name: "s0",
+                    topics: &[TopicRef::Named("in")],
+                }],
+            },
+            SubTopologyPlan {
+                copartitioned: false,
+                sources: &[SourcePlan {
+                    name: "s1",
+                    topics: &[TopicRef::Internal(0)],
+                }],
+            },
+        ],
+        internal_topics: &[
+            InternalTopic {
+                name: "counts-repartition",
+                partitions: Some(3),
+                written_by: 0,
+                kind: InternalTopicKind::Repartition,
+            },
+            InternalTopic {
+                name: "counts-changelog",
+                partitions: None,
+                written_by: 1,
+                kind: InternalTopicKind::Changelog,
+            },
+        ],
+        stores: &[],
+        description: "",
+        mermaid: "",
+    };
+
+    #[test]
+    fn changelogs_are_compacted_and_partitioned_like_their_tasks() {
+        let setup = plan_topics(&COUNTING, "app", &existing(&[("in", 5)])).unwrap();
+        assert_eq!(
+            created(&setup),
+            vec![
+                ("app-counts-repartition", 3, InternalTopicKind::Repartition),
+                // As many partitions as the writing sub-topology has tasks.
+                ("app-counts-changelog", 3, InternalTopicKind::Changelog),
+            ]
+        );
+        assert_eq!(
+            internal_topic_config(InternalTopicKind::Changelog),
+            [("cleanup.policy", "compact")]
+        );
+        assert_eq!(
+            internal_topic_config(InternalTopicKind::Repartition),
+            [("cleanup.policy", "delete")]
+        );
+
+        // An existing changelog is kept when it matches, refused otherwise.
+        let ok = existing(&[("in", 5), ("app-counts-changelog", 3)]);
+        let setup = plan_topics(&COUNTING, "app", &ok).unwrap();
+        assert_eq!(
+            created(&setup),
+            vec![("app-counts-repartition", 3, InternalTopicKind::Repartition)]
+        );
+        let wrong = existing(&[("in", 5), ("app-counts-changelog", 5)]);
+        let e = plan_topics(&COUNTING, "app", &wrong).unwrap_err();
+        assert!(matches!(
+            e,
+            AppError::InternalTopicPartitions { ref topic, expected: 3, actual: 5 }
+                if topic == "app-counts-changelog"
         ));
     }
 

@@ -53,6 +53,46 @@ pub fn consumer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
     cc
 }
 
+/// Settings the restore consumer depends on: a user value is ignored.
+const RESTORE_CONSUMER_FIXED: &[&str] = &[
+    "group.id",
+    "enable.auto.commit",
+    "enable.partition.eof",
+    "isolation.level",
+];
+
+/// The restore consumer of stream thread `thread` (0-based), which reads
+/// changelogs into stores before their task runs (Kafka Streams' restore
+/// consumer): partitions are assigned with offsets, never subscribed, and
+/// nothing is committed (librdkafka wants a `group.id` for `assign` all the
+/// same: the client id, never joined); committed records only;
+/// end-of-partition events (how restoration knows it is done when the last
+/// offsets are compacted away); short fetch waits; then `consumer.*`
+/// entries, which apply to every consumer as in Kafka Streams.
+pub fn restore_consumer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
+    let client_id = format!("{}-restore-consumer", thread_client_id(config, thread));
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.bootstrap_servers)
+        .set("group.id", &client_id)
+        .set("client.id", &client_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
+        // A fetch left waiting at a changelog's end would delay the offset
+        // query of the next restoration on the same connection by up to
+        // this long (librdkafka's default: 500 ms per restored store).
+        .set("fetch.wait.max.ms", "10");
+    apply_overrides(
+        &mut cc,
+        &config.consumer,
+        RESTORE_CONSUMER_FIXED,
+        "restore consumer",
+    );
+    cc
+}
+
 /// The producer of stream thread `thread` (0-based): Java-compatible
 /// partitioning (`murmur2_random`), Kafka Streams' `linger.ms=100`, then
 /// `producer.*` entries.
@@ -127,6 +167,30 @@ mod tests {
         let ac = admin_config(&c);
         assert_eq!(ac.get("request.timeout.ms"), Some("1000"));
         assert_eq!(ac.get("bootstrap.servers"), Some("broker:9093"));
+    }
+
+    #[test]
+    fn restore_consumer_reads_committed_records_outside_the_group() {
+        let mut c = config();
+        c.set_pair("consumer.group.id=other").unwrap();
+        c.set_pair("consumer.isolation.level=read_uncommitted")
+            .unwrap();
+        c.set_pair("consumer.fetch.max.bytes=1000000").unwrap();
+        let cc = restore_consumer_config(&c, 1);
+        assert_eq!(
+            cc.get("group.id"),
+            Some("wordcount-StreamThread-2-restore-consumer"),
+            "not the application's group"
+        );
+        assert_eq!(cc.get("enable.auto.commit"), Some("false"));
+        assert_eq!(cc.get("isolation.level"), Some("read_committed"));
+        assert_eq!(cc.get("enable.partition.eof"), Some("true"));
+        assert_eq!(cc.get("fetch.wait.max.ms"), Some("10"));
+        assert_eq!(cc.get("fetch.max.bytes"), Some("1000000"));
+        assert_eq!(
+            cc.get("client.id"),
+            Some("wordcount-StreamThread-2-restore-consumer")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The [`RecordCollector`] of the Kafka runtime: hands records to the
 //! stream thread's producer.
 
-use super::context::ProducerCtx;
+use super::context::{changelog_opaque, ProducerCtx};
 use super::routing::Routing;
 use crate::error::ProcessError;
 use crate::record::{Headers, RecordContext};
@@ -39,23 +39,31 @@ impl RecordCollector for KafkaCollector<'_> {
         value: Option<&[u8]>,
         context: &RecordContext<'_>,
     ) -> Result<(), ProcessError> {
-        let topic = match topic {
-            SinkTopic::Named(t) => t,
+        // A changelog record goes to the task's own partition (that of the
+        // record being processed), as Kafka Streams writes changelogs; its
+        // delivery report feeds the task's checkpoint.
+        let (topic, partition, delivery_opaque) = match topic {
+            SinkTopic::Named(t) => (t, None, 0),
             SinkTopic::Internal(i) => {
-                self.routing.internal(i).ok_or_else(|| ProcessError::Send {
+                let name = self.routing.internal(i).ok_or_else(|| ProcessError::Send {
                     topic: format!("internal topic #{i}"),
                     reason: "the topology's plan has no such internal topic".into(),
-                })?
+                })?;
+                if self.routing.is_changelog(i) {
+                    (name, Some(context.partition), changelog_opaque(i))
+                } else {
+                    (name, None, 0)
+                }
             }
         };
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord {
+        let mut record: BaseRecord<'_, [u8], [u8], usize> = BaseRecord {
             topic,
-            partition: None,
+            partition,
             payload: value,
             key,
             timestamp: (context.timestamp >= 0).then_some(context.timestamp),
             headers: (!context.headers.is_empty()).then(|| kafka_headers(context.headers)),
-            delivery_opaque: (),
+            delivery_opaque,
         };
         let mut waited = false;
         loop {

@@ -77,11 +77,28 @@ impl ClientContext for ClientLogger {
     }
 }
 
-/// The producer's context: counts failed deliveries.
+/// A changelog partition: internal topic index and partition number.
+pub(crate) type ChangelogPartition = (usize, i32);
+
+/// The delivery opaque of a record: `0` for any record but a changelog's,
+/// `i + 1` for a record of internal topic `i`, a changelog (whose delivered
+/// offsets are kept for the task's checkpoint).
+pub(crate) fn changelog_opaque(internal: usize) -> usize {
+    internal + 1
+}
+
+/// A consumer that needs no rebalance hooks (the restore consumer).
+impl ConsumerContext for ClientLogger {}
+
+/// The producer's context: counts failed deliveries, and keeps the offsets
+/// of changelog records the broker acknowledged.
 pub(crate) struct ProducerCtx {
     log: ClientLogger,
     failed: AtomicU64,
     first_failure: Mutex<Option<(String, String)>>,
+    /// Per changelog partition, the offset after the highest acknowledged
+    /// record (what a checkpoint records).
+    changelog_offsets: Mutex<HashMap<ChangelogPartition, i64>>,
 }
 
 impl ProducerCtx {
@@ -90,7 +107,38 @@ impl ProducerCtx {
             log: ClientLogger::new(client),
             failed: AtomicU64::new(0),
             first_failure: Mutex::new(None),
+            changelog_offsets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether every delivery so far succeeded.
+    pub fn no_failure(&self) -> bool {
+        self.failed.load(Ordering::Acquire) == 0
+    }
+
+    /// The offset after the highest acknowledged record of a changelog
+    /// partition, if this producer wrote to it.
+    pub fn changelog_offset(&self, partition: ChangelogPartition) -> Option<i64> {
+        lock(&self.changelog_offsets).get(&partition).copied()
+    }
+
+    /// Forgets changelog partitions (their task was closed).
+    pub fn forget_changelogs(&self, partitions: &[ChangelogPartition]) {
+        let mut offsets = lock(&self.changelog_offsets);
+        for p in partitions {
+            offsets.remove(p);
+        }
+    }
+
+    /// Records the acknowledgement of offset `offset` of a changelog
+    /// partition (from a delivery report; `-1`, unknown, is ignored).
+    pub(crate) fn acknowledged(&self, partition: ChangelogPartition, offset: i64) {
+        if offset < 0 {
+            return;
+        }
+        let mut offsets = lock(&self.changelog_offsets);
+        let next = offsets.entry(partition).or_insert(offset + 1);
+        *next = (*next).max(offset + 1);
     }
 
     /// `Err` naming the first failed delivery's topic and reason, if any failed.
@@ -120,9 +168,13 @@ impl ClientContext for ProducerCtx {
 }
 
 impl ProducerContext for ProducerCtx {
-    type DeliveryOpaque = ();
+    /// See [`changelog_opaque`].
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, delivery_result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, delivery_result: &DeliveryResult<'_>, opaque: usize) {
+        if let (Ok(message), Some(internal)) = (delivery_result, opaque.checked_sub(1)) {
+            self.acknowledged((internal, message.partition()), message.offset());
+        }
         if let Err((error, message)) = delivery_result {
             let topic = message.topic().to_owned();
             tracing::error!(client = %self.log.client, topic = %topic,

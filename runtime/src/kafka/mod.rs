@@ -9,20 +9,24 @@
 //!   and are co-partitioned, create internal (repartition) topics;
 //! - stream threads (`thread`): one consumer and one producer each, one
 //!   [`crate::Task`] per (sub-topology, partition), offsets committed only
-//!   once every record produced before them is acknowledged.
+//!   once every record produced before them is acknowledged;
+//! - task state (`state`): state directories, restoration of stores from
+//!   their changelogs before a task runs, checkpoint files.
 //!
 //! Partitioning: producers use librdkafka's `murmur2_random` partitioner,
 //! the same hash as Java's default partitioner for keyed records, so a
 //! weir application and a Kafka Streams one put a key in the same partition.
+//! Changelog records go to the partition of the task that writes them.
 
 mod admin;
 mod clients;
 mod collector;
 mod context;
 mod routing;
+mod state;
 mod thread;
 
-pub use clients::{admin_config, consumer_config, producer_config};
+pub use clients::{admin_config, consumer_config, producer_config, restore_consumer_config};
 
 pub(crate) use admin::prepare_topics;
 pub(crate) use routing::Routing;

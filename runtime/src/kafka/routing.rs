@@ -1,7 +1,7 @@
 //! Which task a consumed record goes to, and the resolved names of topics.
 
 use crate::app::AppError;
-use crate::topology::Plan;
+use crate::topology::{InternalTopicKind, Plan};
 use std::collections::HashMap;
 
 /// Where records of one source topic enter the topology.
@@ -21,6 +21,8 @@ pub(crate) struct Routing {
     topics: Vec<String>,
     by_name: HashMap<String, Route>,
     internal: Vec<String>,
+    /// Whether internal topic `i` is a changelog.
+    changelog: Vec<bool>,
 }
 
 impl Routing {
@@ -51,10 +53,16 @@ impl Routing {
         let internal = (0..plan.internal_topics.len())
             .map(|i| plan.internal_topic_name(application_id, i))
             .collect();
+        let changelog = plan
+            .internal_topics
+            .iter()
+            .map(|t| t.kind == InternalTopicKind::Changelog)
+            .collect();
         Ok(Routing {
             topics,
             by_name,
             internal,
+            changelog,
         })
     }
 
@@ -78,6 +86,13 @@ impl Routing {
     #[inline]
     pub fn internal(&self, index: usize) -> Option<&str> {
         self.internal.get(index).map(String::as_str)
+    }
+
+    /// Whether internal topic `index` is a store's changelog (written to the
+    /// task's own partition, its offsets checkpointed).
+    #[inline]
+    pub fn is_changelog(&self, index: usize) -> bool {
+        self.changelog.get(index).copied().unwrap_or(false)
     }
 }
 
@@ -175,6 +190,8 @@ mod tests {
             Some("app-KSTREAM-REPARTITION-0000000003-repartition")
         );
         assert_eq!(r.internal(1), None);
+        assert!(!r.is_changelog(0));
+        assert!(!r.is_changelog(1));
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! A stream thread: one consumer, one producer, the tasks of its partitions.
+//! A stream thread: one consumer, one producer, the tasks of its partitions
+//! (and a restore consumer for their stores' changelogs).
 
 use super::clients::{consumer_config, producer_config, thread_client_id};
 use super::collector::KafkaCollector;
 use super::context::{Change, CommitOutcome, ConsumerCtx, ProducerCtx};
 use super::routing::Routing;
+use super::state::{checkpoint, close_task, open_task, Restorer, TaskState, LOCK_WAIT};
 use crate::app::AppError;
 use crate::config::StreamsConfig;
 use crate::record::{Headers, RecordContext, SourceRecord};
@@ -14,7 +16,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers as _};
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::Message;
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,6 +31,8 @@ const PRODUCER_POLL_EVERY: u32 = 64;
 pub(crate) struct ThreadSummary {
     pub tasks: TaskMetrics,
     pub produced: u64,
+    /// Changelog records restored into stores.
+    pub restored: u64,
 }
 
 /// Stops the application once every stream thread has seen no record for
@@ -97,7 +100,14 @@ impl<'a> IdleClock<'a> {
 
 struct TaskSlot<T: Topology> {
     task: Task<T>,
+    state: TaskState,
     span: tracing::Span,
+}
+
+/// Whether every record produced so far is acknowledged, none failed: then
+/// the stores hold nothing their changelogs lack, and may be checkpointed.
+fn drained(ctx: &ConsumerCtx) -> bool {
+    ctx.producer.in_flight_count() == 0 && ctx.producer.context().no_failure()
 }
 
 struct StreamThread<'a, T: Topology> {
@@ -109,28 +119,100 @@ struct StreamThread<'a, T: Topology> {
     retired: TaskMetrics,
     produced: u64,
     headers: Headers,
+    restorer: Restorer,
+    /// Changelog records restored into stores.
+    restored: u64,
+    stop: &'a AtomicBool,
 }
 
 impl<T: Topology> StreamThread<'_, T> {
-    fn new_slot(id: TaskId, topology: &T, config: &StreamsConfig) -> Result<TaskSlot<T>, AppError> {
-        let mut task = Task::new(id, topology.clone(), config.deserialization_handler);
-        task.init(&config.task_directory(id), config.default_dsl_store)
-            .map_err(|source| AppError::Store { task: id, source })?;
-        tracing::info!(task = %id, "task created");
-        Ok(TaskSlot {
-            task,
-            span: tracing::info_span!("task", task = %id),
-        })
+    /// Creates task `id`: opens its stores and restores them from their
+    /// changelogs, synchronously (the thread processes nothing meanwhile).
+    /// `None` if shutdown interrupted the restoration: the task was closed
+    /// (its checkpoint records how far it got) and must not run.
+    fn open_slot(
+        &mut self,
+        id: TaskId,
+        ctx: &ConsumerCtx,
+    ) -> Result<Option<TaskSlot<T>>, AppError> {
+        let mut task = Task::new(
+            id,
+            self.topology.clone(),
+            self.config.deserialization_handler,
+        );
+        let dir = self.config.task_directory(id);
+        let mut state = TaskState::new(self.topology.plan(), &self.config.application_id, id, dir);
+        let span = tracing::info_span!("task", task = %id);
+        let opened = {
+            let _entered = span.enter();
+            open_task(
+                &mut task,
+                &mut state,
+                self.config,
+                &mut self.restorer,
+                self.stop,
+                LOCK_WAIT,
+            )?
+        };
+        self.restored += opened.restored;
+        if !opened.complete {
+            close_task(&mut task, &mut state, ctx.producer.context(), true);
+            tracing::info!(task = %id, "shutdown requested while restoring: task not started");
+            return Ok(None);
+        }
+        tracing::info!(task = %id, restored = opened.restored, "task created");
+        Ok(Some(TaskSlot { task, state, span }))
     }
 
-    fn task(&mut self, id: TaskId) -> Result<&mut TaskSlot<T>, AppError> {
-        Ok(match self.tasks.entry(id) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)?),
-        })
+    /// Makes sure task `id` exists; false if shutdown interrupted its creation.
+    fn ensure_task(&mut self, id: TaskId, ctx: &ConsumerCtx) -> Result<bool, AppError> {
+        if self.tasks.contains_key(&id) {
+            return Ok(true);
+        }
+        match self.open_slot(id, ctx)? {
+            Some(slot) => {
+                self.tasks.insert(id, slot);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
-    fn apply(&mut self, change: Change) -> Result<(), AppError> {
+    /// Closes a task, checkpointing its stores if `clean`.
+    fn close_slot(&mut self, id: TaskId, slot: TaskSlot<T>, ctx: &ConsumerCtx, clean: bool) {
+        let TaskSlot {
+            mut task,
+            mut state,
+            span,
+        } = slot;
+        let _entered = span.enter();
+        close_task(&mut task, &mut state, ctx.producer.context(), clean);
+        let m = task.metrics();
+        self.retired.processed += m.processed;
+        self.retired.skipped_records += m.skipped_records;
+        tracing::info!(task = %id, processed = m.processed,
+            skipped = m.skipped_records, clean, "task closed");
+    }
+
+    /// Closes every task (shutdown).
+    fn close_all(&mut self, ctx: &ConsumerCtx, clean: bool) {
+        let mut tasks: Vec<_> = self.tasks.drain().collect();
+        tasks.sort_by_key(|(id, _)| *id);
+        for (id, slot) in tasks {
+            self.close_slot(id, slot, ctx, clean);
+        }
+    }
+
+    /// Checkpoints every task's stores, after a commit drained the producer.
+    fn checkpoint_all(&mut self, ctx: &ConsumerCtx) -> Result<(), AppError> {
+        let producer = ctx.producer.context();
+        for slot in self.tasks.values_mut() {
+            checkpoint(&mut slot.task, &mut slot.state, producer)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, change: Change, ctx: &ConsumerCtx) -> Result<(), AppError> {
         match change {
             Change::Assigned(parts) => {
                 for (topic, partition) in parts {
@@ -138,13 +220,19 @@ impl<T: Topology> StreamThread<'_, T> {
                         Some(r) => r.sub,
                         None => continue,
                     };
-                    self.task(TaskId {
+                    let id = TaskId {
                         subtopology: sub,
                         partition,
-                    })?;
+                    };
+                    if !self.ensure_task(id, ctx)? {
+                        return Ok(());
+                    }
                 }
             }
             Change::Revoked(parts) => {
+                // The revocation callback committed (draining the producer)
+                // unless the partitions were lost.
+                let clean = drained(ctx);
                 for (topic, partition) in parts {
                     let Some(route) = self.routing.route(self.routing.topic(topic)) else {
                         continue;
@@ -154,11 +242,7 @@ impl<T: Topology> StreamThread<'_, T> {
                         partition,
                     };
                     if let Some(slot) = self.tasks.remove(&id) {
-                        let m = slot.task.metrics();
-                        self.retired.processed += m.processed;
-                        self.retired.skipped_records += m.skipped_records;
-                        tracing::info!(task = %id, processed = m.processed,
-                            skipped = m.skipped_records, "task closed");
+                        self.close_slot(id, slot, ctx, clean);
                     }
                 }
             }
@@ -182,16 +266,18 @@ impl<T: Topology> StreamThread<'_, T> {
             subtopology: route.sub,
             partition,
         };
+        if !self.ensure_task(id, ctx)? {
+            return Ok(());
+        }
+        let Some(slot) = self.tasks.get_mut(&id) else {
+            return Ok(());
+        };
         self.headers.clear();
         if let Some(h) = msg.headers() {
             for h in h.iter() {
                 self.headers.add(h.key, h.value);
             }
         }
-        let slot = match self.tasks.entry(id) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => v.insert(Self::new_slot(id, &self.topology, self.config)?),
-        };
         let record = SourceRecord {
             context: RecordContext {
                 topic,
@@ -221,9 +307,9 @@ impl<T: Topology> StreamThread<'_, T> {
     fn poll_loop(
         &mut self,
         consumer: &BaseConsumer<ConsumerCtx>,
-        stop: &AtomicBool,
         idle: &IdleTracker,
     ) -> Result<(), AppError> {
+        let stop = self.stop;
         let ctx = consumer.context();
         let poll_timeout = Duration::from_millis(self.config.poll_ms);
         let commit_interval = Duration::from_millis(self.config.commit_interval_ms);
@@ -237,14 +323,21 @@ impl<T: Topology> StreamThread<'_, T> {
             let polled = consumer.poll(poll_timeout);
             let now = Instant::now();
             for change in ctx.take_changes() {
-                if matches!(change, Change::Assigned(_)) {
+                let assigned = matches!(change, Change::Assigned(_));
+                self.apply(change, ctx)?;
+                if assigned {
+                    // After the restoration of the new tasks, if any.
                     clock.joined = true;
-                    clock.touch(now);
+                    clock.touch(Instant::now());
                 }
-                self.apply(change)?;
             }
             if let Some(e) = ctx.take_failure() {
                 return Err(e);
+            }
+            if stop.load(Ordering::Relaxed) {
+                // Possibly while restoring: process nothing more (the polled
+                // record, if any, is not committed and will come again).
+                return Ok(());
             }
             match polled {
                 None => {
@@ -274,7 +367,9 @@ impl<T: Topology> StreamThread<'_, T> {
             }
             ctx.producer.context().check()?;
             if now >= next_commit {
-                ctx.commit(consumer, "commit.interval.ms")?;
+                if ctx.commit(consumer, "commit.interval.ms")? != CommitOutcome::NotFlushed {
+                    self.checkpoint_all(ctx)?;
+                }
                 next_commit = Instant::now() + commit_interval;
             }
             if clock.all_idle(now) {
@@ -297,6 +392,7 @@ impl<T: Topology> StreamThread<'_, T> {
         ThreadSummary {
             tasks,
             produced: self.produced,
+            restored: self.restored,
         }
     }
 }
@@ -341,8 +437,11 @@ pub(crate) fn run_stream_thread<T: Topology>(
         retired: TaskMetrics::default(),
         produced: 0,
         headers: Headers::new(),
+        restorer: Restorer::new(config, index),
+        restored: 0,
+        stop,
     };
-    let result = match thread.poll_loop(&consumer, stop, idle) {
+    let result = match thread.poll_loop(&consumer, idle) {
         Ok(()) => match consumer.context().commit(&consumer, "shutdown") {
             Ok(CommitOutcome::NotFlushed) | Ok(CommitOutcome::Refused) => {
                 tracing::warn!(
@@ -356,6 +455,10 @@ pub(crate) fn run_stream_thread<T: Topology>(
         Err(e) => Err(e),
     };
     consumer.context().close();
+    // Checkpoint the stores only after a clean run whose output is all
+    // acknowledged; otherwise the next start restores more.
+    let clean = result.is_ok() && drained(consumer.context());
+    thread.close_all(consumer.context(), clean);
     if result.is_err() {
         // Let the other threads stop too.
         stop.store(true, Ordering::Relaxed);
@@ -366,6 +469,7 @@ pub(crate) fn run_stream_thread<T: Topology>(
         processed = summary.tasks.processed,
         skipped = summary.tasks.skipped_records,
         produced = summary.produced,
+        restored = summary.restored,
         "stream thread stopped"
     );
     result.map(|()| summary)

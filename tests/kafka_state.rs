@@ -1,0 +1,537 @@
+//! Stateful applications on a real Kafka broker: a compiled word count whose
+//! counts survive restarts, through its changelog and checkpoints.
+//!
+//! Each run stops once idle (`weir.max.idle.ms`); the next run uses the same
+//! application id (so it resumes after the committed offsets) and, unless
+//! said otherwise, the same state directory.
+
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers as _;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+use weir::app::RunSummary;
+use weir::plan::InternalTopicKind;
+use weir::prelude::*;
+use weir::testing::broker::LocalKafka;
+
+#[weir::topology]
+fn rocks_word_count() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<(), String>("kstate-rocks-lines")
+        .flat_map_values(|line| {
+            line.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .group_by(|_, word| word.clone())
+        .count()
+        .to_stream()
+        .to("kstate-rocks-counts");
+    builder.build()
+}
+
+#[weir::topology]
+fn windowed_clicks() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("kstate-clicks")
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(1000),
+            Duration::from_secs(86_400),
+        ))
+        .count()
+        .to_stream()
+        .to("kstate-click-counts");
+    builder.build()
+}
+
+#[weir::topology]
+fn memory_word_count() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<(), String>("kstate-memory-lines")
+        .flat_map_values(|line| {
+            line.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .group_by(|_, word| word.clone())
+        .count()
+        .to_stream()
+        .to("kstate-memory-counts");
+    builder.build()
+}
+
+fn kafka() -> &'static LocalKafka {
+    weir::init_logging();
+    LocalKafka::shared().expect("a local Kafka broker (needs Java 17 and Maven)")
+}
+
+/// A fresh state directory for one test, removed at the end.
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn new(test: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("weir-kafka-state-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        StateDir(path)
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const WORDS: &[&str] = &[
+    "apple", "banana", "cherry", "date", "elder", "fig", "grape", "hazel", "iris", "juniper",
+    "kiwi", "lemon", "mango", "nectar", "olive", "peach", "quince", "rowan", "sloe", "tansy",
+    "ugli", "vanilla", "walnut", "xigua", "yam", "zest",
+];
+
+/// `lines` lines of 1 to 6 words, deterministic per `seed`.
+fn batch(seed: u64, lines: usize) -> Vec<String> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..lines)
+        .map(|_| {
+            let n = 1 + next() % 6;
+            (0..n)
+                .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn add_counts(totals: &mut BTreeMap<String, i64>, lines: &[String]) {
+    for line in lines {
+        for word in line.split_whitespace() {
+            *totals.entry(word.to_owned()).or_default() += 1;
+        }
+    }
+}
+
+fn word_total(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .map(|l| l.split_whitespace().count() as u64)
+        .sum()
+}
+
+fn produce(kafka: &LocalKafka, topic: &str, lines: &[String], first_ts: i64) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    for (i, line) in lines.iter().enumerate() {
+        let record = BaseRecord::<(), str>::to(topic)
+            .payload(line.as_str())
+            .timestamp(first_ts + i as i64);
+        producer.send(record).map_err(|(e, _)| e).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// Every record of `topic` (expected: `n`), as (partition, key, i64 value,
+/// timestamp, header count), in partition order; checks for 1 s that no
+/// more come.
+fn read_all(kafka: &LocalKafka, topic: &str, n: u64) -> Vec<(i32, String, i64, i64, usize)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", format!("reader-{topic}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in md.topics()[0].partitions() {
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_until = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records in `{topic}`",
+            out.len()
+        );
+        if out.len() as u64 >= n {
+            let until = *quiet_until.get_or_insert(Instant::now() + Duration::from_secs(1));
+            if Instant::now() >= until {
+                break;
+            }
+        }
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+            let value = m
+                .payload()
+                .map_or(-1, |v| i64::from_be_bytes(v.try_into().unwrap()));
+            let headers = m.headers().map_or(0, |h| h.count());
+            out.push((
+                m.partition(),
+                key,
+                value,
+                m.timestamp().to_millis().unwrap(),
+                headers,
+            ));
+        }
+    }
+    assert_eq!(out.len() as u64, n, "records in `{topic}`");
+    out
+}
+
+/// The last value per key.
+fn last_values(records: &[(i32, String, i64, i64, usize)]) -> BTreeMap<String, i64> {
+    records
+        .iter()
+        .map(|(_, k, v, _, _)| (k.clone(), *v))
+        .collect()
+}
+
+fn config(kafka: &LocalKafka, app: &str, state: &Path) -> StreamsConfig {
+    let mut c = StreamsConfig::new(app);
+    c.set("bootstrap.servers", &kafka.bootstrap_servers())
+        .unwrap();
+    c.set("commit.interval.ms", "100").unwrap();
+    c.set("weir.max.idle.ms", "3000").unwrap();
+    c.set("state.dir", state.to_str().unwrap()).unwrap();
+    c
+}
+
+fn run<T: Topology>(topology: T, config: StreamsConfig) -> RunSummary {
+    App::new(topology, config)
+        .unwrap()
+        .handle_signals(false)
+        .run()
+        .unwrap()
+}
+
+fn changelog_name<T: Topology>(topology: &T, app: &str) -> String {
+    let plan = topology.plan();
+    let index = plan
+        .internal_topics
+        .iter()
+        .position(|t| t.kind == InternalTopicKind::Changelog)
+        .expect("a changelog");
+    plan.internal_topic_name(app, index)
+}
+
+/// Per partition, the end offset of `topic`.
+fn end_offsets(kafka: &LocalKafka, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    (0..partitions)
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap();
+            (p, high)
+        })
+        .collect()
+}
+
+/// The checkpoint file of task `task`, as (topic, partition) → offset.
+fn checkpoint(state: &Path, app: &str, task: &str) -> BTreeMap<(String, i32), i64> {
+    weir::store::checkpoint::read(&state.join(app).join(task).join(".checkpoint")).unwrap()
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// A topic's `cleanup.policy`, as the broker describes it.
+fn cleanup_policy(kafka: &LocalKafka, topic: &str) -> String {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    let results = block_on(admin.describe_configs(
+        &[ResourceSpecifier::Topic(topic)],
+        &AdminOptions::new().request_timeout(Some(Duration::from_secs(10))),
+    ))
+    .unwrap();
+    let resource = results.into_iter().next().unwrap().unwrap();
+    resource
+        .get("cleanup.policy")
+        .and_then(|e| e.value.clone())
+        .unwrap()
+}
+
+#[test]
+fn counts_survive_restarts_through_checkpoints_and_full_restoration() {
+    let kafka = kafka();
+    let app = "kstate-rocks-app";
+    let state = StateDir::new("rocks");
+    kafka.create_topic("kstate-rocks-lines", 2).unwrap();
+    kafka.create_topic("kstate-rocks-counts", 2).unwrap();
+    let changelog = changelog_name(&rocks_word_count(), app);
+    let mut totals = BTreeMap::new();
+    let mut words = 0;
+
+    // Run 1: an empty store, nothing to restore.
+    let first = batch(1, 150);
+    add_counts(&mut totals, &first);
+    words += word_total(&first);
+    produce(kafka, "kstate-rocks-lines", &first, 1_000_000);
+    let summary = run(rocks_word_count(), config(kafka, app, &state.0));
+    assert_eq!(summary.restored, 0);
+    assert_eq!(summary.processed, first.len() as u64 + words);
+    // RocksDB stores: each stateful task (sub-topology 1) checkpointed the
+    // changelog's end offset of its partition at shutdown.
+    let ends = end_offsets(kafka, &changelog, 2);
+    assert_eq!(ends.values().sum::<i64>() as u64, words);
+    for p in 0..2 {
+        assert_eq!(
+            checkpoint(&state.0, app, &format!("1_{p}")),
+            BTreeMap::from([((changelog.clone(), p), ends[&p])]),
+            "task 1_{p}"
+        );
+    }
+    assert!(
+        !state.0.join(app).join("0_0").exists(),
+        "stateless tasks have no directory"
+    );
+    assert_eq!(cleanup_policy(kafka, &changelog), "compact");
+    assert_eq!(
+        cleanup_policy(
+            kafka,
+            &format!("{app}-KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition")
+        ),
+        "delete"
+    );
+
+    // Run 2, same state directory: the stores restore nothing (the
+    // checkpoints cover the whole changelog) and count on.
+    let second = batch(2, 100);
+    add_counts(&mut totals, &second);
+    words += word_total(&second);
+    produce(kafka, "kstate-rocks-lines", &second, 2_000_000);
+    let summary = run(rocks_word_count(), config(kafka, app, &state.0));
+    assert_eq!(summary.restored, 0, "restored from the checkpoints");
+    assert_eq!(summary.processed, second.len() as u64 + word_total(&second));
+    let out = read_all(kafka, "kstate-rocks-counts", words);
+    assert_eq!(last_values(&out), totals);
+
+    // Changelog records: the plain count, the aggregate's timestamp, no
+    // headers, in the task's partition, last value per key = the count.
+    let log = read_all(kafka, &changelog, words);
+    assert_eq!(last_values(&log), totals);
+    assert!(
+        log.iter().all(|r| r.4 == 0),
+        "changelog records carry no headers"
+    );
+    let out_ts: BTreeMap<(String, i64), i64> =
+        out.iter().map(|r| ((r.1.clone(), r.2), r.3)).collect();
+    for (partition, key, count, ts, _) in &log {
+        assert_eq!(out_ts[&(key.clone(), *count)], *ts, "{key}");
+        let same_key_out = out.iter().find(|r| &r.1 == key).unwrap();
+        assert_eq!(same_key_out.0, *partition, "{key}");
+    }
+
+    // Run 3 without the state directory: the whole changelog is restored.
+    // Two threads: if tasks move between them while the group forms, the
+    // new owner waits for the old one to release the stores' locks, then
+    // restores from the checkpoint written on closing them (nothing more).
+    std::fs::remove_dir_all(&state.0).unwrap();
+    let third = batch(3, 50);
+    add_counts(&mut totals, &third);
+    let restored_expected = words;
+    words += word_total(&third);
+    produce(kafka, "kstate-rocks-lines", &third, 3_000_000);
+    let mut c = config(kafka, app, &state.0);
+    c.set("num.stream.threads", "2").unwrap();
+    let summary = run(rocks_word_count(), c);
+    assert_eq!(
+        summary.restored, restored_expected,
+        "the whole changelog, once"
+    );
+    assert_eq!(summary.processed, third.len() as u64 + word_total(&third));
+    let out = read_all(kafka, "kstate-rocks-counts", words);
+    assert_eq!(last_values(&out), totals);
+    let ends = end_offsets(kafka, &changelog, 2);
+    for p in 0..2 {
+        assert_eq!(
+            checkpoint(&state.0, app, &format!("1_{p}")),
+            BTreeMap::from([((changelog.clone(), p), ends[&p])]),
+        );
+    }
+}
+
+#[test]
+fn in_memory_stores_restore_the_whole_changelog_on_restart() {
+    let kafka = kafka();
+    let app = "kstate-memory-app";
+    let state = StateDir::new("memory");
+    kafka.create_topic("kstate-memory-lines", 3).unwrap();
+    kafka.create_topic("kstate-memory-counts", 3).unwrap();
+    let in_memory = || {
+        let mut c = config(kafka, app, &state.0);
+        c.set("default.dsl.store", "in_memory").unwrap();
+        c
+    };
+    let mut totals = BTreeMap::new();
+
+    let first = batch(11, 120);
+    add_counts(&mut totals, &first);
+    let first_words = word_total(&first);
+    produce(kafka, "kstate-memory-lines", &first, 1_000_000);
+    let summary = run(memory_word_count(), in_memory());
+    assert_eq!(summary.restored, 0);
+    // Nothing is checkpointed for in-memory stores.
+    for p in 0..3 {
+        assert!(checkpoint(&state.0, app, &format!("1_{p}")).is_empty());
+    }
+
+    // The restart rebuilds the counts from the changelog; two threads, so
+    // tasks may also move between threads while the group forms.
+    let second = batch(12, 80);
+    add_counts(&mut totals, &second);
+    produce(kafka, "kstate-memory-lines", &second, 2_000_000);
+    let mut c = in_memory();
+    c.set("num.stream.threads", "2").unwrap();
+    let summary = run(memory_word_count(), c);
+    assert!(
+        summary.restored >= first_words,
+        "restored {} of {first_words}",
+        summary.restored
+    );
+    assert_eq!(summary.processed, second.len() as u64 + word_total(&second));
+    let out = read_all(
+        kafka,
+        "kstate-memory-counts",
+        first_words + word_total(&second),
+    );
+    assert_eq!(last_values(&out), totals);
+}
+
+/// Clicks: key `user<i % 7>`, timestamps spread over five 1-second windows
+/// (out of order; the grace period keeps every window open).
+fn clicks(from: usize, to: usize) -> Vec<(String, i64)> {
+    (from..to)
+        .map(|i| {
+            (
+                format!("user{}", i % 7),
+                1_700_000_000_000 + (i as i64 * 137) % 5000,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn window_stores_restore_from_their_changelog() {
+    let kafka = kafka();
+    let app = "kstate-windows-app";
+    let state = StateDir::new("windows");
+    kafka.create_topic("kstate-clicks", 2).unwrap();
+    kafka.create_topic("kstate-click-counts", 2).unwrap();
+    let produce_clicks = |clicks: &[(String, i64)]| {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.bootstrap_servers())
+            .create()
+            .unwrap();
+        for (key, ts) in clicks {
+            let record = BaseRecord::<str, str>::to("kstate-clicks")
+                .key(key.as_str())
+                .payload("click")
+                .timestamp(*ts);
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let mut totals: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut count = |clicks: &[(String, i64)]| {
+        for (key, ts) in clicks {
+            *totals.entry((key.clone(), ts - ts % 1000)).or_default() += 1;
+        }
+    };
+    let in_memory = || {
+        let mut c = config(kafka, app, &state.0);
+        c.set("default.dsl.store", "in_memory").unwrap();
+        c
+    };
+
+    let first = clicks(0, 300);
+    count(&first);
+    produce_clicks(&first);
+    let summary = run(windowed_clicks(), in_memory());
+    assert_eq!((summary.processed, summary.restored), (300, 0));
+
+    // In memory: the restart rebuilds every window from the changelog.
+    let second = clicks(300, 500);
+    count(&second);
+    produce_clicks(&second);
+    let summary = run(windowed_clicks(), in_memory());
+    assert_eq!((summary.processed, summary.restored), (200, 300));
+
+    // Output keys are Kafka Streams' windowed keys: key bytes, then the
+    // window start (8 bytes, big-endian).
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", "reader-kstate-click-counts")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["kstate-click-counts"]).unwrap();
+    let mut last: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen < 500 {
+        assert!(Instant::now() < deadline, "only {seen} of 500 counts");
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            let key = m.key().unwrap();
+            let (user, start) = key.split_at(key.len() - 8);
+            let start = i64::from_be_bytes(start.try_into().unwrap());
+            let value = i64::from_be_bytes(m.payload().unwrap().try_into().unwrap());
+            last.insert((String::from_utf8(user.to_vec()).unwrap(), start), value);
+            seen += 1;
+        }
+    }
+    assert_eq!(last, totals);
+}
