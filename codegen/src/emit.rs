@@ -138,6 +138,9 @@ fn closure_of(kind: &NodeKind) -> Option<&syn::Expr> {
         NodeKind::Sink {
             target: SinkTarget::Extractor(f, _),
         } => Some(f),
+        NodeKind::Source {
+            extractor: Some(f), ..
+        } => Some(f),
         _ => None,
     }
 }
@@ -222,9 +225,11 @@ impl Emitter<'_> {
                 g.closures.push((id, slot));
             }
             let fn_bound = match &node.kind {
-                NodeKind::Source { .. } => {
+                NodeKind::Source { extractor, .. } => {
                     serde_bounds(&mut g, span, ok.clone(), ov.clone());
-                    None
+                    extractor.as_ref().map(
+                        |_| quote_spanned!(span=> FnMut(&#ok, &#ov, &#p::RecordContext<'_>) -> i64),
+                    )
                 }
                 NodeKind::Filter { .. } | NodeKind::Branch { pred: Some(_), .. } => {
                     Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
@@ -732,7 +737,27 @@ impl Emitter<'_> {
             };
             let (k, v) = self.output_types(node, gm);
             let kids = match entry {
-                Entry::Source(n) => self.children(*n),
+                Entry::Source(n) => {
+                    let kids = self.children(*n);
+                    match &self.graph.nodes[*n].kind {
+                        NodeKind::Source {
+                            extractor: Some(_), ..
+                        } => {
+                            let f = field((*n, 'f'));
+                            let name = &self.graph.nodes[*n].name;
+                            quote! {
+                                let ts = (self.#f)(&k, &v, ctx);
+                                if ts < 0 {
+                                    return ::core::result::Result::Err(#p::negative_timestamp(#name, ctx, ts));
+                                }
+                                let extracted = #p::RecordContext { timestamp: ts, ..*ctx };
+                                let ctx = &extracted;
+                                #kids
+                            }
+                        }
+                        _ => kids,
+                    }
+                }
                 Entry::Repartition(n) => {
                     let kids = self.graph.nodes[*n].outputs.clone();
                     let last = kids.len().saturating_sub(1);

@@ -33,6 +33,8 @@ pub enum NodeKind {
         key: Type,
         /// Value type.
         value: Type,
+        /// `extract_timestamp(|key, value, record_context| ts)`, if given.
+        extractor: Option<Expr>,
     },
     /// `filter` (`negate: false`) or `filter_not` (`negate: true`).
     Filter {
@@ -255,6 +257,7 @@ struct Options {
     named: Option<LitStr>,
     partitions: Option<(i32, Span)>,
     in_memory: bool,
+    extractor: Option<Expr>,
 }
 
 struct Builder<'e> {
@@ -337,9 +340,12 @@ impl<'e> Builder<'e> {
                 },
                 _ => None,
             };
-            let Some((option, c)) =
-                option.filter(|(n, _)| n == "named" || n == "partitions" || n == "in_memory")
-            else {
+            let Some((option, c)) = option.filter(|(n, _)| {
+                matches!(
+                    n.as_str(),
+                    "named" | "partitions" | "in_memory" | "extract_timestamp"
+                )
+            }) else {
                 positional.push(arg.clone());
                 continue;
             };
@@ -356,6 +362,13 @@ impl<'e> Builder<'e> {
             let single = (c.args.len() == 1).then(|| &c.args[0]);
             match option.as_str() {
                 "in_memory" if c.args.is_empty() => opts.in_memory = true,
+                "extract_timestamp" => match single {
+                    Some(f) if closure_arity(f).is_none_or(|n| n == 3) => opts.extractor = Some(f.clone()),
+                    _ => self.errors.spanned(
+                        arg,
+                        "`extract_timestamp` takes one closure `|key, value, record_context| timestamp_ms`",
+                    ),
+                },
                 "in_memory" => self.errors.spanned(arg, "`in_memory()` takes no arguments"),
                 "named" => match single.and_then(string_lit) {
                     Some(s) if !s.value().is_empty() => opts.named = Some(s),
@@ -785,7 +798,12 @@ impl<'e> Builder<'e> {
         }
         let name = self.name_for(spec, opts);
         let node = self.graph.add(
-            NodeKind::Source { topics, key, value },
+            NodeKind::Source {
+                topics,
+                key,
+                value,
+                extractor: opts.extractor.clone(),
+            },
             name,
             call.method.span(),
             None,

@@ -118,6 +118,7 @@ pub struct OpSpec {
 }
 
 const NAMED: &[&str] = &["named"];
+const SOURCE: &[&str] = &["named", "extract_timestamp"];
 const STORE: &[&str] = &["named", "in_memory"];
 
 /// Every operator.
@@ -128,7 +129,7 @@ pub const OPS: &[OpSpec] = &[
         on: Shape::Builder,
         gives: Shape::Stream,
         args: (1, 1),
-        options: NAMED,
+        options: SOURCE,
         prefix: "KSTREAM-SOURCE-",
         usage: "stream::<K, V>(\"topic\") or stream::<K, V>([\"a\", \"b\"])",
     },

@@ -53,6 +53,22 @@ pub fn ser<'b, T: Serde>(
     }
 }
 
+/// A topology's timestamp extractor returned a negative timestamp.
+#[cold]
+pub fn negative_timestamp(
+    source_name: &'static str,
+    ctx: &RecordContext<'_>,
+    timestamp: i64,
+) -> ProcessError {
+    ProcessError::NegativeExtractedTimestamp {
+        source_name,
+        topic: ctx.topic.to_owned(),
+        partition: ctx.partition,
+        offset: ctx.offset,
+        timestamp,
+    }
+}
+
 /// The source index was not one of the sub-topology's.
 #[cold]
 pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {

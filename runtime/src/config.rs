@@ -58,6 +58,48 @@ impl FromStr for DeserializationHandler {
     }
 }
 
+/// How a record's timestamp is found when the topology does not extract it
+/// itself (`default.timestamp.extractor`), and what happens to an invalid
+/// (negative) one: Kafka Streams' built-in extractors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimestampPolicy {
+    /// The record's timestamp; a negative one stops processing with an error
+    /// (`FailOnInvalidTimestamp`, Kafka Streams' default).
+    #[default]
+    FailOnInvalid,
+    /// The record's timestamp; a record with a negative one is logged,
+    /// counted and skipped (`LogAndSkipOnInvalidTimestamp`).
+    LogAndSkipOnInvalid,
+    /// The record's timestamp; a negative one is replaced by the partition
+    /// time (the largest timestamp processed from that partition), and
+    /// processing stops if there is none yet (`UsePartitionTimeOnInvalidTimestamp`).
+    UsePartitionTimeOnInvalid,
+    /// The wall-clock time when the record is processed (`WallclockTimestampExtractor`).
+    WallClock,
+}
+
+impl FromStr for TimestampPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let class = s.rsplit('.').next().unwrap_or(s);
+        match class {
+            "FailOnInvalidTimestamp" | "fail-on-invalid" => Ok(TimestampPolicy::FailOnInvalid),
+            "LogAndSkipOnInvalidTimestamp" | "log-and-skip" => {
+                Ok(TimestampPolicy::LogAndSkipOnInvalid)
+            }
+            "UsePartitionTimeOnInvalidTimestamp" | "use-partition-time" => {
+                Ok(TimestampPolicy::UsePartitionTimeOnInvalid)
+            }
+            "WallclockTimestampExtractor" | "wall-clock" => Ok(TimestampPolicy::WallClock),
+            _ => Err(
+                "expected FailOnInvalidTimestamp, LogAndSkipOnInvalidTimestamp, \
+                 UsePartitionTimeOnInvalidTimestamp or WallclockTimestampExtractor"
+                    .into(),
+            ),
+        }
+    }
+}
+
 /// Configuration of a weir application, set with Kafka Streams' keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamsConfig {
@@ -71,6 +113,8 @@ pub struct StreamsConfig {
     pub commit_interval_ms: u64,
     /// `default.deserialization.exception.handler`.
     pub deserialization_handler: DeserializationHandler,
+    /// `default.timestamp.extractor`.
+    pub timestamp_policy: TimestampPolicy,
     /// `replication.factor` of internal topics (default 1 here; use 3 in production).
     pub replication_factor: i32,
     /// `consumer.*` settings, passed to librdkafka's consumer without the prefix.
@@ -100,6 +144,7 @@ impl Default for StreamsConfig {
             num_stream_threads: 1,
             commit_interval_ms: 30_000,
             deserialization_handler: DeserializationHandler::LogAndContinue,
+            timestamp_policy: TimestampPolicy::FailOnInvalid,
             replication_factor: 1,
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -149,6 +194,14 @@ impl StreamsConfig {
             }
             "default.deserialization.exception.handler" | "deserialization.exception.handler" => {
                 self.deserialization_handler =
+                    value.parse().map_err(|reason| ConfigError::InvalidValue {
+                        key: key.into(),
+                        value: value.into(),
+                        reason,
+                    })?
+            }
+            "default.timestamp.extractor" | "timestamp.extractor" => {
+                self.timestamp_policy =
                     value.parse().map_err(|reason| ConfigError::InvalidValue {
                         key: key.into(),
                         value: value.into(),

@@ -63,6 +63,38 @@ pub enum ProcessError {
         /// What went wrong.
         reason: String,
     },
+    /// A negative record timestamp under `FailOnInvalidTimestamp` (or
+    /// `UsePartitionTimeOnInvalidTimestamp` with no partition time yet).
+    #[error(
+        "record {topic}-{partition}@{offset} has an invalid (negative) timestamp {timestamp}: \
+             set default.timestamp.extractor to LogAndSkipOnInvalidTimestamp or \
+             UsePartitionTimeOnInvalidTimestamp to process such data"
+    )]
+    InvalidTimestamp {
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Source offset.
+        offset: i64,
+        /// The timestamp.
+        timestamp: i64,
+    },
+    /// A topology's own timestamp extractor returned a negative timestamp:
+    /// the record is skipped (and counted), as Kafka Streams skips it.
+    #[error("the timestamp extractor of `{source_name}` returned {timestamp} for record {topic}-{partition}@{offset}")]
+    NegativeExtractedTimestamp {
+        /// The source node.
+        source_name: &'static str,
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Source offset.
+        offset: i64,
+        /// What the extractor returned.
+        timestamp: i64,
+    },
     /// A `suppress` buffer configured with `shut_down_when_full` is full.
     #[error("suppression buffer of `{processor}` is full (shut_down_when_full)")]
     BufferFull {

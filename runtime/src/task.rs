@@ -37,6 +37,9 @@ pub struct Task<T: Topology> {
     id: TaskId,
     topology: T,
     handler: DeserializationHandler,
+    timestamps: crate::config::TimestampPolicy,
+    /// Largest timestamp processed per source topic (this task's partition).
+    partition_time: Vec<(String, i64)>,
     metrics: TaskMetrics,
 }
 
@@ -47,6 +50,8 @@ impl<T: Topology> Task<T> {
             id,
             topology,
             handler,
+            timestamps: crate::config::TimestampPolicy::default(),
+            partition_time: Vec::new(),
             metrics: TaskMetrics::default(),
         }
     }
@@ -78,6 +83,54 @@ impl<T: Topology> Task<T> {
         &mut self.topology
     }
 
+    /// Sets how record timestamps are found (`default.timestamp.extractor`).
+    pub fn with_timestamp_policy(mut self, policy: crate::config::TimestampPolicy) -> Self {
+        self.timestamps = policy;
+        self
+    }
+
+    /// The partition time of `topic`: the largest timestamp processed from
+    /// it by this task (-1 if none).
+    pub fn partition_time(&self, topic: &str) -> i64 {
+        self.partition_time
+            .iter()
+            .find(|(t, _)| t == topic)
+            .map_or(-1, |&(_, ts)| ts)
+    }
+
+    fn observe(&mut self, topic: &str, timestamp: i64) {
+        match self.partition_time.iter_mut().find(|(t, _)| t == topic) {
+            Some((_, ts)) => *ts = (*ts).max(timestamp),
+            None => self.partition_time.push((topic.to_owned(), timestamp)),
+        }
+    }
+
+    /// The timestamp to process `record` with, by the timestamp policy;
+    /// `Ok(None)` skips it.
+    fn timestamp(&mut self, record: &SourceRecord<'_>) -> Result<Option<i64>, ProcessError> {
+        use crate::config::TimestampPolicy;
+        let c = &record.context;
+        let invalid = || ProcessError::InvalidTimestamp {
+            topic: c.topic.to_owned(),
+            partition: c.partition,
+            offset: c.offset,
+            timestamp: c.timestamp,
+        };
+        match self.timestamps {
+            TimestampPolicy::WallClock => Ok(Some(crate::time::now_ms())),
+            _ if c.timestamp >= 0 => Ok(Some(c.timestamp)),
+            TimestampPolicy::FailOnInvalid => Err(invalid()),
+            TimestampPolicy::LogAndSkipOnInvalid => {
+                tracing::warn!(task = %self.id, error = %invalid(), "skipping record with an invalid timestamp");
+                Ok(None)
+            }
+            TimestampPolicy::UsePartitionTimeOnInvalid => match self.partition_time(c.topic) {
+                ts if ts >= 0 => Ok(Some(ts)),
+                _ => Err(invalid()),
+            },
+        }
+    }
+
     /// This task's id.
     pub fn id(&self) -> TaskId {
         self.id
@@ -99,12 +152,32 @@ impl<T: Topology> Task<T> {
         record: SourceRecord<'_>,
         out: &mut C,
     ) -> Result<(), ProcessError> {
+        let timestamp = match self.timestamp(&record) {
+            Ok(Some(ts)) => ts,
+            Ok(None) => {
+                self.metrics.skipped_records += 1;
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::error!(task = %self.id, error = %e, "stopping");
+                return Err(e);
+            }
+        };
+        let mut record = record;
+        record.context.timestamp = timestamp;
         match self
             .topology
             .process(self.id.subtopology, source, record, out)
         {
             Ok(()) => {
                 self.metrics.processed += 1;
+                self.observe(record.context.topic, timestamp);
+                Ok(())
+            }
+            Err(e @ ProcessError::NegativeExtractedTimestamp { .. }) => {
+                // Kafka Streams drops such records with a warning, counted.
+                self.metrics.skipped_records += 1;
+                tracing::warn!(task = %self.id, error = %e, "skipping record");
                 Ok(())
             }
             Err(e @ ProcessError::Deserialization { .. }) => match self.handler {

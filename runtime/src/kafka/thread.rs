@@ -139,7 +139,8 @@ impl<T: Topology> StreamThread<'_, T> {
             id,
             self.topology.clone(),
             self.config.deserialization_handler,
-        );
+        )
+        .with_timestamp_policy(self.config.timestamp_policy);
         let dir = self.config.task_directory(id);
         let mut state = TaskState::new(self.topology.plan(), &self.config.application_id, id, dir);
         let span = tracing::info_span!("task", task = %id);

@@ -636,7 +636,8 @@ impl<T: Topology> TopologyTestDriver<T> {
                     subtopology: sub,
                     partition: 0,
                 };
-                let mut task = Task::new(id, topology.clone(), config.deserialization_handler);
+                let mut task = Task::new(id, topology.clone(), config.deserialization_handler)
+                    .with_timestamp_policy(config.timestamp_policy);
                 if let Some(dir) = &state_dir {
                     let dir =
                         crate::store::TaskDirectory(dir.join(&application_id).join(id.to_string()));
