@@ -517,6 +517,56 @@ fn reduce_time_limited_topology() -> impl Topology {
     builder.build()
 }
 
+#[weir::topology]
+fn table_filter_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<Option<String>, String>("in")
+        .filter(|_k, v| v.chars().count() % 2 == 0)
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn table_filter_not_map_values_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<Option<String>, String>("in")
+        .filter_not(|_k, v| v.starts_with('a'))
+        .map_values(|k, v| format!("{}:{}", or_null(k), v.to_uppercase()))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn to_table_map_values_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .to_table()
+        // A stream's null value becomes a tombstone; Java concatenates "null".
+        .map_values(|v| v.map(|v| format!("<{v}>")))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn count_filter_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .count()
+        .filter(|_k, n| n % 2 == 0)
+        .to_stream()
+        .map_values(|n| n.map(|n| n.to_string()))
+        .to("out");
+    builder.build()
+}
+
 /// Runs `inputs` through the weir topology called `name`.
 fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
@@ -545,6 +595,10 @@ fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
         "reduce_concat" => drive(reduce_concat_topology(), inputs),
         "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs),
         "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs),
+        "table_filter" => drive(table_filter_topology(), inputs),
+        "table_filter_not_map_values" => drive(table_filter_not_map_values_topology(), inputs),
+        "to_table_map_values" => drive(to_table_map_values_topology(), inputs),
+        "count_filter" => drive(count_filter_topology(), inputs),
         "reduce_time_limited" => drive(reduce_time_limited_topology(), inputs),
         "windowed_count" => drive(windowed_count_topology(), inputs),
         "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs),
@@ -799,6 +853,34 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "windowed_aggregate",
         feature: "windowedBy(TimeWindows).aggregate()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "table_filter",
+        feature: "table(topic).filter() (tombstones)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "table_filter_not_map_values",
+        feature: "table(topic).filterNot().mapValues(with key)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "to_table_map_values",
+        feature: "stream.toTable().mapValues()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "count_filter",
+        feature: "count().filter() (misses become tombstones)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

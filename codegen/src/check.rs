@@ -77,5 +77,10 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
         } => "aggregate",
         NodeKind::ToStream => "to_stream",
         NodeKind::Suppress { .. } => "suppress",
+        NodeKind::TableSource { from_topic: true } => "table",
+        NodeKind::TableSource { from_topic: false } => "to_table",
+        NodeKind::TableFilter { negate: false, .. } => "filter",
+        NodeKind::TableFilter { negate: true, .. } => "filter_not",
+        NodeKind::TableMapValues { .. } => "map_values",
     }
 }

@@ -133,7 +133,9 @@ fn closure_of(kind: &NodeKind) -> Option<&syn::Expr> {
         | NodeKind::FlatMapValues { f, .. }
         | NodeKind::SelectKey { f }
         | NodeKind::Peek { f }
-        | NodeKind::Foreach { f } => Some(f),
+        | NodeKind::Foreach { f }
+        | NodeKind::TableFilter { f, .. }
+        | NodeKind::TableMapValues { f, .. } => Some(f),
         NodeKind::Branch { pred: Some(f), .. } => Some(f),
         NodeKind::Sink {
             target: SinkTarget::Extractor(f, _),
@@ -159,6 +161,18 @@ impl Emitter<'_> {
                 let p = &self.p;
                 quote!(#p::Windowed<#inner>)
             }
+            Ty::Optional(inner) => {
+                let inner = self.ty(inner, generics);
+                quote!(::core::option::Option<#inner>)
+            }
+        }
+    }
+
+    /// The (key, value) variables flowing into `node`.
+    fn table_input_var(&self, node: NodeId) -> (usize, usize) {
+        match self.graph.nodes[node].inputs.first() {
+            Some(&i) => self.plan.types.node[i],
+            None => self.plan.types.node[node],
         }
     }
 
@@ -307,6 +321,31 @@ impl Emitter<'_> {
                         }
                     }
                 }
+                NodeKind::TableFilter { .. } | NodeKind::TableMapValues { .. } => {
+                    let (_, in_v) = self.table_input_var(id);
+                    let inner_in = match self.plan.types.optional_inner(in_v) {
+                        Some(i) => self.ty(i, &mut g),
+                        None => iv.clone(),
+                    };
+                    match &node.kind {
+                        NodeKind::TableFilter { .. } => {
+                            Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
+                        }
+                        NodeKind::TableMapValues { with_key, .. } => {
+                            let out_v = self.plan.types.node[id].1;
+                            let inner_out = match self.plan.types.optional_inner(out_v) {
+                                Some(i) => self.ty(i, &mut g),
+                                None => ov.clone(),
+                            };
+                            Some(if *with_key {
+                                quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
+                            } else {
+                                quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
+                            })
+                        }
+                        _ => None,
+                    }
+                }
                 NodeKind::Print { .. } => {
                     g.bounds
                         .push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
@@ -391,6 +430,46 @@ impl Emitter<'_> {
                 ..
             } => self.windowed_aggregate(node, op, store),
             NodeKind::Suppress { window_node, .. } => self.suppress(node, *window_node),
+            NodeKind::TableSource { .. } => {
+                let kids = self.children(node);
+                // As Kafka Streams' KTableSource: a null key cannot be a table key.
+                quote! { if !#p::Serde::is_null(&k) { #kids } }
+            }
+            NodeKind::TableFilter { negate, .. } => {
+                let kids = self.children(node);
+                let nullable = self
+                    .plan
+                    .types
+                    .optional_inner(self.table_input_var(node).1)
+                    .is_some();
+                let not = if *negate { quote!(!) } else { quote!() };
+                if nullable {
+                    quote! { let v = v.filter(|x| #not (self.#f)(&k, x)); #kids }
+                } else {
+                    quote! {
+                        let v = if #not (self.#f)(&k, &v) { ::core::option::Option::Some(v) } else { ::core::option::Option::None };
+                        #kids
+                    }
+                }
+            }
+            NodeKind::TableMapValues { with_key, .. } => {
+                let kids = self.children(node);
+                let nullable = self
+                    .plan
+                    .types
+                    .optional_inner(self.table_input_var(node).1)
+                    .is_some();
+                let call = if *with_key {
+                    quote!((self.#f)(&k, x))
+                } else {
+                    quote!((self.#f)(x))
+                };
+                if nullable {
+                    quote! { let v = v.map(|x| #call); #kids }
+                } else {
+                    quote! { let x = v; let v = #call; #kids }
+                }
+            }
             NodeKind::Filter { negate, .. } => {
                 let kids = self.children(node);
                 let test = if *negate {

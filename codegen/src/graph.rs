@@ -122,6 +122,27 @@ pub enum NodeKind {
     },
     /// `to_stream()` of a table.
     ToStream,
+    /// The table side of `builder.table(..)` / `to_table()`: drops records
+    /// with a null key, passes the rest (a null value is a tombstone).
+    TableSource {
+        /// `builder.table(..)`: the topic's values are read as `Option<V>`.
+        from_topic: bool,
+    },
+    /// A table's `filter` / `filter_not`: a value that does not pass
+    /// becomes a tombstone.
+    TableFilter {
+        /// The predicate.
+        f: Expr,
+        /// True for `filter_not`.
+        negate: bool,
+    },
+    /// A table's `map_values`: tombstones stay tombstones.
+    TableMapValues {
+        /// The mapper.
+        f: Expr,
+        /// True when the closure takes `(key, value)`.
+        with_key: bool,
+    },
     /// `suppress(..)` of a table: holds updates back in a buffer.
     Suppress {
         /// The `Suppressed` expression (evaluated when the topology is constructed).
@@ -467,7 +488,10 @@ impl<'e> Builder<'e> {
         let windowed_aggregation = spec.on == Shape::Grouped
             && shape == Shape::WindowedGrouped
             && matches!(spec.op, Op::Count | Op::Reduce | Op::Aggregate);
-        if spec.on != shape && !windowed_aggregation {
+        // `filter`, `filter_not` and `map_values` apply to tables too.
+        let table_op =
+            shape == Shape::Table && matches!(spec.op, Op::Filter | Op::FilterNot | Op::MapValues);
+        if spec.on != shape && !windowed_aggregation && !table_op {
             let msg = match &value {
                 Value::Terminal { op } => format!(
                     "`{method}` cannot follow `{op}`: `{op}` is a terminal operation and returns nothing"
@@ -481,7 +505,7 @@ impl<'e> Builder<'e> {
             self.errors.spanned(&call.method, msg);
             return None;
         }
-        if spec.op != Op::Stream && call.types.is_some() {
+        if !matches!(spec.op, Op::Stream | Op::Table) && call.types.is_some() {
             self.errors
                 .spanned(&call.method, format!("`{method}` takes no type arguments"));
         }
@@ -492,6 +516,69 @@ impl<'e> Builder<'e> {
         let span = call.method.span();
         match (spec.op, value) {
             (Op::Stream, Value::Builder) => self.source(spec, call, &positional, &opts),
+            (Op::Table, Value::Builder) => {
+                // As Kafka Streams: the store name (`<topic>-STATE-STORE-..`)
+                // takes an index, then the source, then the table source.
+                let topic = positional
+                    .first()
+                    .and_then(string_lit)
+                    .map(|t| t.value())
+                    .unwrap_or_default();
+                let _store = self.next_name(&format!("{topic}-STATE-STORE-"));
+                let source_spec = ops::lookup("stream")?;
+                let Some(Value::Stream(source)) =
+                    self.source(source_spec, call, &positional, &Options::default())
+                else {
+                    return None;
+                };
+                if let NodeKind::Source { topics, .. } = &self.graph.nodes[source].kind {
+                    if topics.len() > 1 {
+                        self.errors
+                            .spanned(&positional[0], "a table reads one topic");
+                    }
+                }
+                let name = self.name_for(spec, &opts);
+                Some(Value::Table(self.graph.add(
+                    NodeKind::TableSource { from_topic: true },
+                    name,
+                    span,
+                    Some(source),
+                )))
+            }
+            (Op::ToTable, Value::Stream(input)) => {
+                let name = self.name_for(spec, &opts);
+                let _store = self.next_name("KSTREAM-TOTABLE-STATE-STORE-");
+                Some(Value::Table(self.graph.add(
+                    NodeKind::TableSource { from_topic: false },
+                    name,
+                    span,
+                    Some(input),
+                )))
+            }
+            (Op::Filter | Op::FilterNot | Op::MapValues, Value::Table(input)) => {
+                let arity = closure_arity(&positional[0]);
+                let (kind, prefix) = match spec.op {
+                    Op::MapValues => (
+                        NodeKind::TableMapValues {
+                            f: positional[0].clone(),
+                            with_key: arity == Some(2),
+                        },
+                        "KTABLE-MAPVALUES-",
+                    ),
+                    op => (
+                        NodeKind::TableFilter {
+                            f: positional[0].clone(),
+                            negate: op == Op::FilterNot,
+                        },
+                        "KTABLE-FILTER-",
+                    ),
+                };
+                let name = match &opts.named {
+                    Some(n) => n.value(),
+                    None => self.next_name(prefix),
+                };
+                Some(Value::Table(self.graph.add(kind, name, span, Some(input))))
+            }
             (Op::Split, Value::Stream(input)) => {
                 let name = self.name_for(spec, &opts);
                 let node = self.graph.add(NodeKind::Split, name, span, Some(input));
@@ -1000,6 +1087,7 @@ impl<'e> Builder<'e> {
         let n = &self.graph.nodes[node];
         match n.kind {
             NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::SelectKey { .. } => true,
+            NodeKind::TableSource { .. } => false,
             NodeKind::Source { .. } | NodeKind::Repartition { .. } | NodeKind::Aggregate { .. } => {
                 false
             }

@@ -95,6 +95,10 @@ pub enum Op {
     WindowedBy,
     /// `suppress(until_window_closes(..))` / `suppress(until_time_limit(..))`
     Suppress,
+    /// `builder.table::<K, V>("topic")`
+    Table,
+    /// `to_table()`
+    ToTable,
 }
 
 /// What the compiler knows about an operator.
@@ -132,6 +136,26 @@ pub const OPS: &[OpSpec] = &[
         options: SOURCE,
         prefix: "KSTREAM-SOURCE-",
         usage: "stream::<K, V>(\"topic\") or stream::<K, V>([\"a\", \"b\"])",
+    },
+    OpSpec {
+        name: "table",
+        op: Op::Table,
+        on: Shape::Builder,
+        gives: Shape::Table,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KTABLE-SOURCE-",
+        usage: "table::<K, V>(\"topic\")",
+    },
+    OpSpec {
+        name: "to_table",
+        op: Op::ToTable,
+        on: Shape::Stream,
+        gives: Shape::Table,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "KSTREAM-TOTABLE-",
+        usage: "to_table()",
     },
     OpSpec {
         name: "filter",

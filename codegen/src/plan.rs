@@ -22,6 +22,9 @@ pub enum Ty {
     Generic(usize),
     /// `Windowed<T>` of another variable: windowed aggregations' keys.
     Windowed(usize),
+    /// `Option<T>` of another variable: the values of a table that can hold
+    /// tombstones (`None`).
+    Optional(usize),
 }
 
 /// Key and value type variables of every node's output.
@@ -30,6 +33,8 @@ pub struct Types {
     concrete: Vec<Option<Type>>,
     /// `Some(inner)` for a variable that is `Windowed<inner>`.
     windowed: Vec<Option<usize>>,
+    /// `Some(inner)` for a variable that is `Option<inner>`.
+    optional: Vec<Option<usize>>,
     /// `(key var, value var)` of each node's output (for sinks: of their input).
     pub node: Vec<(usize, usize)>,
 }
@@ -39,7 +44,23 @@ impl Types {
         self.parent.push(self.parent.len());
         self.concrete.push(ty);
         self.windowed.push(None);
+        self.optional.push(None);
         self.parent.len() - 1
+    }
+
+    fn fresh_optional(&mut self, inner: usize) -> usize {
+        let v = self.fresh(None);
+        self.optional[v] = Some(inner);
+        v
+    }
+
+    /// The inner variable when `v` is `Option<inner>`.
+    pub fn optional_inner(&self, v: usize) -> Option<usize> {
+        let r = self.find(v);
+        if self.concrete[r].is_some() {
+            return None;
+        }
+        self.optional[r]
     }
 
     fn fresh_windowed(&mut self, inner: usize) -> usize {
@@ -69,6 +90,9 @@ impl Types {
             (None, Some(y)) => self.concrete[ra] = Some(y),
             _ => {}
         }
+        if self.optional[ra].is_none() {
+            self.optional[ra] = self.optional[rb];
+        }
         if self.windowed[ra].is_none() {
             self.windowed[ra] = self.windowed[rb];
         }
@@ -79,10 +103,11 @@ impl Types {
     /// What variable `v` resolves to.
     pub fn resolve(&self, v: usize) -> Ty {
         let r = self.find(v);
-        match (&self.concrete[r], self.windowed[r]) {
-            (Some(t), _) => Ty::Concrete(t.clone()),
-            (None, Some(inner)) => Ty::Windowed(inner),
-            (None, None) => Ty::Generic(r),
+        match (&self.concrete[r], self.windowed[r], self.optional[r]) {
+            (Some(t), _, _) => Ty::Concrete(t.clone()),
+            (None, Some(inner), _) => Ty::Windowed(inner),
+            (None, None, Some(inner)) => Ty::Optional(inner),
+            (None, None, None) => Ty::Generic(r),
         }
     }
 }
@@ -191,6 +216,7 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
         parent: Vec::new(),
         concrete: Vec::new(),
         windowed: Vec::new(),
+        optional: Vec::new(),
         node: Vec::new(),
     };
     for node in &graph.nodes {
@@ -198,8 +224,28 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
         let (k, v) = input.unwrap_or((usize::MAX, usize::MAX));
         let out = match &node.kind {
             NodeKind::Source { key, value, .. } => {
-                (t.fresh(Some(key.clone())), t.fresh(Some(value.clone())))
+                let k = t.fresh(Some(key.clone()));
+                let v = t.fresh(Some(value.clone()));
+                // A table's topic is read with nullable values: tombstones.
+                let table = node.outputs.first().is_some_and(|&o| {
+                    matches!(
+                        graph.nodes[o].kind,
+                        NodeKind::TableSource { from_topic: true }
+                    )
+                });
+                (k, if table { t.fresh_optional(v) } else { v })
             }
+            NodeKind::TableFilter { .. } => match t.optional_inner(v) {
+                Some(_) => (k, v),
+                None => (k, t.fresh_optional(v)),
+            },
+            NodeKind::TableMapValues { .. } => match t.optional_inner(v) {
+                Some(_) => {
+                    let inner = t.fresh(None);
+                    (k, t.fresh_optional(inner))
+                }
+                None => (k, t.fresh(None)),
+            },
             NodeKind::Map { .. } | NodeKind::FlatMap { .. } => (t.fresh(None), t.fresh(None)),
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),

@@ -302,6 +302,32 @@ public final class Topologies {
             .map((wk, v) -> KeyValue.pair(windowed(wk), v))
             .to("out"));
 
+        // -- tables (a null value is a tombstone)
+        define("table_filter", b -> b.<String, String>table("in")
+            .filter((k, v) -> charCount(v) % 2 == 0)
+            .toStream()
+            .to("out"));
+
+        define("table_filter_not_map_values", b -> b.<String, String>table("in")
+            .filterNot((k, v) -> startsWith(v, "a"))
+            .mapValues((k, v) -> orNull(k) + ":" + upper(v))
+            .toStream()
+            .to("out"));
+
+        define("to_table_map_values", b -> in(b, "in")
+            .toTable()
+            .mapValues(v -> "<" + v + ">")
+            .toStream()
+            .to("out"));
+
+        define("count_filter", b -> in(b, "in")
+            .groupByKey()
+            .count()
+            .filter((k, n) -> n % 2 == 0)
+            .toStream()
+            .mapValues(n -> n == null ? null : String.valueOf(n))
+            .to("out"));
+
         // -- suppression
         define("windowed_count_suppressed", b -> in(b, "in")
             .groupByKey()

@@ -1,0 +1,91 @@
+//! Tables through the TopologyTestDriver, in the style of Kafka Streams'
+//! `KTableSourceTest`/`KTableFilterTest`/`KTableMapValuesTest`: a null value
+//! is a tombstone, filtered-out values become tombstones, tombstones stay
+//! tombstones through `map_values`.
+
+use weir::prelude::*;
+use weir::testing::TestRecord;
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+#[weir::topology]
+fn prices() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let prices = builder.table::<String, i64>("prices");
+    prices.to_stream().to("prices-out");
+    prices
+        .filter(|_sku, price| *price >= 100)
+        .to_stream()
+        .to("expensive");
+    prices
+        .filter_not(|_sku, price| *price >= 100)
+        .map_values(|price| format!("{price} cents"))
+        .to_stream()
+        .to("cheap-labels");
+    builder.build()
+}
+
+#[test]
+fn table_source_filter_and_map_values_propagate_tombstones() {
+    let driver = TopologyTestDriver::new(prices());
+    let input = driver.create_input_topic::<Option<String>, Option<i64>>("prices");
+    input.pipe_input_with_timestamp(Some(s("a")), Some(150), 1);
+    input.pipe_input_with_timestamp(Some(s("b")), Some(20), 2);
+    input.pipe_input_with_timestamp(None, Some(5), 3); // null key: dropped
+    input.pipe_input_with_timestamp(Some(s("a")), None, 4); // tombstone
+    let all = driver.create_output_topic::<String, Option<i64>>("prices-out");
+    assert_eq!(
+        all.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(s("a"), Some(150), 1),
+            TestRecord::with_timestamp(s("b"), Some(20), 2),
+            TestRecord::with_timestamp(s("a"), None, 4),
+        ]
+    );
+    let expensive = driver.create_output_topic::<String, Option<i64>>("expensive");
+    assert_eq!(
+        expensive.read_key_values_to_list(),
+        vec![(s("a"), Some(150)), (s("b"), None), (s("a"), None)]
+    );
+    let labels = driver.create_output_topic::<String, Option<String>>("cheap-labels");
+    assert_eq!(
+        labels.read_key_values_to_list(),
+        vec![
+            (s("a"), None),
+            (s("b"), Some(s("20 cents"))),
+            (s("a"), None)
+        ]
+    );
+}
+
+#[weir::topology]
+fn counts_filtered() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("events")
+        .to_table()
+        .to_stream()
+        .group_by_key()
+        .count()
+        .filter(|_k, n| n % 2 == 0)
+        .to_stream()
+        .to("even-counts");
+    builder.build()
+}
+
+#[test]
+fn filtering_an_aggregation_turns_misses_into_tombstones() {
+    let driver = TopologyTestDriver::new(counts_filtered());
+    let events = driver.create_input_topic::<String, String>("events");
+    events.pipe_key_value_list(vec![(s("x"), s("1")), (s("x"), s("2")), (s("y"), s("3"))]);
+    let out = driver.create_output_topic::<String, Option<i64>>("even-counts");
+    assert_eq!(
+        out.read_key_values_to_list(),
+        vec![(s("x"), None), (s("x"), Some(2)), (s("y"), None)]
+    );
+    let text = driver.describe().to_string();
+    assert!(text.contains("KSTREAM-TOTABLE-0000000001"), "{text}");
+    assert!(text.contains("KTABLE-FILTER-"), "{text}");
+}
