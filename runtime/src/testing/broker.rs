@@ -523,13 +523,7 @@ impl LocalKafka {
             .args(self.system_properties())
             .arg("-cp")
             .arg(classpath)
-            .args([
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                &cluster_id(),
-                "-c",
-            ])
+            .args(storage_format_args(&cluster_id()))
             .arg(properties)
             .stdin(Stdio::null())
             .output()
@@ -828,6 +822,18 @@ fn is_transient(code: RDKafkaErrorCode) -> bool {
     )
 }
 
+/// The `StorageTool format` arguments before the properties file. The id
+/// goes in `--cluster-id=<id>` form: a base64url id may start with `-`, which
+/// the tool would otherwise read as an option (and refuse to format).
+fn storage_format_args(cluster_id: &str) -> [String; 4] {
+    [
+        "kafka.tools.StorageTool".into(),
+        "format".into(),
+        format!("--cluster-id={cluster_id}"),
+        "-c".into(),
+    ]
+}
+
 /// A random KRaft cluster id: 16 bytes, base64url without padding (what
 /// `kafka-storage.sh random-uuid` prints).
 fn cluster_id() -> String {
@@ -904,6 +910,12 @@ mod tests {
     use rdkafka::message::Message;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     use rdkafka::{Offset, TopicPartitionList};
+
+    #[test]
+    fn a_cluster_id_starting_with_a_dash_stays_one_argument() {
+        let args = storage_format_args("-7xQ");
+        assert_eq!(args[2], "--cluster-id=-7xQ");
+    }
 
     #[test]
     fn cluster_ids_are_22_base64url_chars_and_differ() {
