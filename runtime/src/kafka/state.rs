@@ -27,10 +27,8 @@ use super::context::{ChangelogPartition, ClientLogger, ProducerCtx};
 use crate::app::AppError;
 use crate::config::StreamsConfig;
 use crate::store::checkpoint::{self, Offsets};
-use crate::store::{
-    split_window_changelog_key, KeyValueStore, KvStore, StoreError, TaskDirectory, WinStore,
-    WindowStore,
-};
+use crate::store::restore::{store_value, StoreMut, RESTORE_BATCH};
+use crate::store::{KeyValueStore, StoreError, TaskDirectory, WindowStore};
 use crate::task::{Task, TaskId};
 use crate::topology::{Plan, StoreKind, Topology};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -43,7 +41,6 @@ use std::time::{Duration, Instant};
 /// Changelog records per store write batch during restoration (Kafka
 /// Streams restores what one poll of the restore consumer returns, at most
 /// `max.poll.records` = 1000).
-pub(crate) const RESTORE_BATCH: usize = 1000;
 /// How long one poll of the restore consumer waits.
 const RESTORE_POLL: Duration = Duration::from_millis(100);
 /// How long one watermark query may take.
@@ -185,80 +182,20 @@ impl TaskState {
     }
 }
 
-/// A task's store of either kind, as restoration writes to it.
-pub(crate) enum StoreMut<'a> {
-    /// A key-value store: the changelog key is the store key.
-    KeyValue(&'a mut KvStore),
-    /// A window store: the changelog key is the windowed key
-    /// ([`crate::store::window_changelog_key`]).
-    Window(&'a mut WinStore),
-}
-
-impl StoreMut<'_> {
-    /// Task `task`'s store described by `changelog`.
-    fn of<'t, T: Topology>(
-        task: &'t mut Task<T>,
-        changelog: &ChangelogStore,
-    ) -> Option<StoreMut<'t>> {
-        match changelog.kind {
-            StoreKind::KeyValue => task
-                .stores_mut()
-                .get_mut(changelog.index)
-                .map(StoreMut::KeyValue),
-            StoreKind::Window => task
-                .window_stores_mut()
-                .get_mut(changelog.index)
-                .map(StoreMut::Window),
-        }
-    }
-
-    fn persistent(&self) -> bool {
-        match self {
-            StoreMut::KeyValue(s) => s.persistent(),
-            StoreMut::Window(s) => s.persistent(),
-        }
-    }
-
-    /// Applies changelog entries (changelog key, timestamped value or
-    /// `None` for a deletion), in order.
-    fn apply(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
-        match self {
-            StoreMut::KeyValue(s) => s.write_batch(batch),
-            StoreMut::Window(s) => {
-                for (key, value) in batch {
-                    let (key, start) =
-                        split_window_changelog_key(key).ok_or_else(|| StoreError::Corrupt {
-                            store: s.name().to_owned(),
-                            reason: format!(
-                                "a changelog key of {} bytes is not a windowed key",
-                                key.len()
-                            ),
-                        })?;
-                    s.put(key, start, value.as_deref())?;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Deletes every entry.
-    fn clear(&mut self) -> Result<(), StoreError> {
-        match self {
-            StoreMut::KeyValue(s) => {
-                let keys: Vec<(Vec<u8>, Option<Vec<u8>>)> =
-                    s.all()?.into_iter().map(|(k, _)| (k, None)).collect();
-                for chunk in keys.chunks(RESTORE_BATCH) {
-                    s.write_batch(chunk)?;
-                }
-                s.flush()
-            }
-            StoreMut::Window(s) => {
-                for (key, start, _) in s.all()? {
-                    s.put(&key, start, None)?;
-                }
-                s.flush()
-            }
-        }
+/// Task `task`'s store described by `changelog`.
+fn store_of<'t, T: Topology>(
+    task: &'t mut Task<T>,
+    changelog: &ChangelogStore,
+) -> Option<StoreMut<'t>> {
+    match changelog.kind {
+        StoreKind::KeyValue => task
+            .stores_mut()
+            .get_mut(changelog.index)
+            .map(StoreMut::KeyValue),
+        StoreKind::Window => task
+            .window_stores_mut()
+            .get_mut(changelog.index)
+            .map(StoreMut::Window),
     }
 }
 
@@ -273,17 +210,6 @@ fn flush_stores<T: Topology>(task: &mut Task<T>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Kafka Streams' timestamped store format for a changelog record: the
-/// record's timestamp (8 bytes, big-endian) then the value; a null value is
-/// a deletion (`None`).
-pub(crate) fn store_value(timestamp: i64, value: Option<&[u8]>) -> Option<Vec<u8>> {
-    value.map(|v| {
-        let mut out = Vec::with_capacity(8 + v.len());
-        out.extend_from_slice(&timestamp.to_be_bytes());
-        out.extend_from_slice(v);
-        out
-    })
-}
 
 fn is_lock_error(e: &StoreError) -> bool {
     matches!(e, StoreError::Backend { reason, .. } if reason.contains("LOCK"))
@@ -346,7 +272,7 @@ pub(crate) fn open_task<T: Topology>(
     }
 
     for c in &mut state.changelogs {
-        c.persistent = StoreMut::of(task, c).is_some_and(|s| s.persistent());
+        c.persistent = store_of(task, c).is_some_and(|s| s.persistent());
     }
     let path = state.dir.checkpoint_path();
     let loaded = match checkpoint::read(&path) {
@@ -367,7 +293,7 @@ pub(crate) fn open_task<T: Topology>(
     }
 
     for c in &mut state.changelogs {
-        let Some(store) = StoreMut::of(task, c) else {
+        let Some(store) = store_of(task, c) else {
             return Err(AppError::InvalidTopology(format!(
                 "task {id}: store `{}` was not opened",
                 c.name
@@ -656,7 +582,7 @@ mod tests {
     use crate::error::ProcessError;
     use crate::record::SourceRecord;
     use crate::store::kv::tests::TempDir;
-    use crate::store::Backend;
+    use crate::store::{Backend, KvStore, WinStore};
     use crate::topology::{
         InternalTopic, InternalTopicKind, RecordCollector, SourcePlan, StorePlan, SubTopologyPlan,
         TopicRef,

@@ -16,6 +16,7 @@ pub mod cache;
 pub mod checkpoint;
 pub mod kv;
 pub mod memory;
+pub mod restore;
 pub mod rocksdb;
 pub mod window;
 
