@@ -216,3 +216,33 @@ fn one_key_change_feeding_two_aggregations_uses_one_repartition_topic() {
         ]
     );
 }
+
+#[test]
+fn a_restart_rebuilds_stores_from_their_changelogs() {
+    for backend in ["rocksDB", "in_memory"] {
+        let mut config = weir::StreamsConfig::new("restart");
+        config.set("default.dsl.store", backend).unwrap();
+        let driver = TopologyTestDriver::with_config(word_count(), config);
+        let lines = driver.create_input_topic::<(), String>("lines");
+        let counts = driver.create_output_topic::<String, i64>("counts");
+        lines.pipe_value(s("a b a"));
+        driver.restart();
+        let store =
+            driver.get_key_value_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000003");
+        assert_eq!(store.all(), vec![(s("a"), 2), (s("b"), 1)], "{backend}");
+        lines.pipe_value(s("a"));
+        assert_eq!(
+            counts.read_key_values_to_list().last(),
+            Some(&(s("a"), 3)),
+            "{backend}"
+        );
+        driver.restart();
+        driver.restart();
+        lines.pipe_value(s("b"));
+        assert_eq!(
+            counts.read_key_values_to_list(),
+            vec![(s("b"), 2)],
+            "{backend}"
+        );
+    }
+}

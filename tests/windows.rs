@@ -188,3 +188,20 @@ fn suppress_until_time_limit_keeps_the_latest_and_emits_early_when_full() {
     levels.pipe_input_with_timestamp(s("w"), 1, 12); // three buffered > max 2: oldest (y) early
     assert_eq!(out.read_key_values_to_list(), vec![(s("y"), 7)]);
 }
+
+#[test]
+fn a_restart_rebuilds_window_stores_from_their_changelogs() {
+    let driver = TopologyTestDriver::new(tumbling(5));
+    let clicks = driver.create_input_topic::<String, String>("clicks");
+    let counts = driver.create_output_topic::<Windowed<String>, i64>("counts");
+    clicks.pipe_input_with_timestamp(s("a"), s("1"), 1);
+    clicks.pipe_input_with_timestamp(s("a"), s("2"), 2);
+    driver.restart();
+    clicks.pipe_input_with_timestamp(s("a"), s("3"), 3);
+    assert_eq!(
+        counts.read_key_values_to_list().last(),
+        Some(&(w("a", 0), 3))
+    );
+    let store = driver.get_window_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000001");
+    assert_eq!(store.fetch(&s("a"), 0), Some(3));
+}

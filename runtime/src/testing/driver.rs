@@ -346,6 +346,34 @@ impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
     }
 }
 
+/// One task per sub-topology (partition 0), each with its own copy of the
+/// topology and, under `state_dir`, its own stores.
+fn new_tasks<T: Topology>(
+    topology: &T,
+    config: &StreamsConfig,
+    state_dir: Option<&std::path::Path>,
+    application_id: &str,
+) -> BTreeMap<TaskId, Task<T>> {
+    (0..topology.plan().subtopologies.len())
+        .map(|sub| {
+            let id = TaskId {
+                subtopology: sub,
+                partition: 0,
+            };
+            let mut task = Task::new(id, topology.clone(), config.deserialization_handler)
+                .with_timestamp_policy(config.timestamp_policy);
+            if let Some(dir) = state_dir {
+                let dir =
+                    crate::store::TaskDirectory(dir.join(application_id).join(id.to_string()));
+                if let Err(e) = task.init(&dir, config.default_dsl_store) {
+                    panic!("task {id}: cannot open its state stores: {e}");
+                }
+            }
+            (id, task)
+        })
+        .collect()
+}
+
 /// Records waiting to be processed, ordered as Kafka Streams' task orders
 /// them (`PartitionGroup`): one FIFO queue per topic (partition 0), and the
 /// next record is the head of the queue whose head has the smallest
@@ -455,6 +483,10 @@ struct State<T: Topology> {
     printed: Vec<String>,
     /// Mock wall-clock time, ms since the epoch.
     wall_clock_ms: i64,
+    /// Every record written to a changelog topic, kept for [`TopologyTestDriver::restart`].
+    changelogs: HashMap<String, Vec<RawRecord>>,
+    /// Changelog topics by full name.
+    changelog_topics: BTreeSet<String>,
 }
 
 impl<T: Topology> State<T> {
@@ -551,6 +583,12 @@ impl<T: Topology> State<T> {
             if self.sources.contains_key(&record.topic) {
                 self.pending.add(record.clone());
             }
+            if self.changelog_topics.contains(&record.topic) {
+                self.changelogs
+                    .entry(record.topic.clone())
+                    .or_default()
+                    .push(record.clone());
+            }
             self.outputs
                 .entry(record.topic.clone())
                 .or_default()
@@ -576,6 +614,10 @@ pub struct TopologyTestDriver<T: Topology> {
     /// This driver's own state directory (removed on drop), when the
     /// topology has stores.
     state_dir: Option<std::path::PathBuf>,
+    /// The configuration tasks are created with.
+    config: StreamsConfig,
+    /// How many times [`TopologyTestDriver::restart`] ran.
+    restarts: std::cell::Cell<u32>,
 }
 
 impl<T: Topology> Drop for TopologyTestDriver<T> {
@@ -613,7 +655,7 @@ impl<T: Topology> TopologyTestDriver<T> {
         let application_id = if config.application_id.is_empty() {
             DEFAULT_APPLICATION_ID.to_owned()
         } else {
-            config.application_id
+            config.application_id.clone()
         };
         let mut sources: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
         for (sub, source, topic) in plan.source_topics(&application_id) {
@@ -630,26 +672,17 @@ impl<T: Topology> TopologyTestDriver<T> {
                 system_time_ms()
             ))
         });
-        let tasks = (0..plan.subtopologies.len())
-            .map(|sub| {
-                let id = TaskId {
-                    subtopology: sub,
-                    partition: 0,
-                };
-                let mut task = Task::new(id, topology.clone(), config.deserialization_handler)
-                    .with_timestamp_policy(config.timestamp_policy);
-                if let Some(dir) = &state_dir {
-                    let dir =
-                        crate::store::TaskDirectory(dir.join(&application_id).join(id.to_string()));
-                    if let Err(e) = task.init(&dir, config.default_dsl_store) {
-                        panic!("task {id}: cannot open its state stores: {e}");
-                    }
-                }
-                (id, task)
-            })
+        let tasks = new_tasks(&topology, &config, state_dir.as_deref(), &application_id);
+        let changelog_topics = plan
+            .stores
+            .iter()
+            .filter_map(|st| st.changelog)
+            .map(|i| plan.internal_topic_name(&application_id, i))
             .collect();
         TopologyTestDriver {
             state_dir,
+            config,
+            restarts: std::cell::Cell::new(0),
             topology,
             plan,
             application_id,
@@ -662,8 +695,84 @@ impl<T: Topology> TopologyTestDriver<T> {
                 pending: PartitionGroup::default(),
                 printed: Vec::new(),
                 wall_clock_ms: system_time_ms(),
+                changelogs: HashMap::new(),
+                changelog_topics,
             }),
         }
+    }
+
+    /// Simulates a restart that lost all local state: every task is closed
+    /// and reopened with empty stores (in a fresh directory), its stores are
+    /// rebuilt from the changelog records captured so far, and in-memory
+    /// processor state (stream time of windowed aggregations, `suppress`
+    /// buffers, which have no changelog yet) starts anew. Records written
+    /// before stay readable. Panics if a store cannot be rebuilt.
+    pub fn restart(&self) {
+        let n = self.restarts.get() + 1;
+        self.restarts.set(n);
+        let dir = self
+            .state_dir
+            .as_ref()
+            .map(|d| d.join(format!("restart-{n}")));
+        let mut state = self.state.borrow_mut();
+        // Close the old stores before opening new ones.
+        state.tasks.clear();
+        let mut tasks = new_tasks(
+            &self.topology,
+            &self.config,
+            dir.as_deref(),
+            &self.application_id,
+        );
+        for (position, store) in self.plan.stores.iter().enumerate() {
+            let Some(changelog) = store.changelog else {
+                continue;
+            };
+            let topic = self
+                .plan
+                .internal_topic_name(&self.application_id, changelog);
+            let batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = state
+                .changelogs
+                .get(&topic)
+                .map(|records| {
+                    records
+                        .iter()
+                        .map(|r| {
+                            let value =
+                                crate::store::restore::store_value(r.timestamp, r.value.as_deref());
+                            (r.key.clone().unwrap_or_default(), value)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let id = TaskId {
+                subtopology: store.subtopology,
+                partition: 0,
+            };
+            let index = self.plan.stores[..position]
+                .iter()
+                .filter(|s| s.subtopology == store.subtopology && s.kind == store.kind)
+                .count();
+            let Some(task) = tasks.get_mut(&id) else {
+                continue;
+            };
+            let target = match store.kind {
+                crate::topology::StoreKind::KeyValue => task
+                    .stores_mut()
+                    .get_mut(index)
+                    .map(crate::store::restore::StoreMut::KeyValue),
+                crate::topology::StoreKind::Window => task
+                    .window_stores_mut()
+                    .get_mut(index)
+                    .map(crate::store::restore::StoreMut::Window),
+            };
+            let Some(mut target) = target else {
+                panic!("store `{}` is not open after the restart", store.name)
+            };
+            if let Err(e) = target.apply(&batch) {
+                panic!("cannot rebuild store `{}` from `{topic}`: {e}", store.name);
+            }
+        }
+        state.tasks = tasks;
     }
 
     /// The application id in use (prefix of internal topic names).
