@@ -597,20 +597,13 @@ impl Emitter<'_> {
         }
     }
 
-    /// A stream aggregation, as Kafka Streams' `KStreamAggregate` /
-    /// `KStreamReduce` on a timestamped key-value store: records with a null
-    /// key or value are dropped; the new aggregate is stored with timestamp
-    /// max(record, previous), logged to the changelog, and forwarded.
-    fn aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
-        let p = &self.p;
-        let Some(st) = self.plan.store_of(node) else {
-            return quote!();
-        };
-        let (j, changelog) = (st.index_in_sub, st.changelog);
-        let name = &self.graph.nodes[node].name;
+    /// The new aggregate `(agg, ts)` from `old: Option<(A, i64)>` and the
+    /// record `(k, v)`: `count` adds one, `reduce` starts from the first
+    /// value, `aggregate` from its initializer. `ts` is the previous
+    /// aggregate's timestamp (`i64::MIN` for a new one).
+    fn update(&self, node: NodeId, op: &AggOp, agg_ty: &TokenStream) -> TokenStream {
         let (f, g) = (field((node, 'f')), field((node, 'g')));
-        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
-        let update = match op {
+        match op {
             AggOp::Count => quote! {
                 let (agg, ts): (#agg_ty, i64) = old.unwrap_or((0, i64::MIN));
                 let agg = agg + 1;
@@ -628,7 +621,22 @@ impl Emitter<'_> {
                 };
                 let agg = (self.#f)(&k, v, agg);
             },
+        }
+    }
+
+    /// A stream aggregation, as Kafka Streams' `KStreamAggregate` /
+    /// `KStreamReduce` on a timestamped key-value store: records with a null
+    /// key or value are dropped; the new aggregate is stored with timestamp
+    /// max(record, previous), logged to the changelog, and forwarded.
+    fn aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+        let p = &self.p;
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
         };
+        let (j, changelog) = (st.index_in_sub, st.changelog);
+        let name = &self.graph.nodes[node].name;
+        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
+        let update = self.update(node, op, &agg_ty);
         let kids = self.children(node);
         quote! {
             if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
@@ -661,28 +669,9 @@ impl Emitter<'_> {
         };
         let (j, changelog) = (st.index_in_sub, st.changelog);
         let name = &self.graph.nodes[node].name;
-        let (f, g) = (field((node, 'f')), field((node, 'g')));
         let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
-        let update = match op {
-            AggOp::Count => quote! {
-                let (agg, ts): (#agg_ty, i64) = old.unwrap_or((0, i64::MIN));
-                let agg = agg + 1;
-            },
-            AggOp::Reduce { .. } => quote! {
-                let (agg, ts): (#agg_ty, i64) = match old {
-                    ::core::option::Option::Some((old, ts)) => ((self.#f)(old, v), ts),
-                    ::core::option::Option::None => (v, i64::MIN),
-                };
-            },
-            AggOp::Aggregate { .. } => quote! {
-                let (agg, ts): (#agg_ty, i64) = match old {
-                    ::core::option::Option::Some(old) => old,
-                    ::core::option::Option::None => ((self.#g)(), i64::MIN),
-                };
-                let agg = (self.#f)(&k, v, agg);
-            },
-        };
+        let update = self.update(node, op, &agg_ty);
         let kids = self.children(node);
         // Unlike the non-windowed aggregations, Kafka Streams' windowed ones
         // drop only null keys: a null value reaches the aggregator.

@@ -131,6 +131,30 @@ pub fn split_timestamped(bytes: &[u8]) -> Option<(i64, &[u8])> {
     Some((i64::from_be_bytes(*ts), value))
 }
 
+/// Decodes a timestamped store value into the aggregate and its timestamp.
+fn decode_timestamped<A: Serde>(
+    name: &'static str,
+    bytes: &[u8],
+) -> Result<(A, i64), ProcessError> {
+    let (ts, value) = split_timestamped(bytes).ok_or_else(|| {
+        store_error(
+            name,
+            format!("entry of {} bytes has no timestamp", bytes.len()),
+        )
+    })?;
+    let value = A::deserialize(Some(value))
+        .map_err(|e| store_error(name, format!("cannot deserialize a stored value: {e}")))?;
+    Ok((value, ts))
+}
+
+/// Encodes `[ts][value]` (the timestamped store format) into `scratch`.
+fn encode_timestamped<'s>(scratch: &'s mut Vec<u8>, ts: i64, value: &[u8]) -> &'s [u8] {
+    scratch.clear();
+    scratch.extend_from_slice(&ts.to_be_bytes());
+    scratch.extend_from_slice(value);
+    scratch
+}
+
 /// Reads the aggregate and its timestamp stored under `key`.
 #[inline]
 pub fn store_get<A: Serde>(
@@ -145,15 +169,7 @@ pub fn store_get<A: Serde>(
     let Some(bytes) = store.get(key).map_err(|e| store_error(name, e))? else {
         return Ok(None);
     };
-    let (ts, value) = split_timestamped(&bytes).ok_or_else(|| {
-        store_error(
-            name,
-            format!("entry of {} bytes has no timestamp", bytes.len()),
-        )
-    })?;
-    let value = A::deserialize(Some(value))
-        .map_err(|e| store_error(name, format!("cannot deserialize a stored value: {e}")))?;
-    Ok(Some((value, ts)))
+    decode_timestamped(name, &bytes).map(Some)
 }
 
 /// Stores `value` with timestamp `ts` under `key` (`None` deletes).
@@ -171,12 +187,7 @@ pub fn store_put(
         .get_mut(index)
         .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
     let result = match value {
-        Some(v) => {
-            scratch.clear();
-            scratch.extend_from_slice(&ts.to_be_bytes());
-            scratch.extend_from_slice(v);
-            store.put(key, scratch)
-        }
+        Some(v) => store.put(key, encode_timestamped(scratch, ts, v)),
         None => store.delete(key).map(drop),
     };
     result.map_err(|e| store_error(name, e))
@@ -219,18 +230,12 @@ pub fn window_get<A: Serde>(
     let store = stores
         .get(index)
         .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
-    let Some(bytes) = store.fetch(key, start).map_err(|e| store_error(name, e))? else {
-        return Ok(None);
-    };
-    let (ts, value) = split_timestamped(&bytes).ok_or_else(|| {
-        store_error(
-            name,
-            format!("entry of {} bytes has no timestamp", bytes.len()),
-        )
-    })?;
-    let value = A::deserialize(Some(value))
-        .map_err(|e| store_error(name, format!("cannot deserialize a stored value: {e}")))?;
-    Ok(Some((value, ts)))
+    // Decoded in place: no copy of the stored bytes.
+    store
+        .fetch_with(key, start, |bytes| {
+            bytes.map(|b| decode_timestamped(name, b)).transpose()
+        })
+        .map_err(|e| store_error(name, e))?
 }
 
 /// Stores `value` with timestamp `ts` for `key` in the window starting at
@@ -250,12 +255,7 @@ pub fn window_put(
     let store = stores
         .get_mut(index)
         .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
-    let value = value.map(|v| {
-        scratch.clear();
-        scratch.extend_from_slice(&ts.to_be_bytes());
-        scratch.extend_from_slice(v);
-        &scratch[..]
-    });
+    let value = value.map(|v| encode_timestamped(scratch, ts, v));
     store
         .put(key, start, value)
         .map_err(|e| store_error(name, e))

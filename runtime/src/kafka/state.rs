@@ -210,7 +210,6 @@ fn flush_stores<T: Topology>(task: &mut Task<T>) -> Result<(), StoreError> {
     Ok(())
 }
 
-
 fn is_lock_error(e: &StoreError) -> bool {
     matches!(e, StoreError::Backend { reason, .. } if reason.contains("LOCK"))
 }

@@ -122,6 +122,22 @@ pub trait WindowStore: Send {
     ) -> Result<(), StoreError>;
     /// The value of `key` in the window starting at `window_start`.
     fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Calls `f` with the value of `key` in the window starting at
+    /// `window_start` (what [`WindowStore::fetch`] returns), borrowed from
+    /// the store where the backend can (in memory; RocksDB: a pinned slice),
+    /// not copied: the record path's read. The default calls `fetch`.
+    fn fetch_with<R>(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError>
+    where
+        Self: Sized,
+    {
+        let value = self.fetch(key, window_start)?;
+        Ok(f(value.as_deref()))
+    }
     /// `key`'s windows with `from <= start <= to`, by ascending start.
     fn fetch_range(&self, key: &[u8], from: i64, to: i64) -> Result<Windows, StoreError>;
     /// Every (key, window start, value) with `from <= start <= to`, ordered

@@ -24,9 +24,10 @@
 //!
 //! # Physical expiry
 //!
-//! - In memory: a second index ordered by window start; every put first
-//!   removes the entries at or before the expiry bound from the front of that
-//!   index (amortised O(log n) per entry removed).
+//! - In memory: entries are held in one map per window start, the maps
+//!   ordered by start (Kafka Streams' layout); a put that advances stream
+//!   time first drops the maps of the starts at or before the expiry bound,
+//!   whole (O(log w) per window dropped, whatever its number of entries).
 //! - RocksDB: one database, not one per segment. Expired entries are deleted
 //!   by a scan each time the expiry bound enters a new *segment* (Kafka
 //!   Streams' segment interval, `max(retention / 2, 60 s)`, segments counted
@@ -62,9 +63,11 @@
 //! stream time was advanced by deletes or dropped puts, which leave no entry
 //! to recompute it from.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::collections::{btree_map, hash_map, BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use ::rocksdb::{WriteBatch, WriteOptions, DB};
@@ -143,42 +146,222 @@ fn log_expired(store: &str, window_start: i64, clock: Clock) {
 
 // ---- in memory ----
 
+/// Bytes a [`SmallBytes`] holds inline, without an allocation.
+const INLINE_LEN: usize = 22;
+
+/// A key or value of the in-memory store: up to [`INLINE_LEN`] bytes inline
+/// (typical keys and aggregates: no allocation per entry), longer ones in a
+/// boxed slice. As large as a `Vec<u8>` (24 bytes). Hashes and compares as
+/// its bytes, so a map keyed by it is read with a `&[u8]` (`Borrow`).
+#[derive(Clone)]
+enum SmallBytes {
+    /// `bytes[..len]`.
+    Inline { len: u8, bytes: [u8; INLINE_LEN] },
+    /// Longer than [`INLINE_LEN`].
+    Heap(Box<[u8]>),
+}
+
+impl SmallBytes {
+    fn new(bytes: &[u8]) -> Self {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE_LEN => {
+                let mut inline = [0; INLINE_LEN];
+                inline[..bytes.len()].copy_from_slice(bytes);
+                SmallBytes::Inline { len, bytes: inline }
+            }
+            _ => SmallBytes::Heap(bytes.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            SmallBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            SmallBytes::Heap(bytes) => bytes,
+        }
+    }
+
+    /// Replaces the bytes, in the same allocation when there is one of the
+    /// right length.
+    fn set(&mut self, new: &[u8]) {
+        if let SmallBytes::Heap(old) = self {
+            if old.len() == new.len() {
+                old.copy_from_slice(new);
+                return;
+            }
+        }
+        *self = SmallBytes::new(new);
+    }
+}
+
+impl Borrow<[u8]> for SmallBytes {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for SmallBytes {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for SmallBytes {}
+
+impl Hash for SmallBytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `[u8]` hashes, for `Borrow<[u8]>`.
+        self.as_slice().hash(state);
+    }
+}
+
+impl fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+/// The multiplier of [`KeyHasher`] (2^64 / the golden ratio, odd).
+const HASH_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The 128-bit product of `a` and `b`, its halves xor-ed: every bit of the
+/// result depends on every bit of both (foldhash's and ahash's mixer).
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// Builds the [`KeyHasher`]s of one store, from a seed drawn from the
+/// standard library's random keys when the store is created: which keys
+/// collide cannot be computed in advance (a fast hash, not a cryptographic
+/// one).
+#[derive(Debug, Clone, Copy)]
+struct KeyHashBuilder {
+    seed: u64,
+}
+
+impl KeyHashBuilder {
+    fn random() -> Self {
+        KeyHashBuilder {
+            seed: RandomState::new().hash_one(HASH_MULTIPLIER),
+        }
+    }
+}
+
+impl BuildHasher for KeyHashBuilder {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.seed)
+    }
+}
+
+/// The hasher of the in-memory store's maps: eight bytes at a time, each
+/// word mixed into the state by a folded multiply. A key of 8 bytes (its
+/// length, then one word) costs two multiplies, where the standard
+/// library's SipHash costs some hundred instructions.
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = folded_multiply(self.0 ^ word, HASH_MULTIPLIER);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, mut bytes: &[u8]) {
+        while let Some((word, rest)) = bytes.split_first_chunk::<8>() {
+            self.mix(u64::from_le_bytes(*word));
+            bytes = rest;
+        }
+        if !bytes.is_empty() {
+            // 1 to 7 bytes left: zero-padded, their count in the last byte.
+            let mut word = [0; 8];
+            for (to, from) in word.iter_mut().zip(bytes) {
+                *to = *from;
+            }
+            word[7] = bytes.len() as u8;
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The entries of one window start: key → value.
+type Window = HashMap<SmallBytes, SmallBytes, KeyHashBuilder>;
+
 /// A window store in memory: Kafka Streams' `InMemoryWindowStore`. Nothing
 /// survives a restart; the store is rebuilt from its changelog.
-#[derive(Debug, Clone)]
+///
+/// As in Kafka Streams, the entries are held in one hash map per window
+/// start, the maps ordered by start: a read or write of (key, start) is one
+/// lookup among the (few) live starts, then one hash lookup; expiry drops
+/// whole maps. Keys and values of up to 22 bytes are held inline in the
+/// maps; a write to an existing entry overwrites it in place. The map of an
+/// expired window is cleared and kept for the next new window (one at a
+/// time), so that in a steady stream windows do not grow their tables
+/// again.
+#[derive(Clone)]
 pub struct InMemoryWindowStore {
     name: String,
     clock: Clock,
     expired_puts: u64,
-    /// The entries, by key bytes, then window start.
-    map: BTreeMap<(Vec<u8>, i64), Vec<u8>>,
-    /// The same entries by window start, then key: what expires first is
-    /// first.
-    by_start: BTreeSet<(i64, Vec<u8>)>,
+    /// One map per window start, never empty, none expired.
+    windows: BTreeMap<i64, Window>,
+    /// Entries in `windows`.
+    len: usize,
+    hasher: KeyHashBuilder,
+    /// An empty map, with the capacity an expired window left.
+    spare: Option<Window>,
+}
+
+impl fmt::Debug for InMemoryWindowStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryWindowStore")
+            .field("name", &self.name)
+            .field("retention_ms", &self.clock.retention_ms)
+            .field("observed_stream_time", &self.clock.observed)
+            .field("windows", &self.windows.len())
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 impl InMemoryWindowStore {
     /// An empty store called `name`, keeping windows for `retention_ms`
     /// (negative: 0) of stream time.
     pub fn new(name: impl Into<String>, retention_ms: i64) -> Self {
+        let hasher = KeyHashBuilder::random();
         InMemoryWindowStore {
             name: name.into(),
             clock: Clock::new(retention_ms),
             expired_puts: 0,
-            map: BTreeMap::new(),
-            by_start: BTreeSet::new(),
+            windows: BTreeMap::new(),
+            len: 0,
+            hasher,
+            spare: None,
         }
     }
 
     /// The number of entries held. Expired entries are removed on put, so
     /// after a put this counts unexpired entries only.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// Whether the store holds no entry.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 
     /// Puts dropped (and deletes ignored) because their window was expired.
@@ -186,19 +369,78 @@ impl InMemoryWindowStore {
         self.expired_puts
     }
 
-    /// Removes the entries at or before the expiry bound.
+    /// The value of (`key`, `window_start`), borrowed.
+    fn get(&self, key: &[u8], window_start: i64) -> Option<&[u8]> {
+        if self.clock.is_expired(window_start) {
+            return None;
+        }
+        let value = self.windows.get(&window_start)?.get(key)?;
+        Some(value.as_slice())
+    }
+
+    /// Sets (`key`, `window_start`) to `value`; the window is not expired.
+    fn insert(&mut self, key: &[u8], window_start: i64, value: &[u8]) {
+        let window = match self.windows.entry(window_start) {
+            btree_map::Entry::Occupied(window) => window.into_mut(),
+            btree_map::Entry::Vacant(vacant) => vacant.insert(
+                self.spare
+                    .take()
+                    .unwrap_or_else(|| Window::with_hasher(self.hasher)),
+            ),
+        };
+        if key.len() <= INLINE_LEN {
+            // The key costs no allocation: hash it once.
+            match window.entry(SmallBytes::new(key)) {
+                hash_map::Entry::Occupied(mut entry) => entry.get_mut().set(value),
+                hash_map::Entry::Vacant(entry) => {
+                    entry.insert(SmallBytes::new(value));
+                    self.len += 1;
+                }
+            }
+        } else if let Some(old) = window.get_mut(key) {
+            old.set(value);
+        } else {
+            window.insert(SmallBytes::new(key), SmallBytes::new(value));
+            self.len += 1;
+        }
+    }
+
+    /// Deletes (`key`, `window_start`), and its window's map if now empty.
+    fn remove(&mut self, key: &[u8], window_start: i64) {
+        let btree_map::Entry::Occupied(mut window) = self.windows.entry(window_start) else {
+            return;
+        };
+        if window.get_mut().remove(key).is_some() {
+            self.len -= 1;
+            if window.get().is_empty() {
+                let emptied = window.remove();
+                self.recycle(emptied);
+            }
+        }
+    }
+
+    /// Keeps `window`'s map, emptied, for the next new window, unless the
+    /// one kept is larger.
+    fn recycle(&mut self, mut window: Window) {
+        let kept = self.spare.as_ref().map(Window::capacity);
+        if kept.is_none_or(|kept| kept < window.capacity()) {
+            window.clear();
+            self.spare = Some(window);
+        }
+    }
+
+    /// Removes the windows at or before the expiry bound.
     fn remove_expired(&mut self) {
         let Some(bound) = self.clock.expiry_bound() else {
             return;
         };
-        while self
-            .by_start
-            .first()
-            .is_some_and(|(start, _)| *start <= bound)
-        {
-            if let Some((start, key)) = self.by_start.pop_first() {
-                self.map.remove(&(key, start));
+        while let Some(first) = self.windows.first_entry() {
+            if *first.key() > bound {
+                break;
             }
+            let expired = first.remove();
+            self.len -= expired.len();
+            self.recycle(expired);
         }
     }
 }
@@ -218,53 +460,45 @@ impl WindowStore for InMemoryWindowStore {
         window_start: i64,
         value: Option<&[u8]>,
     ) -> Result<(), StoreError> {
-        self.clock = self.clock.advanced(window_start);
-        self.remove_expired();
+        let clock = self.clock.advanced(window_start);
+        if clock.observed != self.clock.observed {
+            // Only a later stream time expires more.
+            self.clock = clock;
+            self.remove_expired();
+        }
         if self.clock.is_expired(window_start) {
             self.expired_puts += 1;
             log_expired(&self.name, window_start, self.clock);
             return Ok(());
         }
         match value {
-            Some(value) => match self.map.entry((key.to_vec(), window_start)) {
-                Entry::Occupied(mut entry) => {
-                    let old = entry.get_mut();
-                    old.clear();
-                    old.extend_from_slice(value);
-                }
-                Entry::Vacant(entry) => {
-                    self.by_start.insert((window_start, entry.key().0.clone()));
-                    entry.insert(value.to_vec());
-                }
-            },
-            None => {
-                let map_key = (key.to_vec(), window_start);
-                if self.map.remove(&map_key).is_some() {
-                    let (key, start) = map_key;
-                    self.by_start.remove(&(start, key));
-                }
-            }
+            Some(value) => self.insert(key, window_start, value),
+            None => self.remove(key, window_start),
         }
         Ok(())
     }
 
     fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        if self.clock.is_expired(window_start) {
-            return Ok(None);
-        }
-        Ok(self.map.get(&(key.to_vec(), window_start)).cloned())
+        Ok(self.get(key, window_start).map(<[u8]>::to_vec))
+    }
+
+    fn fetch_with<R>(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError> {
+        Ok(f(self.get(key, window_start)))
     }
 
     fn fetch_range(&self, key: &[u8], from: i64, to: i64) -> Result<Windows, StoreError> {
         let Some((from, to)) = self.clock.live(from, to) else {
             return Ok(Vec::new());
         };
-        let lower = (key.to_vec(), from);
-        let upper = (key.to_vec(), to);
         Ok(self
-            .map
-            .range(lower..=upper)
-            .map(|((_, start), value)| (*start, value.clone()))
+            .windows
+            .range(from..=to)
+            .filter_map(|(start, window)| Some((*start, window.get(key)?.as_slice().to_vec())))
             .collect())
     }
 
@@ -272,12 +506,19 @@ impl WindowStore for InMemoryWindowStore {
         let Some((from, to)) = self.clock.live(from, to) else {
             return Ok(Vec::new());
         };
-        Ok(self
-            .map
-            .iter()
-            .filter(|((_, start), _)| (from..=to).contains(start))
-            .map(|((key, start), value)| (key.clone(), *start, value.clone()))
-            .collect())
+        let mut out: WindowEntries = self
+            .windows
+            .range(from..=to)
+            .flat_map(|(start, window)| {
+                window.iter().map(|(key, value)| {
+                    (key.as_slice().to_vec(), *start, value.as_slice().to_vec())
+                })
+            })
+            .collect();
+        // By ascending start already: a stable sort by key keeps that order
+        // within each key.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     fn observed_stream_time(&self) -> i64 {
@@ -506,6 +747,23 @@ impl WindowStore for RocksDbWindowStore {
             .map_err(|e| self.error("get", e))
     }
 
+    fn fetch_with<R>(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError> {
+        if self.clock.is_expired(window_start) {
+            return Ok(f(None));
+        }
+        // Pinned: read in RocksDB's block cache or memtable, not copied.
+        let value = self
+            .db
+            .get_pinned(storage_key(key, window_start))
+            .map_err(|e| self.error("get", e))?;
+        Ok(f(value.as_deref()))
+    }
+
     fn fetch_range(&self, key: &[u8], from: i64, to: i64) -> Result<Windows, StoreError> {
         let mut out = Vec::new();
         let Some((from, to)) = self.clock.live(from, to) else {
@@ -568,7 +826,7 @@ impl WindowStore for RocksDbWindowStore {
 /// A window store of either backend (enum dispatch), as tasks hold them.
 #[derive(Debug)]
 pub enum WinStore {
-    /// A sorted map in memory.
+    /// In memory: a hash map per window start.
     InMemory(InMemoryWindowStore),
     /// A RocksDB database under the task's directory.
     RocksDb(RocksDbWindowStore),
@@ -655,6 +913,15 @@ impl WindowStore for WinStore {
 
     fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>, StoreError> {
         dispatch!(self, s => s.fetch(key, window_start))
+    }
+
+    fn fetch_with<R>(
+        &self,
+        key: &[u8],
+        window_start: i64,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError> {
+        dispatch!(self, s => s.fetch_with(key, window_start, f))
     }
 
     fn fetch_range(&self, key: &[u8], from: i64, to: i64) -> Result<Windows, StoreError> {
@@ -842,10 +1109,12 @@ mod tests {
                 }
             }
             for &start in STARTS {
+                let expected = model.fetch(key, start);
+                assert_eq!(s.fetch(key, start).unwrap(), expected, "{what}");
                 assert_eq!(
-                    s.fetch(key, start).unwrap(),
-                    model.fetch(key, start),
-                    "{what}"
+                    s.fetch_with(key, start, |v| v.map(<[u8]>::to_vec)).unwrap(),
+                    expected,
+                    "{what}: fetch_with({key:?}, {start})"
                 );
             }
         }
@@ -1198,6 +1467,10 @@ mod tests {
             } else {
                 assert_eq!(s.fetch(key, start).unwrap(), model.fetch(key, start));
                 assert_eq!(
+                    s.fetch_with(key, start, |v| v.map(<[u8]>::to_vec)).unwrap(),
+                    model.fetch(key, start)
+                );
+                assert_eq!(
                     s.fetch_range(key, start - 20, start + 20).unwrap(),
                     model.fetch_range(key, start - 20, start + 20),
                     "step {step}"
@@ -1206,6 +1479,58 @@ mod tests {
         }
         check_against(s, &model, "end");
         assert!(model.expired_puts > 0, "the walk exercised expiry");
+    }
+
+    /// Keys and values of lengths around the in-memory store's inline
+    /// length (22 bytes), of which shorter keys are prefixes of longer ones,
+    /// overwritten by longer and shorter values, then partly deleted.
+    fn long_keys_and_values(s: &mut WinStore) {
+        const LENS: &[usize] = &[0, 1, 7, 8, 9, 15, 16, 21, 22, 23, 24, 64, 300];
+        let bytes = |len: usize, seed: u8| -> Vec<u8> {
+            (0..len).map(|i| seed.wrapping_add(i as u8)).collect()
+        };
+        let mut model = Model::new(s.retention_ms());
+        let check = |s: &WinStore, model: &Model, what: &str| {
+            assert_eq!(
+                s.all().unwrap(),
+                model.fetch_all(i64::MIN, i64::MAX),
+                "{what}"
+            );
+            for &key_len in LENS {
+                let key = bytes(key_len, 7);
+                assert_eq!(
+                    s.fetch_range(&key, i64::MIN, i64::MAX).unwrap(),
+                    model.fetch_range(&key, i64::MIN, i64::MAX),
+                    "{what}: key of {key_len} bytes"
+                );
+                for start in 0..LENS.len() as i64 {
+                    let expected = model.fetch(&key, start);
+                    assert_eq!(s.fetch(&key, start).unwrap(), expected, "{what}");
+                    assert_eq!(
+                        s.fetch_with(&key, start, |v| v.map(<[u8]>::to_vec))
+                            .unwrap(),
+                        expected,
+                        "{what}"
+                    );
+                }
+            }
+        };
+        for round in 0..4 {
+            for &key_len in LENS {
+                let key = bytes(key_len, 7);
+                for start in 0..LENS.len() {
+                    let value_len = LENS[(start + key_len + 5 * round) % LENS.len()];
+                    let value = bytes(value_len, round as u8);
+                    // The last round deletes every third entry.
+                    let value = (round < 3 || start % 3 != 0).then_some(value.as_slice());
+                    s.put(&key, start as i64, value).unwrap();
+                    model.put(&key, start as i64, value);
+                }
+            }
+            check(s, &model, &format!("round {round}"));
+        }
+        s.flush().unwrap();
+        check(s, &model, "flushed");
     }
 
     /// Generates one test module per backend running the whole suite.
@@ -1254,6 +1579,10 @@ mod tests {
                 #[test]
                 fn sliding_expiry() {
                     run("sliding", 100_000, super::sliding_expiry);
+                }
+                #[test]
+                fn long_keys_and_values() {
+                    run("long", FOREVER, super::long_keys_and_values);
                 }
                 #[test]
                 fn random_operations_match_the_model() {
@@ -1319,13 +1648,92 @@ mod tests {
         assert_eq!(store.len(), 20);
         store.put(b"k", 1000, None).unwrap();
         assert!(store.is_empty());
-        assert_eq!(store.by_start.len(), 0);
+        assert_eq!(store.windows.len(), 0);
         let store = WinStore::InMemory(store);
         assert!(!store.persistent());
         assert_eq!(store.backend(), Backend::InMemory);
         let store = WinStore::open("s", Backend::InMemory, 10, &dir.task_dir()).unwrap();
         assert!(!dir.task_dir().0.exists(), "in memory touches no file");
         store.close().unwrap();
+    }
+
+    #[test]
+    fn small_bytes_are_a_vec_long_and_hash_as_bytes() {
+        assert_eq!(std::mem::size_of::<SmallBytes>(), 24);
+        let hasher = KeyHashBuilder::random();
+        for len in [0, 1, 7, 8, 9, 21, 22, 23, 100] {
+            let bytes: Vec<u8> = (0..len as u8).collect();
+            let small = SmallBytes::new(&bytes);
+            assert_eq!(small.as_slice(), bytes);
+            assert_eq!(
+                matches!(small, SmallBytes::Inline { .. }),
+                len <= INLINE_LEN
+            );
+            // `Borrow<[u8]>` requires the same hash as the bytes'.
+            assert_eq!(hasher.hash_one(&small), hasher.hash_one(&bytes[..]));
+            assert_eq!(small, small.clone());
+            for new_len in [0, 5, 22, 23, 100] {
+                let mut value = small.clone();
+                let new: Vec<u8> = (0..new_len as u8).rev().collect();
+                value.set(&new);
+                assert_eq!(value.as_slice(), new);
+            }
+        }
+        // Zero padding does not make keys of different lengths collide.
+        assert_ne!(
+            hasher.hash_one(b"a".as_slice()),
+            hasher.hash_one(b"a\0".as_slice())
+        );
+        let mut h = hasher.build_hasher();
+        h.write(b"a");
+        let mut h2 = hasher.build_hasher();
+        h2.write(b"a\0");
+        assert_ne!(h.finish(), h2.finish());
+    }
+
+    #[test]
+    fn key_hash_spreads_big_endian_integers() {
+        // Keys as the serdes write integers: the varying bytes last, i.e.
+        // in the high bits of a little-endian word. hashbrown takes the
+        // bucket from the low bits and a tag from the top 7: both must vary.
+        let hasher = KeyHashBuilder::random();
+        let hashes: Vec<u64> = (0..1u64 << 16)
+            .map(|i| hasher.hash_one(i.to_be_bytes().as_slice()))
+            .collect();
+        let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xffff).collect();
+        // Random: 65536 * (1 - 1/e), about 41,400 distinct.
+        assert!(low.len() > 40_000, "{}", low.len());
+        let top: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert_eq!(top.len(), 128);
+    }
+
+    #[test]
+    fn in_memory_keeps_one_expired_window_map_for_reuse() {
+        let mut store = InMemoryWindowStore::new("s", 10);
+        for key in 0..1000u32 {
+            store.put(&key.to_be_bytes(), 0, Some(b"v")).unwrap();
+        }
+        store.put(b"k", 5, Some(b"v")).unwrap();
+        assert_eq!(store.len(), 1001);
+        assert!(store.spare.is_none());
+        // A delete advances stream time: window 0 expires, its map is
+        // cleared and kept, then reused by the next new window.
+        store.put(b"k", 10, None).unwrap();
+        assert_eq!(store.len(), 1);
+        let spare = store.spare.as_ref().map(|w| (w.len(), w.capacity()));
+        assert!(
+            matches!(spare, Some((0, capacity)) if capacity >= 1000),
+            "{spare:?}"
+        );
+        store.put(b"k", 20, Some(b"v")).unwrap();
+        assert_eq!(store.len(), 1);
+        assert!(store.windows.get(&20).is_some_and(|w| w.capacity() >= 1000));
+        // A window emptied by deletes is dropped too.
+        store.put(b"k", 20, None).unwrap();
+        assert!(store.is_empty());
+        assert!(store.windows.is_empty());
+        assert!(store.fetch_with(b"k", 20, |v| v.is_none()).unwrap());
+        assert!(format!("{store:?}").contains("InMemoryWindowStore"));
     }
 
     #[test]
