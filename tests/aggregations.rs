@@ -246,3 +246,44 @@ fn a_restart_rebuilds_stores_from_their_changelogs() {
         );
     }
 }
+
+#[weir::topology]
+fn cogrouped() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let clicks = builder.stream::<String, i64>("clicks").group_by_key();
+    let views = builder
+        .stream::<(), String>("views")
+        .group_by(|_, page| page.clone());
+    clicks
+        .cogroup(|_page, n, total: i64| total + n)
+        .cogroup(views, |_page, _view, total| total + 100)
+        .aggregate(|| 0)
+        .to_stream()
+        .to("activity");
+    builder.build()
+}
+
+#[test]
+fn cogroup_aggregates_several_grouped_streams_into_one_table() {
+    let driver = TopologyTestDriver::new(cogrouped());
+    let clicks = driver.create_input_topic::<String, i64>("clicks");
+    let views = driver.create_input_topic::<(), String>("views");
+    clicks.pipe_input_with_timestamp(s("home"), 2, 10);
+    views.pipe_value_with_timestamp(s("home"), 20);
+    clicks.pipe_input_with_timestamp(s("cart"), 5, 5);
+    views.pipe_value_with_timestamp(s("cart"), 1);
+    let out = driver.create_output_topic::<String, i64>("activity");
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(s("home"), 2, 10),
+            TestRecord::with_timestamp(s("home"), 102, 20),
+            TestRecord::with_timestamp(s("cart"), 5, 5),
+            TestRecord::with_timestamp(s("cart"), 105, 5),
+        ]
+    );
+    let plan = driver.describe().0;
+    assert_eq!(plan.stores.len(), 1, "one store shared by both inputs");
+    let text = driver.describe().to_string();
+    assert!(text.contains("COGROUPKSTREAM-MERGE-"), "{text}");
+}

@@ -567,6 +567,27 @@ fn count_filter_topology() -> impl Topology {
     builder.build()
 }
 
+#[weir::topology]
+fn cogroup_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let left = builder
+        .stream::<Option<String>, Option<String>>("left")
+        .group_by_key();
+    let right = builder
+        .stream::<Option<String>, Option<String>>("right")
+        .group_by(|_k, v| first_char(v));
+    left.cogroup(|_k, v, agg: Option<String>| {
+        Some(format!("{}L{}", agg.unwrap_or_default(), char_count(&v)))
+    })
+    .cogroup(right, |_k, v, agg| {
+        Some(format!("{}R{}", agg.unwrap_or_default(), char_count(&v)))
+    })
+    .aggregate(|| Some(String::new()))
+    .to_stream()
+    .to("out");
+    builder.build()
+}
+
 /// Runs `inputs` through the weir topology called `name`.
 fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
@@ -596,6 +617,7 @@ fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
         "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs),
         "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs),
         "table_filter" => drive(table_filter_topology(), inputs),
+        "cogroup" => drive(cogroup_topology(), inputs),
         "table_filter_not_map_values" => drive(table_filter_not_map_values_topology(), inputs),
         "to_table_map_values" => drive(to_table_map_values_topology(), inputs),
         "count_filter" => drive(count_filter_topology(), inputs),
@@ -854,6 +876,13 @@ const SPECS: &[Spec] = &[
         name: "windowed_aggregate",
         feature: "windowedBy(TimeWindows).aggregate()",
         inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "cogroup",
+        feature: "cogroup(groupByKey, groupBy).aggregate()",
+        inputs: &["left", "right"],
         outputs: &["out"],
         gen: GEN,
     },

@@ -18,8 +18,9 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
     }
     let mut stores: HashMap<&str, usize> = HashMap::new();
     for node in &graph.nodes {
+        let shared = matches!(&node.kind, NodeKind::Aggregate { op: crate::graph::AggOp::Cogroup { owner, .. }, .. } if *owner != node.id);
         if let NodeKind::Aggregate { store, .. } = &node.kind {
-            if stores.insert(store, node.id).is_some() {
+            if !shared && stores.insert(store, node.id).is_some() {
                 errors.at(
                     node.span,
                     format!("two stores are named `{store}`: store names must be unique"),
@@ -72,7 +73,7 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
             ..
         } => "reduce",
         NodeKind::Aggregate {
-            op: crate::graph::AggOp::Aggregate { .. },
+            op: crate::graph::AggOp::Aggregate { .. } | crate::graph::AggOp::Cogroup { .. },
             ..
         } => "aggregate",
         NodeKind::ToStream => "to_stream",

@@ -86,6 +86,13 @@ fn closures_of(kind: &NodeKind) -> Vec<(char, &syn::Expr)> {
             op: AggOp::Reduce { f },
             ..
         } => vec![('f', f)],
+        NodeKind::Aggregate {
+            op: AggOp::Cogroup { f, init, .. },
+            ..
+        } => match init {
+            Some(init) => vec![('g', init), ('f', f)],
+            None => vec![('f', f)],
+        },
         k => closure_of(k).map(|f| vec![('f', f)]).unwrap_or_default(),
     }
 }
@@ -317,6 +324,16 @@ impl Emitter<'_> {
                                 quote!(#init: FnMut() -> #ov + ::core::clone::Clone + ::core::marker::Send + 'static),
                                 span,
                             ));
+                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
+                        }
+                        AggOp::Cogroup { init, .. } => {
+                            if init.is_some() {
+                                let init = generic((id, 'g'));
+                                g.bounds.push(respan(
+                                    quote!(#init: FnMut() -> #ov + ::core::clone::Clone + ::core::marker::Send + 'static),
+                                    span,
+                                ));
+                            }
                             Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
                         }
                     }
@@ -621,6 +638,17 @@ impl Emitter<'_> {
                 };
                 let agg = (self.#f)(&k, v, agg);
             },
+            AggOp::Cogroup { owner, .. } => {
+                // Every input starts from the owner's initializer.
+                let g = field((*owner, 'g'));
+                quote! {
+                    let (agg, ts): (#agg_ty, i64) = match old {
+                        ::core::option::Option::Some(old) => old,
+                        ::core::option::Option::None => ((self.#g)(), i64::MIN),
+                    };
+                    let agg = (self.#f)(&k, v, agg);
+                }
+            }
         }
     }
 

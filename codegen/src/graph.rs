@@ -171,6 +171,16 @@ pub enum AggOp {
         /// `|key, value, aggregate| new_aggregate`.
         f: Expr,
     },
+    /// One input of a `cogroup(..).aggregate(init)`: all inputs share the
+    /// store and the initializer of the first (the owner).
+    Cogroup {
+        /// This input's `|key, value, aggregate| new_aggregate`.
+        f: Expr,
+        /// The initializer, on the owner only.
+        init: Option<Expr>,
+        /// The first input's aggregation node (owns store and initializer).
+        owner: NodeId,
+    },
 }
 
 /// One operator node.
@@ -247,6 +257,9 @@ enum Value {
         repartition_name: Option<LitStr>,
         windows: Expr,
     },
+    Cogrouped {
+        inputs: Vec<(NodeId, Option<LitStr>, Expr)>,
+    },
     Table(NodeId),
 }
 
@@ -261,6 +274,7 @@ impl Value {
             Value::Grouped { .. } => Shape::Grouped,
             Value::Table(_) => Shape::Table,
             Value::Windowed { .. } => Shape::WindowedGrouped,
+            Value::Cogrouped { .. } => Shape::Cogrouped,
         }
     }
 }
@@ -488,10 +502,13 @@ impl<'e> Builder<'e> {
         let windowed_aggregation = spec.on == Shape::Grouped
             && shape == Shape::WindowedGrouped
             && matches!(spec.op, Op::Count | Op::Reduce | Op::Aggregate);
+        // `cogroup` continues a cogrouped stream; `aggregate` ends it.
+        let cogroup_op =
+            shape == Shape::Cogrouped && matches!(spec.op, Op::Cogroup | Op::Aggregate);
         // `filter`, `filter_not` and `map_values` apply to tables too.
         let table_op =
             shape == Shape::Table && matches!(spec.op, Op::Filter | Op::FilterNot | Op::MapValues);
-        if spec.on != shape && !windowed_aggregation && !table_op {
+        if spec.on != shape && !windowed_aggregation && !table_op && !cogroup_op {
             let msg = match &value {
                 Value::Terminal { op } => format!(
                     "`{method}` cannot follow `{op}`: `{op}` is a terminal operation and returns nothing"
@@ -510,7 +527,26 @@ impl<'e> Builder<'e> {
                 .spanned(&call.method, format!("`{method}` takes no type arguments"));
         }
         let (positional, opts) = self.options(spec, call);
-        if !self.check_arity(spec, call, &positional) {
+        let expected = match (spec.op, shape) {
+            (Op::Aggregate, Shape::Cogrouped) => Some(1),
+            (Op::Cogroup, Shape::Grouped) => Some(1),
+            (Op::Cogroup, Shape::Cogrouped) => Some(2),
+            _ => None,
+        };
+        if let Some(n) = expected {
+            if positional.len() != n {
+                self.errors.spanned(
+                    &call.tokens,
+                    format!(
+                        "`{}` takes {n} argument(s) here, got {}; usage: {}",
+                        spec.name,
+                        positional.len(),
+                        spec.usage
+                    ),
+                );
+                return None;
+            }
+        } else if !self.check_arity(spec, call, &positional) {
             return None;
         }
         let span = call.method.span();
@@ -683,6 +719,40 @@ impl<'e> Builder<'e> {
                     repartition_name,
                     windows: positional[0].clone(),
                 })
+            }
+            (
+                Op::Cogroup,
+                Value::Grouped {
+                    input,
+                    repartition_name,
+                },
+            ) => Some(Value::Cogrouped {
+                inputs: vec![(input, repartition_name, positional[0].clone())],
+            }),
+            (Op::Cogroup, Value::Cogrouped { mut inputs }) => {
+                match chain_of(&positional[0]).and_then(|c| self.chain(&c)) {
+                    Some(Value::Grouped {
+                        input,
+                        repartition_name,
+                    }) => {
+                        inputs.push((input, repartition_name, positional[1].clone()));
+                        Some(Value::Cogrouped { inputs })
+                    }
+                    Some(v) => {
+                        self.errors.spanned(
+                            &positional[0],
+                            format!(
+                                "`cogroup` takes a grouped stream, not {}",
+                                v.shape().describe()
+                            ),
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            }
+            (Op::Aggregate, Value::Cogrouped { inputs }) => {
+                self.cogroup_aggregate(&positional[0], &opts, span, inputs)
             }
             (Op::Suppress, Value::Table(input)) => self.suppress(spec, &positional[0], span, input),
             (Op::ToStream, Value::Table(input)) => {
@@ -1080,6 +1150,65 @@ impl<'e> Builder<'e> {
         Some(Value::Table(self.graph.add(kind, name, span, Some(input))))
     }
 
+    /// `cogroup(..).aggregate(init)`: one aggregation node per input (each
+    /// repartitioned if its key changed), sharing one store and the
+    /// initializer, merged into one table (Kafka Streams' cogroup).
+    fn cogroup_aggregate(
+        &mut self,
+        init: &Expr,
+        opts: &Options,
+        span: Span,
+        inputs: Vec<(NodeId, Option<LitStr>, Expr)>,
+    ) -> Option<Value> {
+        let prefix = "COGROUPKSTREAM-AGGREGATE-";
+        let store = match &opts.named {
+            Some(n) => n.value(),
+            None => self.next_name(&format!("{prefix}STATE-STORE-")),
+        };
+        let mut owner = None;
+        let mut aggregations = Vec::new();
+        for (i, (input, repartition_name, f)) in inputs.into_iter().enumerate() {
+            let mut upstream = input;
+            if self.key_changed(input) {
+                let name = repartition_name.map(|n| n.value()).unwrap_or_else(|| {
+                    if i == 0 {
+                        store.clone()
+                    } else {
+                        format!("{store}-{i}")
+                    }
+                });
+                upstream = self.graph.add(
+                    NodeKind::Repartition { partitions: None },
+                    name,
+                    span,
+                    Some(input),
+                );
+            }
+            let name = self.next_name(prefix);
+            let id = self.graph.nodes.len();
+            let op = AggOp::Cogroup {
+                f,
+                init: owner.is_none().then(|| init.clone()),
+                owner: owner.unwrap_or(id),
+            };
+            let kind = NodeKind::Aggregate {
+                op,
+                store: store.clone(),
+                in_memory: opts.in_memory,
+                windows: None,
+            };
+            let node = self.graph.add(kind, name, span, Some(upstream));
+            owner.get_or_insert(node);
+            aggregations.push(node);
+        }
+        let merge_name = self.next_name("COGROUPKSTREAM-MERGE-");
+        let merge = self.graph.add(NodeKind::Merge, merge_name, span, None);
+        for a in aggregations {
+            self.graph.connect(a, merge);
+        }
+        Some(Value::Table(merge))
+    }
+
     /// Whether records reaching `node` may have a key other than the one
     /// they were read (or last repartitioned) with: then an aggregation
     /// needs a repartition topic first, as Kafka Streams inserts one.
@@ -1117,7 +1246,7 @@ impl<'e> Builder<'e> {
             },
         };
         let arities: &[(usize, usize, &str)] = match &op {
-            AggOp::Count => &[],
+            AggOp::Count | AggOp::Cogroup { .. } => &[],
             AggOp::Reduce { .. } => &[(0, 2, "`|aggregate, value|`")],
             AggOp::Aggregate { .. } => &[
                 (0, 0, "no parameters `||`"),

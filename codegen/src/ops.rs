@@ -19,6 +19,9 @@ pub enum Shape {
     Grouped,
     /// A `KTable`, such as an aggregation's result.
     Table,
+    /// Grouped streams being co-aggregated (`cogroup(..)`): takes more
+    /// `cogroup(grouped, aggregator)` and then `aggregate(initializer)`.
+    Cogrouped,
     /// A windowed grouped stream (`windowed_by(..)`): takes `count`,
     /// `reduce`, `aggregate`, whose results are keyed by `Windowed<K>`.
     WindowedGrouped,
@@ -36,6 +39,7 @@ impl Shape {
             Shape::Grouped => "a grouped stream",
             Shape::Table => "a table",
             Shape::WindowedGrouped => "a windowed grouped stream",
+            Shape::Cogrouped => "a cogrouped stream",
         }
     }
 }
@@ -97,6 +101,8 @@ pub enum Op {
     Suppress,
     /// `builder.table::<K, V>("topic")`
     Table,
+    /// `cogroup(aggregator)` on a grouped stream, `cogroup(grouped, aggregator)` on a cogrouped one
+    Cogroup,
     /// `to_table()`
     ToTable,
 }
@@ -136,6 +142,16 @@ pub const OPS: &[OpSpec] = &[
         options: SOURCE,
         prefix: "KSTREAM-SOURCE-",
         usage: "stream::<K, V>(\"topic\") or stream::<K, V>([\"a\", \"b\"])",
+    },
+    OpSpec {
+        name: "cogroup",
+        op: Op::Cogroup,
+        on: Shape::Grouped,
+        gives: Shape::Cogrouped,
+        args: (1, 2),
+        options: &[],
+        prefix: "COGROUPKSTREAM-AGGREGATE-",
+        usage: "grouped.cogroup(|key, value, aggregate| ..), then .cogroup(other_grouped, |key, value, aggregate| ..), then .aggregate(|| initial)",
     },
     OpSpec {
         name: "table",

@@ -156,6 +156,8 @@ pub struct Store {
     pub in_memory: bool,
     /// A window store (of a windowed aggregation) rather than key-value.
     pub windowed: bool,
+    /// Other nodes writing it: the later inputs of a cogroup.
+    pub shared: Vec<NodeId>,
 }
 
 /// A repartition or changelog topic.
@@ -197,9 +199,11 @@ impl Plan {
             .unwrap_or(usize::MAX)
     }
 
-    /// The store owned by `node`.
+    /// The store owned by `node` (or shared with it, for cogroup inputs).
     pub fn store_of(&self, node: NodeId) -> Option<&Store> {
-        self.stores.iter().find(|s| s.node == node)
+        self.stores
+            .iter()
+            .find(|s| s.node == node || s.shared.contains(&node))
     }
 }
 
@@ -262,6 +266,10 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 windows,
                 ..
             } => (windowed_key(&mut t, k, windows), t.fresh(None)),
+            NodeKind::Aggregate {
+                op: AggOp::Cogroup { .. },
+                ..
+            } => (k, t.fresh(None)),
             NodeKind::Aggregate {
                 op: AggOp::Reduce { .. },
                 windows: Some(_),
@@ -374,6 +382,18 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             ..
         } = &node.kind
         {
+            if let NodeKind::Aggregate {
+                op: AggOp::Cogroup { owner, .. },
+                ..
+            } = &node.kind
+            {
+                if *owner != node.id {
+                    if let Some(st) = stores.iter_mut().find(|s| s.node == *owner) {
+                        st.shared.push(node.id);
+                    }
+                    continue;
+                }
+            }
             let sub = node_sub[node.id];
             internal.push(Internal {
                 topic: format!("{store}-changelog"),
@@ -394,6 +414,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 changelog: internal.len() - 1,
                 in_memory: *in_memory,
                 windowed: windows.is_some(),
+                shared: Vec::new(),
             });
         }
     }

@@ -328,6 +328,18 @@ public final class Topologies {
             .mapValues(n -> n == null ? null : String.valueOf(n))
             .to("out"));
 
+        // -- cogroup
+        define("cogroup", b -> {
+            final org.apache.kafka.streams.kstream.KGroupedStream<String, String> left = in(b, "left").groupByKey();
+            final org.apache.kafka.streams.kstream.KGroupedStream<String, String> right =
+                in(b, "right").groupBy((k, v) -> firstChar(v));
+            left.cogroup((k, v, agg) -> agg + "L" + charCount(v))
+                .cogroup(right, (k, v, agg) -> agg + "R" + charCount(v))
+                .aggregate(() -> "")
+                .toStream()
+                .to("out");
+        });
+
         // -- suppression
         define("windowed_count_suppressed", b -> in(b, "in")
             .groupByKey()
