@@ -112,6 +112,8 @@ fn reduce_and_aggregate_skip_null_keys_and_values() {
             .get(&s("x")),
         Some(s("52"))
     );
+    // The null key and the null value, dropped by both aggregations.
+    assert_eq!(driver.dropped_records(), 4);
 }
 
 #[weir::topology]

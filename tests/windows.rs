@@ -52,6 +52,7 @@ fn tumbling_windows_count_until_stream_time_passes_end_plus_grace() {
             TestRecord::with_timestamp(w("b", 10), 1, 15),
         ]
     );
+    assert_eq!(driver.dropped_records(), 1, "the late record is counted");
     let store = driver.get_window_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000001");
     assert_eq!(store.fetch(&s("a"), 0), Some(3));
     assert_eq!(store.fetch_range(&s("a"), 0, 100), vec![(0, 3), (10, 1)]);

@@ -450,7 +450,7 @@ impl Emitter<'_> {
             NodeKind::TableSource { .. } => {
                 let kids = self.children(node);
                 // As Kafka Streams' KTableSource: a null key cannot be a table key.
-                quote! { if !#p::Serde::is_null(&k) { #kids } }
+                quote! { if !#p::Serde::is_null(&k) { #kids } else { self.dropped += 1; } }
             }
             NodeKind::TableFilter { negate, .. } => {
                 let kids = self.children(node);
@@ -681,6 +681,9 @@ impl Emitter<'_> {
                     let v = agg;
                     #kids
                 }
+            } else {
+                // Kafka Streams logs and counts these as dropped records.
+                self.dropped += 1;
             }
         }
     }
@@ -717,6 +720,7 @@ impl Emitter<'_> {
                     let ::core::option::Option::Some(v) = v else { break };
                     if window.end <= close_time {
                         #p::late_record(#name, ctx, window);
+                        self.dropped += 1;
                         continue;
                     }
                     let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? else { break };
@@ -734,6 +738,8 @@ impl Emitter<'_> {
                     let v = agg;
                     #kids
                 }
+            } else {
+                self.dropped += 1;
             }
         }
     }
@@ -909,6 +915,7 @@ impl Emitter<'_> {
                 value_buf: ::std::vec::Vec<u8>,
                 store_buf: ::std::vec::Vec<u8>,
                 changelog_buf: ::std::vec::Vec<u8>,
+                dropped: u64,
                 stores: ::std::vec::Vec<#p::KvStore>,
                 wstores: ::std::vec::Vec<#p::WinStore>,
                 #(#wfields: #p::TimeWindows,)*
@@ -925,6 +932,7 @@ impl Emitter<'_> {
                         value_buf: ::std::vec::Vec::new(),
                         store_buf: ::std::vec::Vec::new(),
                         changelog_buf: ::std::vec::Vec::new(),
+                        dropped: 0,
                         stores: ::std::vec::Vec::new(),
                         wstores: ::std::vec::Vec::new(),
                         #(#wfields: self.#wfields,)*
@@ -938,6 +946,9 @@ impl Emitter<'_> {
             #[allow(unused_variables, unused_mut, clippy::all)]
             impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
                 #store_methods
+                fn dropped_records(&self) -> u64 {
+                    self.dropped
+                }
                 #[inline]
                 fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                     let ctx = &record.context;
@@ -986,6 +997,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 value_buf: ::std::vec::Vec::new(),
                 store_buf: ::std::vec::Vec::new(),
                 changelog_buf: ::std::vec::Vec::new(),
+                        dropped: 0,
                 stores: ::std::vec::Vec::new(),
                 wstores: ::std::vec::Vec::new(),
                 #(#wfields,)*
@@ -1093,6 +1105,12 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 match sub {
                     #(#sub_indices => #p::SubTopology::stores_mut(&mut self.#sub_fields),)*
                     _ => &mut [],
+                }
+            }
+            fn dropped_records(&self, sub: usize) -> u64 {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::dropped_records(&self.#sub_fields),)*
+                    _ => 0,
                 }
             }
             fn window_stores_mut(&mut self, sub: usize) -> &mut [#p::WinStore] {

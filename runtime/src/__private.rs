@@ -262,7 +262,8 @@ pub fn window_put(
 }
 
 /// A record for a window that has already closed (its end + grace is at or
-/// before stream time): dropped, as Kafka Streams drops it, and logged.
+/// before stream time): dropped, as Kafka Streams drops it, logged here and
+/// counted by the generated code (`dropped_records`).
 #[cold]
 pub fn late_record(processor: &'static str, ctx: &RecordContext<'_>, window: Window) {
     tracing::debug!(

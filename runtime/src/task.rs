@@ -30,6 +30,10 @@ pub struct TaskMetrics {
     pub processed: u64,
     /// Records skipped by the deserialization handler (logged, not processed).
     pub skipped_records: u64,
+    /// Records the processors dropped: for a window that had already closed,
+    /// or with a null key (or value) an aggregation cannot take (Kafka
+    /// Streams' `dropped-records` metric).
+    pub dropped_records: u64,
 }
 
 /// One sub-topology on one partition.
@@ -138,7 +142,10 @@ impl<T: Topology> Task<T> {
 
     /// Counters so far.
     pub fn metrics(&self) -> TaskMetrics {
-        self.metrics
+        TaskMetrics {
+            dropped_records: self.topology.dropped_records(self.id.subtopology),
+            ..self.metrics
+        }
     }
 
     /// Processes one record that entered through `source`. A record whose

@@ -188,6 +188,12 @@ pub trait Topology: Clone + Send + 'static {
         &mut []
     }
 
+    /// Records sub-topology `sub`'s processors dropped so far.
+    fn dropped_records(&self, sub: usize) -> u64 {
+        let _ = sub;
+        0
+    }
+
     /// Sub-topology `sub`'s window stores, in the order of [`Plan::stores`].
     fn window_stores_mut(&mut self, sub: usize) -> &mut [crate::store::WinStore] {
         let _ = sub;
@@ -230,6 +236,11 @@ pub trait SubTopology: Clone + Send + 'static {
     /// This sub-topology's open stores.
     fn stores_mut(&mut self) -> &mut [crate::store::KvStore] {
         &mut []
+    }
+
+    /// Records this sub-topology's processors dropped so far.
+    fn dropped_records(&self) -> u64 {
+        0
     }
 
     /// This sub-topology's open window stores.

@@ -843,8 +843,15 @@ impl<T: Topology> TopologyTestDriver<T> {
             |a, m| TaskMetrics {
                 processed: a.processed + m.processed,
                 skipped_records: a.skipped_records + m.skipped_records,
+                dropped_records: a.dropped_records + m.dropped_records,
             },
         )
+    }
+
+    /// Records the processors dropped (late for their window, or a null key
+    /// or value an aggregation cannot take), over every task.
+    pub fn dropped_records(&self) -> u64 {
+        self.metrics().dropped_records
     }
 
     /// Records skipped by the deserialization handler, over every task.
@@ -1437,7 +1444,8 @@ mod tests {
             driver.metrics(),
             TaskMetrics {
                 processed: 5,
-                skipped_records: 0
+                skipped_records: 0,
+                dropped_records: 0,
             }
         );
         let per_task = driver.task_metrics();
@@ -1731,7 +1739,8 @@ mod tests {
             driver.metrics(),
             TaskMetrics {
                 processed: 1,
-                skipped_records: 1
+                skipped_records: 1,
+                dropped_records: 0,
             }
         );
         let big = driver.create_output_topic::<(), i64>("big");
