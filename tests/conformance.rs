@@ -588,6 +588,49 @@ fn cogroup_topology() -> impl Topology {
     builder.build()
 }
 
+#[weir::topology]
+fn table_group_by_count_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<Option<String>, String>("in")
+        .group_by(|_k, v| (first_char(&Some(v.clone())), v))
+        .count()
+        .to_stream()
+        .map_values(|n| n.map(|n| n.to_string()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn table_group_by_reduce_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<Option<String>, String>("in")
+        .filter(|_k, v| !v.is_empty())
+        .group_by(|k, v| (first_char(&Some(v.clone())), format!("{}={v}", or_null(k))))
+        .reduce(|agg, v| format!("{agg}+{v}"), |agg, v| format!("{agg}-{v}"))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn table_group_by_aggregate_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<Option<String>, String>("in")
+        .map_values(|v| v.to_uppercase())
+        .group_by(|k, v| (first_char(k), v))
+        .aggregate(
+            String::new,
+            |_k, v, agg| format!("{agg}[{v}]"),
+            |_k, v, agg| format!("{agg}({v})"),
+        )
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
 /// Runs `inputs` through the weir topology called `name`.
 fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
@@ -618,6 +661,9 @@ fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
         "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs),
         "table_filter" => drive(table_filter_topology(), inputs),
         "cogroup" => drive(cogroup_topology(), inputs),
+        "table_group_by_count" => drive(table_group_by_count_topology(), inputs),
+        "table_group_by_reduce" => drive(table_group_by_reduce_topology(), inputs),
+        "table_group_by_aggregate" => drive(table_group_by_aggregate_topology(), inputs),
         "table_filter_not_map_values" => drive(table_filter_not_map_values_topology(), inputs),
         "to_table_map_values" => drive(to_table_map_values_topology(), inputs),
         "count_filter" => drive(count_filter_topology(), inputs),
@@ -875,6 +921,27 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "windowed_aggregate",
         feature: "windowedBy(TimeWindows).aggregate()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "table_group_by_count",
+        feature: "table.groupBy().count() (adder/subtractor)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "table_group_by_reduce",
+        feature: "table.filter().groupBy().reduce(adder, subtractor)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "table_group_by_aggregate",
+        feature: "table.mapValues().groupBy().aggregate(init, adder, subtractor)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

@@ -89,3 +89,52 @@ fn filtering_an_aggregation_turns_misses_into_tombstones() {
     assert!(text.contains("KSTREAM-TOTABLE-0000000001"), "{text}");
     assert!(text.contains("KTABLE-FILTER-"), "{text}");
 }
+
+#[weir::topology]
+fn users_per_region() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let users = builder.table::<String, String>("user-regions");
+    users
+        .group_by(|_user, region| (region.clone(), 1i64))
+        .count()
+        .to_stream()
+        .to("users-per-region");
+    users
+        .group_by(|user, region| (region.clone(), user.len() as i64))
+        .reduce(|total, n| total + n, |total, n| total - n)
+        .to_stream()
+        .to("name-lengths-per-region");
+    builder.build()
+}
+
+#[test]
+fn a_grouped_table_subtracts_old_values_and_adds_new_ones() {
+    let driver = TopologyTestDriver::new(users_per_region());
+    let users = driver.create_input_topic::<Option<String>, Option<String>>("user-regions");
+    users.pipe_input_with_timestamp(Some(s("ann")), Some(s("eu")), 1);
+    users.pipe_input_with_timestamp(Some(s("bob")), Some(s("eu")), 2);
+    users.pipe_input_with_timestamp(Some(s("ann")), Some(s("us")), 3); // moves: eu - 1, us + 1
+    users.pipe_input_with_timestamp(Some(s("bob")), None, 4); // deleted: eu - 1
+    let counts = driver.create_output_topic::<String, Option<i64>>("users-per-region");
+    assert_eq!(
+        counts.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(s("eu"), Some(1), 1),
+            TestRecord::with_timestamp(s("eu"), Some(2), 2),
+            TestRecord::with_timestamp(s("eu"), Some(1), 3),
+            TestRecord::with_timestamp(s("us"), Some(1), 3),
+            TestRecord::with_timestamp(s("eu"), Some(0), 4),
+        ]
+    );
+    let lengths = driver.create_output_topic::<String, Option<i64>>("name-lengths-per-region");
+    assert_eq!(
+        lengths.read_key_values_to_list(),
+        vec![
+            (s("eu"), Some(3)),
+            (s("eu"), Some(6)),
+            (s("eu"), Some(3)),
+            (s("us"), Some(3)),
+            (s("eu"), Some(0))
+        ]
+    );
+}

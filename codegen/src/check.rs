@@ -65,21 +65,29 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
         NodeKind::Sink { .. } => "to",
         NodeKind::Print { .. } => "print",
         NodeKind::Aggregate {
-            op: crate::graph::AggOp::Count,
+            op: crate::graph::AggOp::Count | crate::graph::AggOp::TableCount,
             ..
         } => "count",
         NodeKind::Aggregate {
-            op: crate::graph::AggOp::Reduce { .. },
+            op: crate::graph::AggOp::Reduce { .. } | crate::graph::AggOp::TableReduce { .. },
             ..
         } => "reduce",
         NodeKind::Aggregate {
-            op: crate::graph::AggOp::Aggregate { .. } | crate::graph::AggOp::Cogroup { .. },
+            op:
+                crate::graph::AggOp::Aggregate { .. }
+                | crate::graph::AggOp::Cogroup { .. }
+                | crate::graph::AggOp::TableAggregate { .. },
             ..
         } => "aggregate",
         NodeKind::ToStream => "to_stream",
         NodeKind::Suppress { .. } => "suppress",
-        NodeKind::TableSource { from_topic: true } => "table",
-        NodeKind::TableSource { from_topic: false } => "to_table",
+        NodeKind::TableSource {
+            from_topic: true, ..
+        } => "table",
+        NodeKind::TableSource {
+            from_topic: false, ..
+        } => "to_table",
+        NodeKind::TableGroupBy { .. } => "group_by",
         NodeKind::TableFilter { negate: false, .. } => "filter",
         NodeKind::TableFilter { negate: true, .. } => "filter_not",
         NodeKind::TableMapValues { .. } => "map_values",

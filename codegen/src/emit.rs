@@ -87,6 +87,15 @@ fn closures_of(kind: &NodeKind) -> Vec<(char, &syn::Expr)> {
             ..
         } => vec![('f', f)],
         NodeKind::Aggregate {
+            op: AggOp::TableReduce { add, sub },
+            ..
+        } => vec![('f', add), ('h', sub)],
+        NodeKind::Aggregate {
+            op: AggOp::TableAggregate { init, add, sub },
+            ..
+        } => vec![('g', init), ('f', add), ('h', sub)],
+        NodeKind::TableGroupBy { f } => vec![('f', f)],
+        NodeKind::Aggregate {
             op: AggOp::Cogroup { f, init, .. },
             ..
         } => match init {
@@ -304,6 +313,23 @@ impl Emitter<'_> {
                     serde_bounds(&mut g, span, ik.clone(), iv.clone());
                     None
                 }
+                NodeKind::TableGroupBy { .. } => {
+                    let in_inner = match self.plan.types.optional_inner(self.table_input_var(id).1)
+                    {
+                        Some(i) => self.ty(i, &mut g),
+                        None => iv.clone(),
+                    };
+                    let out_inner = match self.plan.types.optional_inner(self.plan.types.node[id].1)
+                    {
+                        Some(i) => self.ty(i, &mut g),
+                        None => ov.clone(),
+                    };
+                    g.bounds
+                        .push(respan(quote!(#ok: ::weir::__private::Serde), span));
+                    g.bounds
+                        .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
+                    Some(quote_spanned!(span=> FnMut(&#ik, #in_inner) -> (#ok, #out_inner)))
+                }
                 NodeKind::Aggregate { op, windows, .. } => {
                     serde_bounds(&mut g, span, ik.clone(), iv.clone());
                     if windows.is_some() {
@@ -315,8 +341,52 @@ impl Emitter<'_> {
                     }
                     g.bounds
                         .push(respan(quote!(#ov: ::weir::__private::Serde), span));
+                    // A grouped table's values and aggregates are nullable: the closures see the inner types.
+                    let inner = |g: &mut Generics, var: usize, fallback: &TokenStream| match self
+                        .plan
+                        .types
+                        .optional_inner(var)
+                    {
+                        Some(i) => self.ty(i, g),
+                        None => fallback.clone(),
+                    };
+                    let in_inner = inner(&mut g, self.table_input_var(id).1, &iv);
+                    let out_inner = inner(&mut g, self.plan.types.node[id].1, &ov);
+                    let h = generic((id, 'h'));
+                    if matches!(
+                        op,
+                        AggOp::TableCount
+                            | AggOp::TableReduce { .. }
+                            | AggOp::TableAggregate { .. }
+                    ) {
+                        g.bounds
+                            .push(respan(quote!(#in_inner: ::weir::__private::Serde), span));
+                        g.bounds
+                            .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
+                    }
                     match op {
-                        AggOp::Count => None,
+                        AggOp::Count | AggOp::TableCount => None,
+                        AggOp::TableReduce { .. } => {
+                            g.bounds.push(respan(
+                                quote!(#h: FnMut(#in_inner, #in_inner) -> #in_inner + ::core::clone::Clone + ::core::marker::Send + 'static),
+                                span,
+                            ));
+                            Some(quote_spanned!(span=> FnMut(#in_inner, #in_inner) -> #in_inner))
+                        }
+                        AggOp::TableAggregate { .. } => {
+                            let init = generic((id, 'g'));
+                            g.bounds.push(respan(
+                                quote!(#init: FnMut() -> #out_inner + ::core::clone::Clone + ::core::marker::Send + 'static),
+                                span,
+                            ));
+                            g.bounds.push(respan(
+                                quote!(#h: FnMut(&#ik, #in_inner, #out_inner) -> #out_inner + ::core::clone::Clone + ::core::marker::Send + 'static),
+                                span,
+                            ));
+                            Some(
+                                quote_spanned!(span=> FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
+                            )
+                        }
                         AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
                         AggOp::Aggregate { .. } => {
                             let init = generic((id, 'g'));
@@ -408,6 +478,18 @@ impl Emitter<'_> {
     fn children(&self, node: NodeId) -> TokenStream {
         let kids = self.children_in_sub(node);
         let n = kids.len();
+        // A table node feeding a `group_by` also carries its old value `o`.
+        let with_old = matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::TableSource { .. }
+                | NodeKind::TableFilter { .. }
+                | NodeKind::TableMapValues { .. }
+        ) && crate::plan::needs_old_values(self.graph, node);
+        let clone_old = if with_old {
+            quote!(let o = ::core::clone::Clone::clone(&o);)
+        } else {
+            quote!()
+        };
         let mut out = TokenStream::new();
         for (i, &kid) in kids.iter().enumerate() {
             let body = self.flow(kid);
@@ -415,6 +497,7 @@ impl Emitter<'_> {
                 out.extend(quote! {{
                     let k = ::core::clone::Clone::clone(&k);
                     let v = ::core::clone::Clone::clone(&v);
+                    #clone_old
                     #body
                 }});
             } else {
@@ -435,6 +518,12 @@ impl Emitter<'_> {
                 self.children(node)
             }
             NodeKind::Aggregate {
+                op:
+                    op @ (AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. }),
+                store,
+                ..
+            } => self.table_aggregate(node, op, store),
+            NodeKind::Aggregate {
                 op,
                 store,
                 windows: None,
@@ -447,10 +536,77 @@ impl Emitter<'_> {
                 ..
             } => self.windowed_aggregate(node, op, store),
             NodeKind::Suppress { window_node, .. } => self.suppress(node, *window_node),
-            NodeKind::TableSource { .. } => {
+            NodeKind::TableSource { store, .. } => {
                 let kids = self.children(node);
-                // As Kafka Streams' KTableSource: a null key cannot be a table key.
-                quote! { if !#p::Serde::is_null(&k) { #kids } else { self.dropped += 1; } }
+                match self.plan.store_of(node) {
+                    // Materialized for a downstream `group_by`: the old value
+                    // (`o`) comes from the store, the new one replaces it.
+                    Some(st) => {
+                        let (j, changelog) = (st.index_in_sub, st.changelog);
+                        let (_, inner) = self.plan.types.node[node];
+                        let inner = match self.plan.types.optional_inner(inner) {
+                            Some(i) => self.ty(i, &mut Generics::default()),
+                            None => quote!(_),
+                        };
+                        quote! {
+                            if !#p::Serde::is_null(&k) {
+                                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
+                                    let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.stores, #j, #store, key)?.map(|(x, _)| x);
+                                    let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                                    #p::store_put(&mut self.stores, #j, #store, key, ctx.timestamp, value, &mut self.store_buf)?;
+                                    let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..*ctx };
+                                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                                    #kids
+                                }
+                            } else {
+                                self.dropped += 1;
+                            }
+                        }
+                    }
+                    // As Kafka Streams' KTableSource: a null key cannot be a table key.
+                    None => {
+                        quote! { if !#p::Serde::is_null(&k) { #kids } else { self.dropped += 1; } }
+                    }
+                }
+            }
+            NodeKind::TableGroupBy { .. } => {
+                let kids = self.children(node);
+                // Kafka Streams' KTableRepartitionMap: the old pair is subtracted
+                // (sent first), the new one added; one record when the key stays.
+                quote! {
+                    let new_pair = match v {
+                        ::core::option::Option::Some(x) => ::core::option::Option::Some((self.#f)(&k, x)),
+                        ::core::option::Option::None => ::core::option::Option::None,
+                    }
+                    .filter(|(k2, v2)| !#p::Serde::is_null(k2) && !#p::Serde::is_null(v2));
+                    let old_pair = match o {
+                        ::core::option::Option::Some(x) => ::core::option::Option::Some((self.#f)(&k, x)),
+                        ::core::option::Option::None => ::core::option::Option::None,
+                    }
+                    .filter(|(k2, v2)| !#p::Serde::is_null(k2) && !#p::Serde::is_null(v2));
+                    let same_key = match (&new_pair, &old_pair) {
+                        (::core::option::Option::Some((a, _)), ::core::option::Option::Some((b, _))) => #p::same_bytes(a, b),
+                        _ => false,
+                    };
+                    if same_key {
+                        if let (::core::option::Option::Some((k, nv)), ::core::option::Option::Some((_, ov))) = (new_pair, old_pair) {
+                            let v = ::core::option::Option::Some(nv);
+                            let o = ::core::option::Option::Some(ov);
+                            #kids
+                        }
+                    } else {
+                        if let ::core::option::Option::Some((k, ov)) = old_pair {
+                            let v = ::core::option::Option::None;
+                            let o = ::core::option::Option::Some(ov);
+                            #kids
+                        }
+                        if let ::core::option::Option::Some((k, nv)) = new_pair {
+                            let v = ::core::option::Option::Some(nv);
+                            let o = ::core::option::Option::None;
+                            #kids
+                        }
+                    }
+                }
             }
             NodeKind::TableFilter { negate, .. } => {
                 let kids = self.children(node);
@@ -460,7 +616,15 @@ impl Emitter<'_> {
                     .optional_inner(self.table_input_var(node).1)
                     .is_some();
                 let not = if *negate { quote!(!) } else { quote!() };
-                if nullable {
+                if nullable && crate::plan::needs_old_values(self.graph, node) {
+                    // With old values, as Kafka Streams: nothing to forward when
+                    // both the new and the old value are filtered out.
+                    quote! {
+                        let v = v.filter(|x| #not (self.#f)(&k, x));
+                        let o = o.filter(|x| #not (self.#f)(&k, x));
+                        if v.is_some() || o.is_some() { #kids }
+                    }
+                } else if nullable {
                     quote! { let v = v.filter(|x| #not (self.#f)(&k, x)); #kids }
                 } else {
                     quote! {
@@ -481,7 +645,9 @@ impl Emitter<'_> {
                 } else {
                     quote!((self.#f)(x))
                 };
-                if nullable {
+                if nullable && crate::plan::needs_old_values(self.graph, node) {
+                    quote! { let v = v.map(|x| #call); let o = o.map(|x| #call); #kids }
+                } else if nullable {
                     quote! { let v = v.map(|x| #call); #kids }
                 } else {
                     quote! { let x = v; let v = #call; #kids }
@@ -575,6 +741,16 @@ impl Emitter<'_> {
                     return quote! { let _ = (k, v); };
                 }
                 let sink = format!("{name}-repartition-sink");
+                if matches!(n.kind, NodeKind::Repartition { changes: true, .. }) {
+                    // A table change: new and old value in one record.
+                    return quote! {
+                        let key = #p::ser(&k, &mut self.key_buf, #sink, #p::RecordPart::Key)?;
+                        if key.is_some() {
+                            let value = #p::encode_change(&v, &o, &mut self.value_buf, &mut self.store_buf, #sink)?;
+                            out.send(#p::SinkTopic::Internal(#index), key, ::core::option::Option::Some(value), ctx)?;
+                        }
+                    };
+                }
                 // As Kafka Streams' `<name>-repartition-filter`: null keys are dropped.
                 quote! {
                     let key = #p::ser(&k, &mut self.key_buf, #sink, #p::RecordPart::Key)?;
@@ -638,6 +814,10 @@ impl Emitter<'_> {
                 };
                 let agg = (self.#f)(&k, v, agg);
             },
+            // Grouped tables have their own processor (`table_aggregate`).
+            AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. } => {
+                quote!()
+            }
             AggOp::Cogroup { owner, .. } => {
                 // Every input starts from the owner's initializer.
                 let g = field((*owner, 'g'));
@@ -684,6 +864,81 @@ impl Emitter<'_> {
             } else {
                 // Kafka Streams logs and counts these as dropped records.
                 self.dropped += 1;
+            }
+        }
+    }
+
+    /// A grouped table's aggregation, as Kafka Streams' `KTableAggregate` /
+    /// `KTableReduce`: the old value (`o`) is subtracted, then the new one
+    /// (`v`) added; the result (a tombstone when nothing is left) is stored,
+    /// logged and forwarded.
+    fn table_aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+        let p = &self.p;
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog) = (st.index_in_sub, st.changelog);
+        let name = &self.graph.nodes[node].name;
+        let (f, g, h) = (field((node, 'f')), field((node, 'g')), field((node, 'h')));
+        let agg_var = self.plan.types.node[node].1;
+        let agg_ty = match self.plan.types.optional_inner(agg_var) {
+            Some(i) => self.ty(i, &mut Generics::default()),
+            None => self.output_types(node, &mut Generics::default()).1,
+        };
+        let (subtract, add_new, add_to) = match op {
+            AggOp::TableCount => (quote!(agg - 1), quote!(1), quote!(agg + 1)),
+            AggOp::TableReduce { .. } => (
+                quote!((self.#h)(agg, old)),
+                quote!(new),
+                quote!((self.#f)(agg, new)),
+            ),
+            _ => (
+                quote!((self.#h)(&k, old, agg)),
+                quote!((self.#f)(&k, new, (self.#g)())),
+                quote!((self.#f)(&k, new, agg)),
+            ),
+        };
+        // Kafka Streams' KTableReduce takes the previous timestamp into account
+        // only when it reduces; KTableAggregate whenever there was an aggregate.
+        let reduce = matches!(op, AggOp::TableReduce { .. });
+        let kids = self.children(node);
+        quote! {
+            if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
+                let stored = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;
+                let had = stored.is_some();
+                let (old_agg, old_ts) = match stored {
+                    ::core::option::Option::Some((a, t)) => (::core::option::Option::Some(a), t),
+                    ::core::option::Option::None => (::core::option::Option::None, i64::MIN),
+                };
+                let mut ts = ctx.timestamp;
+                let intermediate = match (o, old_agg) {
+                    (::core::option::Option::Some(old), ::core::option::Option::Some(agg)) => {
+                        ts = ts.max(old_ts);
+                        ::core::option::Option::Some(#subtract)
+                    }
+                    (_, agg) => agg,
+                };
+                let new_agg: ::core::option::Option<#agg_ty> = match (v, intermediate) {
+                    (::core::option::Option::Some(new), ::core::option::Option::Some(agg)) => {
+                        ts = ts.max(old_ts);
+                        ::core::option::Option::Some(#add_to)
+                    }
+                    (::core::option::Option::Some(new), ::core::option::Option::None) => {
+                        if had && !#reduce {
+                            ts = ts.max(old_ts);
+                        }
+                        ::core::option::Option::Some(#add_new)
+                    }
+                    (::core::option::Option::None, agg) => agg,
+                };
+                let value = #p::ser(&new_agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                #p::store_put(&mut self.stores, #j, #store, key, ts, value, &mut self.store_buf)?;
+                let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
+                out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                let ctx = &forwarded;
+                let v = new_agg;
+                #kids
             }
         }
     }
@@ -873,10 +1128,16 @@ impl Emitter<'_> {
                     }).collect()
                 }
             };
+            let changes = matches!(entry, Entry::Repartition(n) if matches!(self.graph.nodes[*n].kind, NodeKind::Repartition { changes: true, .. }));
+            let decode = if changes {
+                quote! { let (v, o): (#v, #v) = #p::decode_change(&record)?; }
+            } else {
+                quote! { let v: #v = #p::value(&record)?; }
+            };
             arms.extend(quote! {
                 #index => {
                     let k: #k = #p::key(&record)?;
-                    let v: #v = #p::value(&record)?;
+                    #decode
                     #kids
                     ::core::result::Result::Ok(())
                 }

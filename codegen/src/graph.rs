@@ -97,6 +97,8 @@ pub enum NodeKind {
     Repartition {
         /// Partition count, when given.
         partitions: Option<i32>,
+        /// Carries table changes (new and old values) from a table `group_by`.
+        changes: bool,
     },
     /// `to(..)`.
     Sink {
@@ -127,6 +129,16 @@ pub enum NodeKind {
     TableSource {
         /// `builder.table(..)`: the topic's values are read as `Option<V>`.
         from_topic: bool,
+        /// Its store name (`<topic>-STATE-STORE-..`), used when the table is
+        /// materialized because a `group_by` needs its old values.
+        store: String,
+    },
+    /// A table's `group_by(|k, v| (k2, v2))`: each change becomes a
+    /// subtraction from the old group and an addition to the new one, sent
+    /// through a repartition topic (Kafka Streams' `KTableRepartitionMap`).
+    TableGroupBy {
+        /// The selector.
+        f: Expr,
     },
     /// A table's `filter` / `filter_not`: a value that does not pass
     /// becomes a tombstone.
@@ -170,6 +182,24 @@ pub enum AggOp {
         init: Expr,
         /// `|key, value, aggregate| new_aggregate`.
         f: Expr,
+    },
+    /// `count()` of a grouped table: adds one, subtracts one.
+    TableCount,
+    /// `reduce(adder, subtractor)` of a grouped table.
+    TableReduce {
+        /// `|aggregate, value| ..`, applied to new values.
+        add: Expr,
+        /// `|aggregate, value| ..`, applied to old values.
+        sub: Expr,
+    },
+    /// `aggregate(init, adder, subtractor)` of a grouped table.
+    TableAggregate {
+        /// `|| initial`.
+        init: Expr,
+        /// `|key, value, aggregate| ..`, applied to new values.
+        add: Expr,
+        /// `|key, value, aggregate| ..`, applied to old values.
+        sub: Expr,
     },
     /// One input of a `cogroup(..).aggregate(init)`: all inputs share the
     /// store and the initializer of the first (the owner).
@@ -260,6 +290,9 @@ enum Value {
     Cogrouped {
         inputs: Vec<(NodeId, Option<LitStr>, Expr)>,
     },
+    GroupedTable {
+        select: NodeId,
+    },
     Table(NodeId),
 }
 
@@ -275,6 +308,7 @@ impl Value {
             Value::Table(_) => Shape::Table,
             Value::Windowed { .. } => Shape::WindowedGrouped,
             Value::Cogrouped { .. } => Shape::Cogrouped,
+            Value::GroupedTable { .. } => Shape::GroupedTable,
         }
     }
 }
@@ -502,13 +536,17 @@ impl<'e> Builder<'e> {
         let windowed_aggregation = spec.on == Shape::Grouped
             && shape == Shape::WindowedGrouped
             && matches!(spec.op, Op::Count | Op::Reduce | Op::Aggregate);
+        // `group_by` applies to tables; the aggregations to grouped tables.
+        let table_group = (shape == Shape::Table && spec.op == Op::GroupBy)
+            || (shape == Shape::GroupedTable
+                && matches!(spec.op, Op::Count | Op::Reduce | Op::Aggregate));
         // `cogroup` continues a cogrouped stream; `aggregate` ends it.
         let cogroup_op =
             shape == Shape::Cogrouped && matches!(spec.op, Op::Cogroup | Op::Aggregate);
         // `filter`, `filter_not` and `map_values` apply to tables too.
         let table_op =
             shape == Shape::Table && matches!(spec.op, Op::Filter | Op::FilterNot | Op::MapValues);
-        if spec.on != shape && !windowed_aggregation && !table_op && !cogroup_op {
+        if spec.on != shape && !windowed_aggregation && !table_op && !cogroup_op && !table_group {
             let msg = match &value {
                 Value::Terminal { op } => format!(
                     "`{method}` cannot follow `{op}`: `{op}` is a terminal operation and returns nothing"
@@ -531,6 +569,8 @@ impl<'e> Builder<'e> {
             (Op::Aggregate, Shape::Cogrouped) => Some(1),
             (Op::Cogroup, Shape::Grouped) => Some(1),
             (Op::Cogroup, Shape::Cogrouped) => Some(2),
+            (Op::Reduce, Shape::GroupedTable) => Some(2),
+            (Op::Aggregate, Shape::GroupedTable) => Some(3),
             _ => None,
         };
         if let Some(n) = expected {
@@ -560,7 +600,7 @@ impl<'e> Builder<'e> {
                     .and_then(string_lit)
                     .map(|t| t.value())
                     .unwrap_or_default();
-                let _store = self.next_name(&format!("{topic}-STATE-STORE-"));
+                let store = self.next_name(&format!("{topic}-STATE-STORE-"));
                 let source_spec = ops::lookup("stream")?;
                 let Some(Value::Stream(source)) =
                     self.source(source_spec, call, &positional, &Options::default())
@@ -575,7 +615,10 @@ impl<'e> Builder<'e> {
                 }
                 let name = self.name_for(spec, &opts);
                 Some(Value::Table(self.graph.add(
-                    NodeKind::TableSource { from_topic: true },
+                    NodeKind::TableSource {
+                        from_topic: true,
+                        store,
+                    },
                     name,
                     span,
                     Some(source),
@@ -583,9 +626,12 @@ impl<'e> Builder<'e> {
             }
             (Op::ToTable, Value::Stream(input)) => {
                 let name = self.name_for(spec, &opts);
-                let _store = self.next_name("KSTREAM-TOTABLE-STATE-STORE-");
+                let store = self.next_name("KSTREAM-TOTABLE-STATE-STORE-");
                 Some(Value::Table(self.graph.add(
-                    NodeKind::TableSource { from_topic: false },
+                    NodeKind::TableSource {
+                        from_topic: false,
+                        store,
+                    },
                     name,
                     span,
                     Some(input),
@@ -720,6 +766,64 @@ impl<'e> Builder<'e> {
                     windows: positional[0].clone(),
                 })
             }
+            (Op::GroupBy, Value::Table(input)) => {
+                let name = self.next_name("KTABLE-SELECT-");
+                let select = self.graph.add(
+                    NodeKind::TableGroupBy {
+                        f: positional[0].clone(),
+                    },
+                    name,
+                    span,
+                    Some(input),
+                );
+                Some(Value::GroupedTable { select })
+            }
+            (Op::Count | Op::Reduce | Op::Aggregate, Value::GroupedTable { select }) => {
+                let op = match spec.op {
+                    Op::Count => AggOp::TableCount,
+                    Op::Reduce => AggOp::TableReduce {
+                        add: positional[0].clone(),
+                        sub: positional[1].clone(),
+                    },
+                    _ => AggOp::TableAggregate {
+                        init: positional[0].clone(),
+                        add: positional[1].clone(),
+                        sub: positional[2].clone(),
+                    },
+                };
+                // As Kafka Streams: the store name, then the processor; the
+                // changes go through `<store>-repartition`.
+                let prefix = match spec.op {
+                    Op::Reduce => "KTABLE-REDUCE-",
+                    _ => "KTABLE-AGGREGATE-",
+                };
+                let store = match &opts.named {
+                    Some(n) => n.value(),
+                    None => self.next_name(&format!("{prefix}STATE-STORE-")),
+                };
+                let name = self.next_name(prefix);
+                let repartition = self.graph.add(
+                    NodeKind::Repartition {
+                        partitions: None,
+                        changes: true,
+                    },
+                    store.clone(),
+                    span,
+                    Some(select),
+                );
+                let kind = NodeKind::Aggregate {
+                    op,
+                    store,
+                    in_memory: opts.in_memory,
+                    windows: None,
+                };
+                Some(Value::Table(self.graph.add(
+                    kind,
+                    name,
+                    span,
+                    Some(repartition),
+                )))
+            }
             (
                 Op::Cogroup,
                 Value::Grouped {
@@ -772,6 +876,7 @@ impl<'e> Builder<'e> {
                 };
                 let kind = match kind {
                     NodeKind::Repartition { .. } => NodeKind::Repartition {
+                        changes: false,
                         partitions: opts.partitions.map(|p| p.0),
                     },
                     k => k,
@@ -845,7 +950,10 @@ impl<'e> Builder<'e> {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
                 NodeKind::Foreach { f: f() }
             }
-            Op::Repartition => NodeKind::Repartition { partitions: None },
+            Op::Repartition => NodeKind::Repartition {
+                partitions: None,
+                changes: false,
+            },
             Op::To => {
                 if let Some(topic) = string_lit(&args[0]) {
                     if !valid_topic_name(&topic.value()) {
@@ -1178,7 +1286,10 @@ impl<'e> Builder<'e> {
                     }
                 });
                 upstream = self.graph.add(
-                    NodeKind::Repartition { partitions: None },
+                    NodeKind::Repartition {
+                        partitions: None,
+                        changes: false,
+                    },
                     name,
                     span,
                     Some(input),
@@ -1246,7 +1357,11 @@ impl<'e> Builder<'e> {
             },
         };
         let arities: &[(usize, usize, &str)] = match &op {
-            AggOp::Count | AggOp::Cogroup { .. } => &[],
+            AggOp::Count
+            | AggOp::Cogroup { .. }
+            | AggOp::TableCount
+            | AggOp::TableReduce { .. }
+            | AggOp::TableAggregate { .. } => &[],
             AggOp::Reduce { .. } => &[(0, 2, "`|aggregate, value|`")],
             AggOp::Aggregate { .. } => &[
                 (0, 0, "no parameters `||`"),
@@ -1289,7 +1404,10 @@ impl<'e> Builder<'e> {
                 .map(|n| n.value())
                 .unwrap_or_else(|| store.clone());
             upstream = self.graph.add(
-                NodeKind::Repartition { partitions: None },
+                NodeKind::Repartition {
+                    partitions: None,
+                    changes: false,
+                },
                 prefix,
                 span,
                 Some(input),

@@ -19,6 +19,9 @@ pub enum Shape {
     Grouped,
     /// A `KTable`, such as an aggregation's result.
     Table,
+    /// A grouped table (`table.group_by(..)`): takes `count()`,
+    /// `reduce(adder, subtractor)`, `aggregate(init, adder, subtractor)`.
+    GroupedTable,
     /// Grouped streams being co-aggregated (`cogroup(..)`): takes more
     /// `cogroup(grouped, aggregator)` and then `aggregate(initializer)`.
     Cogrouped,
@@ -40,6 +43,7 @@ impl Shape {
             Shape::Table => "a table",
             Shape::WindowedGrouped => "a windowed grouped stream",
             Shape::Cogrouped => "a cogrouped stream",
+            Shape::GroupedTable => "a grouped table",
         }
     }
 }

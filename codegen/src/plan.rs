@@ -207,6 +207,21 @@ impl Plan {
     }
 }
 
+/// Whether the table node `node` must also carry old values: some table
+/// operation downstream of it is a `group_by` (which subtracts old values).
+pub fn needs_old_values(graph: &Graph, node: NodeId) -> bool {
+    graph.nodes[node]
+        .outputs
+        .iter()
+        .any(|&o| match graph.nodes[o].kind {
+            NodeKind::TableGroupBy { .. } => true,
+            NodeKind::TableFilter { .. } | NodeKind::TableMapValues { .. } => {
+                needs_old_values(graph, o)
+            }
+            _ => false,
+        })
+}
+
 /// An aggregation's output key: the input key, or `Windowed<key>`.
 fn windowed_key(t: &mut Types, k: usize, windows: &Option<syn::Expr>) -> usize {
     match windows {
@@ -234,7 +249,10 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 let table = node.outputs.first().is_some_and(|&o| {
                     matches!(
                         graph.nodes[o].kind,
-                        NodeKind::TableSource { from_topic: true }
+                        NodeKind::TableSource {
+                            from_topic: true,
+                            ..
+                        }
                     )
                 });
                 (k, if table { t.fresh_optional(v) } else { v })
@@ -270,6 +288,28 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 op: AggOp::Cogroup { .. },
                 ..
             } => (k, t.fresh(None)),
+            NodeKind::TableGroupBy { .. } => {
+                let v2 = t.fresh(None);
+                (t.fresh(None), t.fresh_optional(v2))
+            }
+            NodeKind::Aggregate {
+                op: AggOp::TableCount,
+                ..
+            } => {
+                let n = t.fresh(Some(syn::parse_quote!(i64)));
+                (k, t.fresh_optional(n))
+            }
+            NodeKind::Aggregate {
+                op: AggOp::TableReduce { .. },
+                ..
+            } => (k, v),
+            NodeKind::Aggregate {
+                op: AggOp::TableAggregate { .. },
+                ..
+            } => {
+                let a = t.fresh(None);
+                (k, t.fresh_optional(a))
+            }
             NodeKind::Aggregate {
                 op: AggOp::Reduce { .. },
                 windows: Some(_),
@@ -354,7 +394,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     for node in &graph.nodes {
         match &node.kind {
             NodeKind::Source { .. } => subs[node_sub[node.id]].entries.push(Entry::Source(node.id)),
-            NodeKind::Repartition { partitions } => {
+            NodeKind::Repartition { partitions, .. } => {
                 let written_by = node_sub[node.id];
                 let read_by = node.outputs.first().map(|&o| node_sub[o]);
                 if let Some(read_by) = read_by {
@@ -375,6 +415,38 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     // Stores, each with a compacted changelog `<store>-changelog`.
     let mut stores: Vec<Store> = Vec::new();
     for node in &graph.nodes {
+        // A table source whose old values a `group_by` needs is materialized.
+        if let NodeKind::TableSource { from_topic, store } = &node.kind {
+            if needs_old_values(graph, node.id) {
+                if !from_topic {
+                    errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
+                    continue;
+                }
+                let sub = node_sub[node.id];
+                internal.push(Internal {
+                    topic: format!("{store}-changelog"),
+                    kind: InternalKind::Changelog,
+                    node: node.id,
+                    partitions: None,
+                    written_by: sub,
+                    read_by: sub,
+                });
+                stores.push(Store {
+                    name: store.clone(),
+                    node: node.id,
+                    sub,
+                    index_in_sub: stores
+                        .iter()
+                        .filter(|s| s.sub == sub && !s.windowed)
+                        .count(),
+                    changelog: internal.len() - 1,
+                    in_memory: false,
+                    windowed: false,
+                    shared: Vec::new(),
+                });
+            }
+            continue;
+        }
         if let NodeKind::Aggregate {
             store,
             in_memory,

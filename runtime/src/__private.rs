@@ -261,6 +261,80 @@ pub fn window_put(
         .map_err(|e| store_error(name, e))
 }
 
+/// Whether two values serialise to the same bytes (Kafka Streams compares
+/// keys with `equals`; for serialised data, byte equality).
+pub fn same_bytes<T: Serde>(a: &T, b: &T) -> bool {
+    match (crate::serde::to_bytes(a), crate::serde::to_bytes(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Encodes a table change (new and old value, either null) for a table
+/// `group_by`'s repartition topic: one flag byte (bit 0: new present, bit 1:
+/// old present), the new value's length (4 bytes, big-endian), the new
+/// value, the old value. Internal to weir.
+pub fn encode_change<'b, V: Serde>(
+    new: &V,
+    old: &V,
+    out: &'b mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    sink: &'static str,
+) -> Result<&'b [u8], ProcessError> {
+    out.clear();
+    out.extend_from_slice(&[0, 0, 0, 0, 0]);
+    let mut flags = 0u8;
+    if let Some(bytes) = ser(new, scratch, sink, RecordPart::Value)? {
+        flags |= 1;
+        out[1..5].copy_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    if let Some(bytes) = ser(old, scratch, sink, RecordPart::Value)? {
+        flags |= 2;
+        out.extend_from_slice(bytes);
+    }
+    out[0] = flags;
+    Ok(out)
+}
+
+/// Decodes a table change written by [`encode_change`].
+pub fn decode_change<V: Serde>(record: &SourceRecord<'_>) -> Result<(V, V), ProcessError> {
+    let corrupt = |what: &str| ProcessError::Deserialization {
+        topic: record.context.topic.to_owned(),
+        partition: record.context.partition,
+        offset: record.context.offset,
+        part: RecordPart::Value,
+        source: crate::serde::SerdeError::Json(format!("not a table change: {what}")),
+    };
+    let bytes = record.value.ok_or_else(|| corrupt("null"))?;
+    let (head, rest) = bytes
+        .split_first_chunk::<5>()
+        .ok_or_else(|| corrupt("too short"))?;
+    let flags = head[0];
+    let new_len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    let (new_bytes, old_bytes) = if flags & 1 != 0 {
+        if rest.len() < new_len {
+            return Err(corrupt("truncated"));
+        }
+        rest.split_at(new_len)
+    } else {
+        (&rest[..0], rest)
+    };
+    let decode = |present: bool, b: &[u8]| -> Result<V, ProcessError> {
+        V::deserialize(present.then_some(b)).map_err(|source| ProcessError::Deserialization {
+            topic: record.context.topic.to_owned(),
+            partition: record.context.partition,
+            offset: record.context.offset,
+            part: RecordPart::Value,
+            source,
+        })
+    };
+    Ok((
+        decode(flags & 1 != 0, new_bytes)?,
+        decode(flags & 2 != 0, old_bytes)?,
+    ))
+}
+
 /// A record for a window that has already closed (its end + grace is at or
 /// before stream time): dropped, as Kafka Streams drops it, logged here and
 /// counted by the generated code (`dropped_records`).

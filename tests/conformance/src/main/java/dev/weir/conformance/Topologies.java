@@ -328,6 +328,28 @@ public final class Topologies {
             .mapValues(n -> n == null ? null : String.valueOf(n))
             .to("out"));
 
+        // -- table aggregations (adder and subtractor)
+        define("table_group_by_count", b -> b.<String, String>table("in")
+            .groupBy((k, v) -> KeyValue.pair(firstChar(v), v))
+            .count()
+            .toStream()
+            .mapValues(n -> n == null ? null : String.valueOf(n))
+            .to("out"));
+
+        define("table_group_by_reduce", b -> b.<String, String>table("in")
+            .filter((k, v) -> !v.isEmpty())
+            .groupBy((k, v) -> KeyValue.pair(firstChar(v), orNull(k) + "=" + v))
+            .reduce((agg, v) -> agg + "+" + v, (agg, v) -> agg + "-" + v)
+            .toStream()
+            .to("out"));
+
+        define("table_group_by_aggregate", b -> b.<String, String>table("in")
+            .mapValues(v -> upper(v))
+            .groupBy((k, v) -> KeyValue.pair(firstChar(k), v))
+            .aggregate(() -> "", (k, v, agg) -> agg + "[" + v + "]", (k, v, agg) -> agg + "(" + v + ")")
+            .toStream()
+            .to("out"));
+
         // -- cogroup
         define("cogroup", b -> {
             final org.apache.kafka.streams.kstream.KGroupedStream<String, String> left = in(b, "left").groupByKey();
