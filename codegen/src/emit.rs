@@ -132,6 +132,15 @@ fn suppress_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
         .collect()
 }
 
+/// `__WeirX12: <signature> + Clone + Send + 'static`, spanned at the operator.
+fn closure_bound(slot: (NodeId, char), signature: TokenStream, span: Span) -> TokenStream {
+    let g = generic(slot);
+    respan(
+        quote!(#g: #signature + ::core::clone::Clone + ::core::marker::Send + 'static),
+        span,
+    )
+}
+
 fn field(slot: (NodeId, char)) -> syn::Ident {
     format_ident!("{}{}", slot.1, slot.0)
 }
@@ -248,7 +257,6 @@ impl Emitter<'_> {
             let span = node.span;
             let (ik, iv) = self.input_types(id, &mut g);
             let (ok, ov) = self.output_types(id, &mut g);
-            let f = format_ident!("__WeirF{}", id);
             let i = format_ident!("__WeirI{}", id);
             let r = format_ident!("__WeirR{}", id);
             for (slot, _) in closures_of(&node.kind) {
@@ -352,7 +360,6 @@ impl Emitter<'_> {
                     };
                     let in_inner = inner(&mut g, self.table_input_var(id).1, &iv);
                     let out_inner = inner(&mut g, self.plan.types.node[id].1, &ov);
-                    let h = generic((id, 'h'));
                     if matches!(
                         op,
                         AggOp::TableCount
@@ -367,20 +374,22 @@ impl Emitter<'_> {
                     match op {
                         AggOp::Count | AggOp::TableCount => None,
                         AggOp::TableReduce { .. } => {
-                            g.bounds.push(respan(
-                                quote!(#h: FnMut(#in_inner, #in_inner) -> #in_inner + ::core::clone::Clone + ::core::marker::Send + 'static),
+                            g.bounds.push(closure_bound(
+                                (id, 'h'),
+                                quote!(FnMut(#in_inner, #in_inner) -> #in_inner),
                                 span,
                             ));
                             Some(quote_spanned!(span=> FnMut(#in_inner, #in_inner) -> #in_inner))
                         }
                         AggOp::TableAggregate { .. } => {
-                            let init = generic((id, 'g'));
-                            g.bounds.push(respan(
-                                quote!(#init: FnMut() -> #out_inner + ::core::clone::Clone + ::core::marker::Send + 'static),
+                            g.bounds.push(closure_bound(
+                                (id, 'g'),
+                                quote!(FnMut() -> #out_inner),
                                 span,
                             ));
-                            g.bounds.push(respan(
-                                quote!(#h: FnMut(&#ik, #in_inner, #out_inner) -> #out_inner + ::core::clone::Clone + ::core::marker::Send + 'static),
+                            g.bounds.push(closure_bound(
+                                (id, 'h'),
+                                quote!(FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
                                 span,
                             ));
                             Some(
@@ -389,18 +398,15 @@ impl Emitter<'_> {
                         }
                         AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
                         AggOp::Aggregate { .. } => {
-                            let init = generic((id, 'g'));
-                            g.bounds.push(respan(
-                                quote!(#init: FnMut() -> #ov + ::core::clone::Clone + ::core::marker::Send + 'static),
-                                span,
-                            ));
+                            g.bounds
+                                .push(closure_bound((id, 'g'), quote!(FnMut() -> #ov), span));
                             Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
                         }
                         AggOp::Cogroup { init, .. } => {
                             if init.is_some() {
-                                let init = generic((id, 'g'));
-                                g.bounds.push(respan(
-                                    quote!(#init: FnMut() -> #ov + ::core::clone::Clone + ::core::marker::Send + 'static),
+                                g.bounds.push(closure_bound(
+                                    (id, 'g'),
+                                    quote!(FnMut() -> #ov),
                                     span,
                                 ));
                             }
@@ -443,10 +449,7 @@ impl Emitter<'_> {
                 _ => None,
             };
             if let Some(b) = fn_bound {
-                g.bounds.push(respan(
-                    quote!(#f: #b + ::core::clone::Clone + ::core::marker::Send + 'static),
-                    span,
-                ));
+                g.bounds.push(closure_bound((id, 'f'), b, span));
             }
             let fan_out =
                 !matches!(node.kind, NodeKind::Split) && self.children_in_sub(id).len() > 1;

@@ -414,80 +414,68 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     }
     // Stores, each with a compacted changelog `<store>-changelog`.
     let mut stores: Vec<Store> = Vec::new();
-    for node in &graph.nodes {
-        // A table source whose old values a `group_by` needs is materialized.
-        if let NodeKind::TableSource { from_topic, store } = &node.kind {
-            if needs_old_values(graph, node.id) {
-                if !from_topic {
-                    errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
-                    continue;
-                }
-                let sub = node_sub[node.id];
-                internal.push(Internal {
-                    topic: format!("{store}-changelog"),
-                    kind: InternalKind::Changelog,
-                    node: node.id,
-                    partitions: None,
-                    written_by: sub,
-                    read_by: sub,
-                });
-                stores.push(Store {
-                    name: store.clone(),
-                    node: node.id,
-                    sub,
-                    index_in_sub: stores
-                        .iter()
-                        .filter(|s| s.sub == sub && !s.windowed)
-                        .count(),
-                    changelog: internal.len() - 1,
-                    in_memory: false,
-                    windowed: false,
-                    shared: Vec::new(),
-                });
-            }
-            continue;
-        }
-        if let NodeKind::Aggregate {
-            store,
+    let mut add_store = |node: &crate::graph::Node, name: &str, in_memory: bool, windowed: bool| {
+        let sub = node_sub[node.id];
+        internal.push(Internal {
+            topic: format!("{name}-changelog"),
+            kind: InternalKind::Changelog,
+            node: node.id,
+            partitions: None,
+            written_by: sub,
+            read_by: sub,
+        });
+        let index_in_sub = stores
+            .iter()
+            .filter(|s| s.sub == sub && s.windowed == windowed)
+            .count();
+        stores.push(Store {
+            name: name.to_owned(),
+            node: node.id,
+            sub,
+            index_in_sub,
+            changelog: internal.len() - 1,
             in_memory,
-            windows,
+            windowed,
+            shared: Vec::new(),
+        });
+    };
+    for node in &graph.nodes {
+        match &node.kind {
+            // A table source whose old values a `group_by` needs is materialized.
+            NodeKind::TableSource { from_topic, store } if needs_old_values(graph, node.id) => {
+                if *from_topic {
+                    add_store(node, store, false, false);
+                } else {
+                    errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
+                }
+            }
+            // Later cogroup inputs share their owner's store.
+            NodeKind::Aggregate {
+                op: AggOp::Cogroup { owner, .. },
+                ..
+            } if *owner != node.id => {}
+            NodeKind::Aggregate {
+                store,
+                in_memory,
+                windows,
+                ..
+            } => {
+                add_store(node, store, *in_memory, windows.is_some());
+            }
+            _ => {}
+        }
+    }
+    for node in &graph.nodes {
+        if let NodeKind::Aggregate {
+            op: AggOp::Cogroup { owner, .. },
             ..
         } = &node.kind
         {
-            if let NodeKind::Aggregate {
-                op: AggOp::Cogroup { owner, .. },
-                ..
-            } = &node.kind
-            {
-                if *owner != node.id {
-                    if let Some(st) = stores.iter_mut().find(|s| s.node == *owner) {
-                        st.shared.push(node.id);
-                    }
-                    continue;
+            if *owner != node.id {
+                if let Some(st) = stores.iter_mut().find(|s| s.node == *owner) {
+                    st.shared.push(node.id);
                 }
             }
-            let sub = node_sub[node.id];
-            internal.push(Internal {
-                topic: format!("{store}-changelog"),
-                kind: InternalKind::Changelog,
-                node: node.id,
-                partitions: None,
-                written_by: sub,
-                read_by: sub,
-            });
-            stores.push(Store {
-                name: store.clone(),
-                node: node.id,
-                sub,
-                index_in_sub: stores
-                    .iter()
-                    .filter(|s| s.sub == sub && s.windowed == windows.is_some())
-                    .count(),
-                changelog: internal.len() - 1,
-                in_memory: *in_memory,
-                windowed: windows.is_some(),
-                shared: Vec::new(),
-            });
         }
     }
     let types = solve_types(graph, errors);
