@@ -81,8 +81,8 @@ pub fn run_app<T: Topology>(name: &str, about: &str, topology: T) -> std::proces
     match outcome {
         Ok(summary) => {
             eprintln!(
-                "{name}: processed {} records, produced {}, skipped {} malformed",
-                summary.processed, summary.produced, summary.skipped_records
+                "{name}: processed {} records, produced {}, skipped {} malformed, dropped {} (late or null keys)",
+                summary.processed, summary.produced, summary.skipped_records, summary.dropped_records
             );
             std::process::ExitCode::SUCCESS
         }

@@ -179,6 +179,9 @@ pub struct RunSummary {
     pub processed: u64,
     /// Records skipped by the deserialization handler (log-and-continue).
     pub skipped_records: u64,
+    /// Records the processors dropped: late for their window, or a null key
+    /// (or value) an aggregation cannot take.
+    pub dropped_records: u64,
     /// Records handed to the producer (and acknowledged, unless the run failed).
     pub produced: u64,
     /// Changelog records written into stores while restoring them, before
@@ -190,6 +193,7 @@ impl RunSummary {
     fn add(&mut self, t: &ThreadSummary) {
         self.processed += t.tasks.processed;
         self.skipped_records += t.tasks.skipped_records;
+        self.dropped_records += t.tasks.dropped_records;
         self.produced += t.produced;
         self.restored += t.restored;
     }

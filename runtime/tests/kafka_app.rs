@@ -364,6 +364,7 @@ fn uppercases_through_a_repartition_topic_keeping_timestamps_and_headers() {
         RunSummary {
             processed: 2 * n as u64,
             skipped_records: 0,
+            dropped_records: 0,
             produced: 2 * n as u64,
             restored: 0,
         }
@@ -468,6 +469,7 @@ fn malformed_records_are_skipped_or_fail_by_handler_and_offsets_are_committed() 
         RunSummary {
             processed: 2,
             skipped_records: 1,
+            dropped_records: 0,
             produced: 2,
             restored: 0,
         }
@@ -541,6 +543,7 @@ fn malformed_records_are_skipped_or_fail_by_handler_and_offsets_are_committed() 
         RunSummary {
             processed: 1,
             skipped_records: 0,
+            dropped_records: 0,
             produced: 1,
             restored: 0,
         }

@@ -191,6 +191,7 @@ impl<T: Topology> StreamThread<'_, T> {
         let m = task.metrics();
         self.retired.processed += m.processed;
         self.retired.skipped_records += m.skipped_records;
+        self.retired.dropped_records += m.dropped_records;
         tracing::info!(task = %id, processed = m.processed,
             skipped = m.skipped_records, clean, "task closed");
     }
@@ -389,6 +390,7 @@ impl<T: Topology> StreamThread<'_, T> {
             let m = slot.task.metrics();
             tasks.processed += m.processed;
             tasks.skipped_records += m.skipped_records;
+            tasks.dropped_records += m.dropped_records;
         }
         ThreadSummary {
             tasks,
