@@ -286,6 +286,11 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 /// A topic's `cleanup.policy`, as the broker describes it.
 fn cleanup_policy(kafka: &LocalKafka, topic: &str) -> String {
+    topic_config(kafka, topic, "cleanup.policy")
+}
+
+/// One of a topic's configuration values, as the broker describes it.
+fn topic_config(kafka: &LocalKafka, topic: &str, key: &str) -> String {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", kafka.bootstrap_servers())
         .create()
@@ -296,10 +301,7 @@ fn cleanup_policy(kafka: &LocalKafka, topic: &str) -> String {
     ))
     .unwrap();
     let resource = results.into_iter().next().unwrap().unwrap();
-    resource
-        .get("cleanup.policy")
-        .and_then(|e| e.value.clone())
-        .unwrap()
+    resource.get(key).and_then(|e| e.value.clone()).unwrap()
 }
 
 #[test]
@@ -500,6 +502,14 @@ fn window_stores_restore_from_their_changelog() {
     produce_clicks(&first);
     let summary = run(windowed_clicks(), in_memory());
     assert_eq!((summary.processed, summary.restored), (300, 0));
+    // A window store's changelog is compacted and deleted by time: the
+    // store's retention (size + grace) plus a day, as in Kafka Streams.
+    let changelog = changelog_name(&windowed_clicks(), app);
+    assert_eq!(cleanup_policy(kafka, &changelog), "compact,delete");
+    assert_eq!(
+        topic_config(kafka, &changelog, "retention.ms"),
+        (1000 + 86_400_000 + 86_400_000).to_string()
+    );
 
     // In memory: the restart rebuilds every window from the changelog.
     let second = clicks(300, 500);

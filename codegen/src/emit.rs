@@ -1062,6 +1062,30 @@ impl Emitter<'_> {
         let wnodes = self.window_nodes(sub);
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
         let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        // Window stores' retention comes from their windows, known at construction.
+        let retention_arms: Vec<TokenStream> = self
+            .plan
+            .stores
+            .iter()
+            .filter(|st| st.windowed && st.sub == sub)
+            .map(|st| {
+                let w = format_ident!("w{}", st.node);
+                let name = &st.name;
+                quote!(#name => ::core::option::Option::Some(self.#w.retention_ms()),)
+            })
+            .collect();
+        let retention_method = if retention_arms.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                fn store_retention_ms(&self, store: &str) -> ::core::option::Option<i64> {
+                    match store {
+                        #(#retention_arms)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+        };
         let snodes = suppress_nodes(self.graph, &s.nodes);
         let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
         let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
@@ -1213,6 +1237,7 @@ impl Emitter<'_> {
                 fn dropped_records(&self) -> u64 {
                     self.dropped
                 }
+                #retention_method
                 #[inline]
                 fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                     let ctx = &record.context;
@@ -1328,6 +1353,17 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         .map(|i| format_ident!("__WeirS{}", i))
         .collect();
     let sub_indices: Vec<usize> = (0..plan.subs.len()).collect();
+    let topology_retention = if plan.stores.iter().any(|st| st.windowed) {
+        quote! {
+            fn store_retention_ms(&self, store: &str) -> ::core::option::Option<i64> {
+                ::core::option::Option::None
+                    #(.or_else(|| #p::SubTopology::store_retention_ms(&self.#sub_fields, store)))*
+            }
+        }
+    } else {
+        quote!()
+    };
+
     let plan_static = desc.plan_tokens(&p);
 
     let kept = f.statements.iter().filter_map(|s| match s {
@@ -1371,6 +1407,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                     _ => &mut [],
                 }
             }
+            #topology_retention
             fn dropped_records(&self, sub: usize) -> u64 {
                 match sub {
                     #(#sub_indices => #p::SubTopology::dropped_records(&self.#sub_fields),)*

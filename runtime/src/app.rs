@@ -329,7 +329,19 @@ impl<T: Topology> App<T> {
             bootstrap_servers = %self.config.bootstrap_servers,
             "starting"
         );
-        let Some(setup) = prepare_topics(&self.config, plan, &self.stop)? else {
+        let window_retention: std::collections::HashMap<String, i64> = plan
+            .stores
+            .iter()
+            .filter_map(|st| {
+                let changelog = st.changelog?;
+                let retention = self.topology.store_retention_ms(st.name)?;
+                Some((
+                    plan.internal_topic_name(&self.config.application_id, changelog),
+                    retention,
+                ))
+            })
+            .collect();
+        let Some(setup) = prepare_topics(&self.config, plan, &window_retention, &self.stop)? else {
             tracing::info!("shutdown requested before the broker answered");
             return Ok(RunSummary::default());
         };

@@ -188,6 +188,15 @@ pub trait Topology: Clone + Send + 'static {
         &mut []
     }
 
+    /// How long window store `store` keeps windows (window size + grace),
+    /// known once the topology is constructed; `None` for other stores. Its
+    /// changelog is created with that retention (plus a day, as Kafka
+    /// Streams' `windowstore.changelog.additional.retention.ms`).
+    fn store_retention_ms(&self, store: &str) -> Option<i64> {
+        let _ = store;
+        None
+    }
+
     /// Records sub-topology `sub`'s processors dropped so far.
     fn dropped_records(&self, sub: usize) -> u64 {
         let _ = sub;
@@ -236,6 +245,12 @@ pub trait SubTopology: Clone + Send + 'static {
     /// This sub-topology's open stores.
     fn stores_mut(&mut self) -> &mut [crate::store::KvStore] {
         &mut []
+    }
+
+    /// How long its window store `store` keeps windows; `None` for others.
+    fn store_retention_ms(&self, store: &str) -> Option<i64> {
+        let _ = store;
+        None
     }
 
     /// Records this sub-topology's processors dropped so far.

@@ -46,6 +46,10 @@ pub(crate) struct NewInternalTopic {
 /// Streams creates them: repartition topics are deleted by time
 /// (`cleanup.policy=delete`), changelogs are compacted so that the latest
 /// value of every key survives (`cleanup.policy=compact`).
+/// Kept on a window store's changelog beyond the store's retention (Kafka
+/// Streams' `windowstore.changelog.additional.retention.ms` default: a day).
+pub(crate) const WINDOW_CHANGELOG_EXTRA_RETENTION_MS: i64 = 86_400_000;
+
 pub(crate) fn internal_topic_config(
     kind: InternalTopicKind,
 ) -> &'static [(&'static str, &'static str)] {
@@ -227,6 +231,7 @@ fn wait_for_metadata(
 pub(crate) fn prepare_topics(
     config: &StreamsConfig,
     plan: &Plan,
+    window_retention: &HashMap<String, i64>,
     stop: &AtomicBool,
 ) -> Result<Option<TopicSetup>, AppError> {
     let admin: AdminClient<ClientLogger> = admin_config(config)
@@ -240,18 +245,35 @@ pub(crate) fn prepare_topics(
         return Ok(Some(setup));
     }
 
-    let new_topics: Vec<NewTopic<'_>> = setup
+    let retention_ms: Vec<Option<String>> = setup
         .to_create
         .iter()
         .map(|t| {
-            internal_topic_config(t.kind).iter().fold(
-                NewTopic::new(
-                    &t.name,
-                    t.partitions,
-                    TopicReplication::Fixed(config.replication_factor),
-                ),
-                |topic, &(key, value)| topic.set(key, value),
-            )
+            window_retention.get(&t.name).map(|ms| {
+                ms.saturating_add(WINDOW_CHANGELOG_EXTRA_RETENTION_MS)
+                    .to_string()
+            })
+        })
+        .collect();
+    let new_topics: Vec<NewTopic<'_>> = setup
+        .to_create
+        .iter()
+        .zip(&retention_ms)
+        .map(|(t, retention)| {
+            let topic = NewTopic::new(
+                &t.name,
+                t.partitions,
+                TopicReplication::Fixed(config.replication_factor),
+            );
+            match retention {
+                // A window store's changelog: compacted and deleted by time.
+                Some(ms) => topic
+                    .set("cleanup.policy", "compact,delete")
+                    .set("retention.ms", ms),
+                None => internal_topic_config(t.kind)
+                    .iter()
+                    .fold(topic, |topic, &(key, value)| topic.set(key, value)),
+            }
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(CREATE_TIMEOUT));
