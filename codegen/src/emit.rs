@@ -479,8 +479,6 @@ impl Emitter<'_> {
 
     /// Code for a record `(k, v)` arriving at `node`'s children.
     fn children(&self, node: NodeId) -> TokenStream {
-        let kids = self.children_in_sub(node);
-        let n = kids.len();
         // A table node feeding a `group_by` also carries its old value `o`.
         let with_old = matches!(
             self.graph.nodes[node].kind,
@@ -488,6 +486,12 @@ impl Emitter<'_> {
                 | NodeKind::TableFilter { .. }
                 | NodeKind::TableMapValues { .. }
         ) && crate::plan::needs_old_values(self.graph, node);
+        self.fan_out(&self.children_in_sub(node), with_old)
+    }
+
+    /// Code for a record `(k, v)` (and `o`, with `with_old`) going to each
+    /// of `kids`: cloned for every consumer but the last, which takes it.
+    fn fan_out(&self, kids: &[NodeId], with_old: bool) -> TokenStream {
         let clone_old = if with_old {
             quote!(let o = ::core::clone::Clone::clone(&o);)
         } else {
@@ -496,7 +500,7 @@ impl Emitter<'_> {
         let mut out = TokenStream::new();
         for (i, &kid) in kids.iter().enumerate() {
             let body = self.flow(kid);
-            if i + 1 < n {
+            if i + 1 < kids.len() {
                 out.extend(quote! {{
                     let k = ::core::clone::Clone::clone(&k);
                     let v = ::core::clone::Clone::clone(&v);
@@ -1120,6 +1124,11 @@ impl Emitter<'_> {
                 Entry::Source(n) | Entry::Repartition(n) => (*n, &mut Generics::default()),
             };
             let (k, v) = self.output_types(node, gm);
+            // A table `group_by`'s repartition topic carries (new, old) changes.
+            let changes = matches!(
+                self.graph.nodes[node].kind,
+                NodeKind::Repartition { changes: true, .. }
+            );
             let kids = match entry {
                 Entry::Source(n) => {
                     let kids = self.children(*n);
@@ -1142,20 +1151,8 @@ impl Emitter<'_> {
                         _ => kids,
                     }
                 }
-                Entry::Repartition(n) => {
-                    let kids = self.graph.nodes[*n].outputs.clone();
-                    let last = kids.len().saturating_sub(1);
-                    kids.iter().enumerate().map(|(i, &kid)| {
-                        let body = self.flow(kid);
-                        if i < last {
-                            quote! {{ let k = ::core::clone::Clone::clone(&k); let v = ::core::clone::Clone::clone(&v); #body }}
-                        } else {
-                            quote! {{ #body }}
-                        }
-                    }).collect()
-                }
+                Entry::Repartition(n) => self.fan_out(&self.graph.nodes[*n].outputs, changes),
             };
-            let changes = matches!(entry, Entry::Repartition(n) if matches!(self.graph.nodes[*n].kind, NodeKind::Repartition { changes: true, .. }));
             let decode = if changes {
                 quote! { let (v, o): (#v, #v) = #p::decode_change(&record)?; }
             } else {
