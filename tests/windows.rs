@@ -206,3 +206,34 @@ fn a_restart_rebuilds_window_stores_from_their_changelogs() {
     let store = driver.get_window_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000001");
     assert_eq!(store.fetch(&s("a"), 0), Some(3));
 }
+
+#[weir::topology]
+fn windowed_and_total_counts() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let clicks = builder.stream::<String, String>("clicks");
+    clicks
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+        ))
+        .count()
+        .to_stream()
+        .to("windowed-counts");
+    clicks.group_by_key().count().to_stream().to("total-counts");
+    builder.build()
+}
+
+#[test]
+fn driver_finds_a_key_value_store_beside_a_window_store_in_one_subtopology() {
+    let driver = TopologyTestDriver::new(windowed_and_total_counts());
+    let clicks = driver.create_input_topic::<String, String>("clicks");
+    clicks.pipe_input_with_timestamp(s("a"), s("1"), 0);
+    clicks.pipe_input_with_timestamp(s("a"), s("2"), 12);
+    let windows =
+        driver.get_window_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000001");
+    assert_eq!(windows.fetch_range(&s("a"), 0, 100), vec![(0, 1), (10, 1)]);
+    let totals =
+        driver.get_key_value_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000005");
+    assert_eq!(totals.get(&s("a")), Some(2));
+}

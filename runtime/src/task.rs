@@ -82,11 +82,6 @@ impl<T: Topology> Task<T> {
         self.topology.window_stores_mut(self.id.subtopology)
     }
 
-    /// The compiled topology this task runs (its own copy).
-    pub fn topology_mut(&mut self) -> &mut T {
-        &mut self.topology
-    }
-
     /// Sets how record timestamps are found (`default.timestamp.extractor`).
     pub fn with_timestamp_policy(mut self, policy: crate::config::TimestampPolicy) -> Self {
         self.timestamps = policy;

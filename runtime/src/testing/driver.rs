@@ -26,7 +26,7 @@ use crate::error::ProcessError;
 use crate::record::{Headers, RecordContext, SourceRecord};
 use crate::serde::Serde;
 use crate::task::{Task, TaskId, TaskMetrics};
-use crate::topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescription};
+use crate::topology::{Plan, RecordCollector, SinkTopic, StoreKind, Topology, TopologyDescription};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
@@ -110,62 +110,66 @@ impl RecordCollector for Collector<'_> {
 impl<T: Topology> TopologyTestDriver<T> {
     /// The key-value store `name` (of partition 0), typed, to read and to
     /// pre-populate, as Kafka Streams' `getKeyValueStore`. Panics if the
-    /// topology has no store of that name.
+    /// topology has no key-value store of that name.
     pub fn get_key_value_store<K: Serde, V: Serde>(
         &self,
         name: &str,
     ) -> TestKeyValueStore<'_, T, K, V> {
-        let Some(position) = self.plan.stores.iter().position(|s| s.name == name) else {
-            let names: Vec<&str> = self.plan.stores.iter().map(|s| s.name).collect();
-            panic!("no state store named `{name}`; stores: {names:?}");
-        };
-        let store = &self.plan.stores[position];
-        let index = self.plan.stores[..position]
-            .iter()
-            .filter(|s| s.subtopology == store.subtopology)
-            .count();
+        let (task, index, name) = self.locate_store(name, StoreKind::KeyValue);
         TestKeyValueStore {
             driver: self,
-            task: TaskId {
-                subtopology: store.subtopology,
-                partition: 0,
-            },
+            task,
             index,
-            name: store.name,
-            types: std::marker::PhantomData,
+            name,
+            types: PhantomData,
         }
     }
-}
 
-impl<T: Topology> TopologyTestDriver<T> {
     /// The window store `name` (of partition 0), typed: Kafka Streams'
     /// `getWindowStore`. Panics if the topology has no window store of that name.
     pub fn get_window_store<K: Serde, V: Serde>(&self, name: &str) -> TestWindowStore<'_, T, K, V> {
-        use crate::topology::StoreKind;
-        let Some(position) = self
-            .plan
-            .stores
-            .iter()
-            .position(|s| s.name == name && s.kind == StoreKind::Window)
-        else {
-            let names: Vec<&str> = self.plan.stores.iter().map(|s| s.name).collect();
-            panic!("no window store named `{name}`; stores: {names:?}");
-        };
-        let store = &self.plan.stores[position];
-        let index = self.plan.stores[..position]
-            .iter()
-            .filter(|s| s.subtopology == store.subtopology && s.kind == StoreKind::Window)
-            .count();
+        let (task, index, name) = self.locate_store(name, StoreKind::Window);
         TestWindowStore {
             driver: self,
-            task: TaskId {
-                subtopology: store.subtopology,
-                partition: 0,
-            },
+            task,
             index,
-            name: store.name,
-            types: std::marker::PhantomData,
+            name,
+            types: PhantomData,
         }
+    }
+
+    /// Where the `kind` store `name` lives: its task (partition 0) and its
+    /// index among that sub-topology's stores of the same kind, as
+    /// `stores_mut` and `window_stores_mut` list them.
+    fn locate_store(&self, name: &str, kind: StoreKind) -> (TaskId, usize, &'static str) {
+        let stores = &self.plan.stores;
+        let Some(position) = stores.iter().position(|s| s.name == name && s.kind == kind) else {
+            let names: Vec<&str> = stores.iter().map(|s| s.name).collect();
+            let kind = match kind {
+                StoreKind::KeyValue => "key-value",
+                StoreKind::Window => "window",
+            };
+            panic!("no {kind} store named `{name}`; stores: {names:?}");
+        };
+        let store = &stores[position];
+        let index = stores[..position]
+            .iter()
+            .filter(|s| s.subtopology == store.subtopology && s.kind == kind)
+            .count();
+        let task = TaskId {
+            subtopology: store.subtopology,
+            partition: 0,
+        };
+        (task, index, store.name)
+    }
+
+    /// Runs `f` on task `id`, which holds store `store`.
+    fn with_task<R>(&self, id: TaskId, store: &str, f: impl FnOnce(&mut Task<T>) -> R) -> R {
+        let mut state = self.state.borrow_mut();
+        let Some(task) = state.tasks.get_mut(&id) else {
+            panic!("no task {id} for store `{store}`");
+        };
+        f(task)
     }
 }
 
@@ -180,19 +184,11 @@ pub struct TestWindowStore<'a, T: Topology, K, V> {
 
 impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
     fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::WinStore) -> R) -> R {
-        let mut state = self.driver.state.borrow_mut();
-        let Some(task) = state.tasks.get_mut(&self.task) else {
-            panic!("no task {} for store `{}`", self.task, self.name);
-        };
-        let sub = self.task.subtopology;
-        match task
-            .topology_mut()
-            .window_stores_mut(sub)
-            .get_mut(self.index)
-        {
-            Some(store) => f(store),
-            None => panic!("window store `{}` is not open", self.name),
-        }
+        self.driver
+            .with_task(self.task, self.name, |task| {
+                task.window_stores_mut().get_mut(self.index).map(f)
+            })
+            .unwrap_or_else(|| panic!("window store `{}` is not open", self.name))
     }
 
     fn value(&self, bytes: &[u8]) -> V {
@@ -255,15 +251,11 @@ pub struct TestKeyValueStore<'a, T: Topology, K, V> {
 
 impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
     fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::KvStore) -> R) -> R {
-        let mut state = self.driver.state.borrow_mut();
-        let Some(task) = state.tasks.get_mut(&self.task) else {
-            panic!("no task {} for store `{}`", self.task, self.name);
-        };
-        let sub = self.task.subtopology;
-        match task.topology_mut().stores_mut(sub).get_mut(self.index) {
-            Some(store) => f(store),
-            None => panic!("store `{}` is not open", self.name),
-        }
+        self.driver
+            .with_task(self.task, self.name, |task| {
+                task.stores_mut().get_mut(self.index).map(f)
+            })
+            .unwrap_or_else(|| panic!("store `{}` is not open", self.name))
     }
 
     fn key_bytes(key: &K) -> Vec<u8> {
