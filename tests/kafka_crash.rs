@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use weir::prelude::*;
-use weir::testing::broker::LocalKafka;
+use weir::testing::broker::{an_hour_ago_ms, LocalKafka};
 
 const WINDOW_MS: i64 = 10_000;
 
@@ -118,14 +118,14 @@ fn read_counts(
     out
 }
 
-fn batch(n: usize, seed: u64) -> Vec<(String, i64)> {
+fn batch(base: i64, n: usize, seed: u64) -> Vec<(String, i64)> {
     let pages = ["home", "cart", "search", "about"];
     (0..n)
         .map(|i| {
             let x = (i as u64).wrapping_mul(2_654_435_761).wrapping_add(seed);
             (
                 pages[(x % 4) as usize].to_string(),
-                1_700_000_000_000 + (x % 40_000) as i64,
+                base + (x % 40_000) as i64,
             )
         })
         .collect()
@@ -160,7 +160,8 @@ fn a_killed_application_restores_its_windows_and_counts_exactly() {
     );
 
     // Batch 1, processed and committed; then SIGKILL.
-    let first = batch(400, 1);
+    let base = an_hour_ago_ms(WINDOW_MS);
+    let first = batch(base, 400, 1);
     produce(&bootstrap, &first);
     let mut child = spawn_child(&config);
     let seen = read_counts(&bootstrap, "crash-reader-1", |out| out.len() >= first.len());
@@ -175,7 +176,7 @@ fn a_killed_application_restores_its_windows_and_counts_exactly() {
     child.wait().unwrap();
 
     // Batch 2, then the same application again, until it is idle.
-    let second = batch(300, 7);
+    let second = batch(base, 300, 7);
     produce(&bootstrap, &second);
     let mut child = spawn_child(&format!("{config} weir.max.idle.ms=4000"));
     assert!(

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use weir::app::RunSummary;
 use weir::plan::InternalTopicKind;
 use weir::prelude::*;
-use weir::testing::broker::LocalKafka;
+use weir::testing::broker::{an_hour_ago_ms, LocalKafka};
 
 #[weir::topology]
 fn rocks_word_count() -> impl Topology {
@@ -451,16 +451,11 @@ fn in_memory_stores_restore_the_whole_changelog_on_restart() {
     assert_eq!(last_values(&out), totals);
 }
 
-/// Clicks: key `user<i % 7>`, timestamps spread over five 1-second windows
-/// (out of order; the grace period keeps every window open).
-fn clicks(from: usize, to: usize) -> Vec<(String, i64)> {
+/// Clicks: key `user<i % 7>`, timestamps from `base` spread over five
+/// 1-second windows (out of order; the grace period keeps every window open).
+fn clicks(base: i64, from: usize, to: usize) -> Vec<(String, i64)> {
     (from..to)
-        .map(|i| {
-            (
-                format!("user{}", i % 7),
-                1_700_000_000_000 + (i as i64 * 137) % 5000,
-            )
-        })
+        .map(|i| (format!("user{}", i % 7), base + (i as i64 * 137) % 5000))
         .collect()
 }
 
@@ -497,7 +492,8 @@ fn window_stores_restore_from_their_changelog() {
         c
     };
 
-    let first = clicks(0, 300);
+    let base = an_hour_ago_ms(60_000);
+    let first = clicks(base, 0, 300);
     count(&first);
     produce_clicks(&first);
     let summary = run(windowed_clicks(), in_memory());
@@ -512,7 +508,7 @@ fn window_stores_restore_from_their_changelog() {
     );
 
     // In memory: the restart rebuilds every window from the changelog.
-    let second = clicks(300, 500);
+    let second = clicks(base, 300, 500);
     count(&second);
     produce_clicks(&second);
     let summary = run(windowed_clicks(), in_memory());

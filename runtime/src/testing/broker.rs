@@ -224,6 +224,19 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> BrokerError {
     move |source| BrokerError::Io { context, source }
 }
 
+/// A timestamp an hour before now, rounded down to a multiple of `align_ms`:
+/// a base for test records that a broker's time-based retention keeps.
+/// Window changelogs are deleted by time (retention = size + grace + one
+/// day, judged against the records' timestamps), so windowed test data must
+/// be recent or the broker may delete it behind the test's back.
+pub fn an_hour_ago_ms(align_ms: i64) -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let base = now - 3_600_000;
+    base - base.rem_euclid(align_ms.max(1))
+}
+
 /// A running single-node Kafka cluster (KRaft, combined broker and
 /// controller, node id 1) on `127.0.0.1`.
 ///
@@ -492,7 +505,12 @@ impl LocalKafka {
              num.io.threads=2\n\
              num.recovery.threads.per.data.dir=1\n\
              log.cleaner.threads=1\n\
-             log.cleaner.dedupe.buffer.size=8388608\n"
+             log.cleaner.dedupe.buffer.size=8388608\n\
+             # Tests and demos write records with fixed, historical timestamps:\n\
+             # no time-based deletion unless a topic sets its own retention.ms\n\
+             # (window changelogs do). The first retention pass runs 30 s after\n\
+             # start-up and would otherwise delete such records mid-test.\n\
+             log.retention.ms=-1\n"
         );
         let path = self.dir.join("server.properties");
         fs::write(&path, properties).map_err(io_err(format!("writing {}", path.display())))?;
