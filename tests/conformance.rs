@@ -632,46 +632,49 @@ fn table_group_by_aggregate_topology() -> impl Topology {
 }
 
 /// Runs `inputs` through the weir topology called `name`.
-fn run_weir(name: &str, inputs: &[InRecord]) -> Result<SideRun, String> {
+/// `cache` is `statestore.cache.max.bytes`.
+fn run_weir(name: &str, inputs: &[InRecord], cache: usize) -> Result<SideRun, String> {
     let peeked = Arc::new(AtomicU64::new(0));
     let records = match name {
-        "filter" => drive(filter_topology(), inputs),
-        "filter_not" => drive(filter_not_topology(), inputs),
-        "map" => drive(map_topology(), inputs),
-        "map_values" => drive(map_values_topology(), inputs),
-        "map_values_with_key" => drive(map_values_with_key_topology(), inputs),
-        "flat_map" => drive(flat_map_topology(), inputs),
-        "flat_map_values" => drive(flat_map_values_topology(), inputs),
-        "flat_map_values_with_key" => drive(flat_map_values_with_key_topology(), inputs),
-        "select_key" => drive(select_key_topology(), inputs),
-        "peek" => drive(peek_topology(peeked.clone()), inputs),
-        "split" => drive(split_topology(), inputs),
-        "merge" => drive(merge_topology(), inputs),
-        "repartition" => drive(repartition_topology(), inputs),
-        "repartition_named" => drive(repartition_named_topology(), inputs),
-        "repartition_fanout" => drive(repartition_fanout_topology(), inputs),
-        "to_extractor" => drive(to_extractor_topology(), inputs),
-        "to_extractor_ctx" => drive(to_extractor_ctx_topology(), inputs),
-        "chain_repartition" => drive(chain_repartition_topology(), inputs),
-        "chain_mixed" => drive(chain_mixed_topology(peeked.clone()), inputs),
-        "count_by_key" => drive(count_by_key_topology(), inputs),
-        "count_group_by" => drive(count_group_by_topology(), inputs),
-        "reduce_concat" => drive(reduce_concat_topology(), inputs),
-        "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs),
-        "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs),
-        "table_filter" => drive(table_filter_topology(), inputs),
-        "cogroup" => drive(cogroup_topology(), inputs),
-        "table_group_by_count" => drive(table_group_by_count_topology(), inputs),
-        "table_group_by_reduce" => drive(table_group_by_reduce_topology(), inputs),
-        "table_group_by_aggregate" => drive(table_group_by_aggregate_topology(), inputs),
-        "table_filter_not_map_values" => drive(table_filter_not_map_values_topology(), inputs),
-        "to_table_map_values" => drive(to_table_map_values_topology(), inputs),
-        "count_filter" => drive(count_filter_topology(), inputs),
-        "reduce_time_limited" => drive(reduce_time_limited_topology(), inputs),
-        "windowed_count" => drive(windowed_count_topology(), inputs),
-        "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs),
-        "windowed_reduce" => drive(windowed_reduce_topology(), inputs),
-        "windowed_aggregate" => drive(windowed_aggregate_topology(), inputs),
+        "filter" => drive(filter_topology(), inputs, cache),
+        "filter_not" => drive(filter_not_topology(), inputs, cache),
+        "map" => drive(map_topology(), inputs, cache),
+        "map_values" => drive(map_values_topology(), inputs, cache),
+        "map_values_with_key" => drive(map_values_with_key_topology(), inputs, cache),
+        "flat_map" => drive(flat_map_topology(), inputs, cache),
+        "flat_map_values" => drive(flat_map_values_topology(), inputs, cache),
+        "flat_map_values_with_key" => drive(flat_map_values_with_key_topology(), inputs, cache),
+        "select_key" => drive(select_key_topology(), inputs, cache),
+        "peek" => drive(peek_topology(peeked.clone()), inputs, cache),
+        "split" => drive(split_topology(), inputs, cache),
+        "merge" => drive(merge_topology(), inputs, cache),
+        "repartition" => drive(repartition_topology(), inputs, cache),
+        "repartition_named" => drive(repartition_named_topology(), inputs, cache),
+        "repartition_fanout" => drive(repartition_fanout_topology(), inputs, cache),
+        "to_extractor" => drive(to_extractor_topology(), inputs, cache),
+        "to_extractor_ctx" => drive(to_extractor_ctx_topology(), inputs, cache),
+        "chain_repartition" => drive(chain_repartition_topology(), inputs, cache),
+        "chain_mixed" => drive(chain_mixed_topology(peeked.clone()), inputs, cache),
+        "count_by_key" => drive(count_by_key_topology(), inputs, cache),
+        "count_group_by" => drive(count_group_by_topology(), inputs, cache),
+        "reduce_concat" => drive(reduce_concat_topology(), inputs, cache),
+        "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs, cache),
+        "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs, cache),
+        "table_filter" => drive(table_filter_topology(), inputs, cache),
+        "cogroup" => drive(cogroup_topology(), inputs, cache),
+        "table_group_by_count" => drive(table_group_by_count_topology(), inputs, cache),
+        "table_group_by_reduce" => drive(table_group_by_reduce_topology(), inputs, cache),
+        "table_group_by_aggregate" => drive(table_group_by_aggregate_topology(), inputs, cache),
+        "table_filter_not_map_values" => {
+            drive(table_filter_not_map_values_topology(), inputs, cache)
+        }
+        "to_table_map_values" => drive(to_table_map_values_topology(), inputs, cache),
+        "count_filter" => drive(count_filter_topology(), inputs, cache),
+        "reduce_time_limited" => drive(reduce_time_limited_topology(), inputs, cache),
+        "windowed_count" => drive(windowed_count_topology(), inputs, cache),
+        "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs, cache),
+        "windowed_reduce" => drive(windowed_reduce_topology(), inputs, cache),
+        "windowed_aggregate" => drive(windowed_aggregate_topology(), inputs, cache),
         other => Err(format!(
             "no weir topology named `{other}` in run_weir (tests/conformance.rs)"
         )),
@@ -1039,6 +1042,10 @@ struct Scenario {
     topology: &'static str,
     /// The generator seed; none for hand-written scenarios.
     seed: Option<u64>,
+    /// `statestore.cache.max.bytes` on both sides: 0 (no caching layer) or
+    /// Kafka Streams' default (the record cache, which the test drivers
+    /// flush after every record).
+    cache_bytes: usize,
     inputs: Vec<InRecord>,
 }
 
@@ -1064,9 +1071,12 @@ fn is_internal(topic: &str) -> bool {
 fn drive<T: Topology>(
     topology: T,
     inputs: &[InRecord],
+    cache: usize,
 ) -> Result<BTreeMap<String, Vec<OutRecord>>, String> {
     let run = || {
-        let driver = TopologyTestDriver::with_config(topology, StreamsConfig::new(APPLICATION_ID));
+        let mut config = StreamsConfig::new(APPLICATION_ID);
+        config.cache_max_bytes = cache;
+        let driver = TopologyTestDriver::with_config(topology, config);
         let mut topics: BTreeMap<String, TestInputTopic<'_, Option<String>, Option<String>>> =
             BTreeMap::new();
         let mut out: BTreeMap<String, Vec<OutRecord>> = BTreeMap::new();
@@ -1334,6 +1344,10 @@ fn edge_cases() -> Vec<(
 
 /// The scenarios to run, honouring `WEIR_CONFORMANCE_TOPOLOGY`,
 /// `WEIR_CONFORMANCE_SEED`, `WEIR_CONFORMANCE_SEEDS` and `WEIR_CONFORMANCE_RECORDS`.
+/// `statestore.cache.max.bytes` of the `+cache` scenarios: Kafka Streams'
+/// default.
+const CACHE_ON_BYTES: usize = 10 * 1024 * 1024;
+
 fn scenarios() -> Vec<Scenario> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let list = |value: String| -> Vec<String> {
@@ -1368,6 +1382,15 @@ fn scenarios() -> Vec<Scenario> {
         .unwrap_or(DEFAULT_SEEDS);
     let records =
         env("WEIR_CONFORMANCE_RECORDS").map(|v| parse("WEIR_CONFORMANCE_RECORDS", &v) as usize);
+    // Every scenario runs with the record cache off (no caching layer) and
+    // on (`+cache`), unless WEIR_CONFORMANCE_CACHING says `off` or `on`.
+    let caching: &[usize] = match env("WEIR_CONFORMANCE_CACHING").as_deref() {
+        None | Some("both") => &[0, CACHE_ON_BYTES],
+        Some("off") => &[0],
+        Some("on") => &[CACHE_ON_BYTES],
+        Some(other) => panic!("WEIR_CONFORMANCE_CACHING: `{other}` is not `off`, `on` or `both`"),
+    };
+    let suffix = |cache: usize| if cache == 0 { "" } else { "+cache" };
 
     let mut out = Vec::new();
     for spec in SPECS {
@@ -1389,25 +1412,32 @@ fn scenarios() -> Vec<Scenario> {
                         timestamp,
                         headers,
                     })
-                    .collect();
-                out.push(Scenario {
-                    scenario: format!("{}/edge-{name}", spec.name),
-                    topology: spec.name,
-                    seed: None,
-                    inputs,
-                });
+                    .collect::<Vec<_>>();
+                for &cache in caching {
+                    out.push(Scenario {
+                        scenario: format!("{}/edge-{name}{}", spec.name, suffix(cache)),
+                        topology: spec.name,
+                        seed: None,
+                        cache_bytes: cache,
+                        inputs: inputs.clone(),
+                    });
+                }
             }
         }
         let seeds = only_seeds
             .clone()
             .unwrap_or_else(|| (1..=seed_count).collect());
         for seed in seeds {
-            out.push(Scenario {
-                scenario: format!("{}/seed-{seed}", spec.name),
-                topology: spec.name,
-                seed: Some(seed),
-                inputs: generate(spec, seed, records),
-            });
+            let inputs = generate(spec, seed, records);
+            for &cache in caching {
+                out.push(Scenario {
+                    scenario: format!("{}/seed-{seed}{}", spec.name, suffix(cache)),
+                    topology: spec.name,
+                    seed: Some(seed),
+                    cache_bytes: cache,
+                    inputs: inputs.clone(),
+                });
+            }
         }
     }
     out
@@ -1790,7 +1820,7 @@ fn weir_matches_kafka_streams() {
     let missing = KafkaRun::default();
     for scenario in &scenarios {
         let k = kafka.get(&scenario.scenario).unwrap_or(&missing);
-        let w = run_weir(scenario.topology, &scenario.inputs);
+        let w = run_weir(scenario.topology, &scenario.inputs, scenario.cache_bytes);
         let diffs = first_differences(scenario, k, &w);
         let tally = tallies.entry(scenario.topology).or_default();
         let ok = diffs.is_empty();

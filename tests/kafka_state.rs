@@ -73,6 +73,23 @@ fn memory_word_count() -> impl Topology {
     builder.build()
 }
 
+#[weir::topology]
+fn cached_word_count() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<(), String>("kstate-cache-lines")
+        .flat_map_values(|line| {
+            line.split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .group_by(|_, word| word.clone())
+        .count()
+        .to_stream()
+        .to("kstate-cache-counts");
+    builder.build()
+}
+
 fn kafka() -> &'static LocalKafka {
     weir::init_logging();
     LocalKafka::shared().expect("a local Kafka broker (needs Java 17 and Maven)")
@@ -215,8 +232,12 @@ fn last_values(records: &[(i32, String, i64, i64, usize)]) -> BTreeMap<String, i
         .collect()
 }
 
+/// The tests' configuration: commits every 100 ms and, unless a test
+/// turns it back on, no record cache (every update is emitted and logged,
+/// so outputs and changelogs can be counted per input).
 fn config(kafka: &LocalKafka, app: &str, state: &Path) -> StreamsConfig {
     let mut c = StreamsConfig::new(app);
+    c.set("statestore.cache.max.bytes", "0").unwrap();
     c.set("bootstrap.servers", &kafka.bootstrap_servers())
         .unwrap();
     c.set("commit.interval.ms", "100").unwrap();
@@ -540,4 +561,45 @@ fn window_stores_restore_from_their_changelog() {
         }
     }
     assert_eq!(last, totals);
+}
+
+#[test]
+fn the_record_cache_emits_and_logs_the_latest_count_per_key_per_commit() {
+    let kafka = kafka();
+    let app = "kstate-cache-app";
+    let state = StateDir::new("cache");
+    kafka.create_topic("kstate-cache-lines", 2).unwrap();
+    kafka.create_topic("kstate-cache-counts", 2).unwrap();
+    let changelog = changelog_name(&cached_word_count(), app);
+    // The default cache (10 MiB) and no commit before shutdown: each
+    // word's updates collapse into one, flushed by the final commit.
+    let cached = || {
+        let mut c = config(kafka, app, &state.0);
+        c.set("statestore.cache.max.bytes", "10485760").unwrap();
+        c.set("commit.interval.ms", "600000").unwrap();
+        c
+    };
+    let mut totals = BTreeMap::new();
+
+    let first = batch(21, 200);
+    add_counts(&mut totals, &first);
+    produce(kafka, "kstate-cache-lines", &first, 1_000_000);
+    let summary = run(cached_word_count(), cached());
+    assert_eq!(summary.processed, first.len() as u64 + word_total(&first));
+    let distinct = totals.len() as u64;
+    assert!(word_total(&first) > 3 * distinct, "many updates per word");
+    let out = read_all(kafka, "kstate-cache-counts", distinct);
+    assert_eq!(last_values(&out), totals, "one final count per word");
+    let log = read_all(kafka, &changelog, distinct);
+    assert_eq!(last_values(&log), totals, "one changelog record per word");
+
+    // A restart counts on from the stores; again one update per word seen.
+    let second = batch(22, 100);
+    add_counts(&mut totals, &second);
+    let mut seen = BTreeMap::new();
+    add_counts(&mut seen, &second);
+    produce(kafka, "kstate-cache-lines", &second, 2_000_000);
+    run(cached_word_count(), cached());
+    let out = read_all(kafka, "kstate-cache-counts", distinct + seen.len() as u64);
+    assert_eq!(last_values(&out), totals);
 }

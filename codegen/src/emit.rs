@@ -141,6 +141,12 @@ fn closure_bound(slot: (NodeId, char), signature: TokenStream, span: Span) -> To
     )
 }
 
+/// The method that writes, logs and forwards the entries a cache flush or
+/// eviction hands back for the store owned by `node`.
+fn flush_method(node: NodeId) -> syn::Ident {
+    format_ident!("flush_store{}", node)
+}
+
 fn field(slot: (NodeId, char)) -> syn::Ident {
     format_ident!("{}{}", slot.1, slot.0)
 }
@@ -477,6 +483,17 @@ impl Emitter<'_> {
         g
     }
 
+    /// Whether `node` reads the output of an aggregation whose store is
+    /// cached (and non-windowed): its flush forwards old values too.
+    fn cached_aggregate_parent(&self, node: NodeId) -> bool {
+        self.graph.nodes[node].inputs.first().is_some_and(|&i| {
+            matches!(
+                self.graph.nodes[i].kind,
+                NodeKind::Aggregate { windows: None, .. }
+            ) && self.plan.store_of(i).is_some_and(|st| st.cached)
+        })
+    }
+
     /// Code for a record `(k, v)` arriving at `node`'s children.
     fn children(&self, node: NodeId) -> TokenStream {
         // A table node feeding a `group_by` also carries its old value `o`.
@@ -548,6 +565,22 @@ impl Emitter<'_> {
                 match self.plan.store_of(node) {
                     // Materialized for a downstream `group_by`: the old value
                     // (`o`) comes from the store, the new one replaces it.
+                    Some(st) if st.cached => {
+                        let flush = flush_method(st.node);
+                        quote! {
+                            if !#p::Serde::is_null(&k) {
+                                let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                                    let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                                    let entries = #p::cached_put(&mut self.cache, #store, key, ctx.timestamp, value, ctx);
+                                    self.#flush(entries, out)?;
+                                }
+                                self.key_buf = key_buf;
+                            } else {
+                                self.dropped += 1;
+                            }
+                        }
+                    }
                     Some(st) => {
                         let (j, changelog) = (st.index_in_sub, st.changelog);
                         let (_, inner) = self.plan.types.node[node];
@@ -623,7 +656,21 @@ impl Emitter<'_> {
                     .optional_inner(self.table_input_var(node).1)
                     .is_some();
                 let not = if *negate { quote!(!) } else { quote!() };
-                if nullable && crate::plan::needs_old_values(self.graph, node) {
+                if self.cached_aggregate_parent(node) {
+                    // Behind a cached aggregation Kafka Streams forwards the
+                    // old value from the store and skips an update whose new
+                    // and old values are both filtered out; without the
+                    // caching layer (cache size 0) every update goes on.
+                    let v_new = if nullable {
+                        quote!(let v = v.filter(|x| #not (self.#f)(&k, x));)
+                    } else {
+                        quote!(let v = if #not (self.#f)(&k, &v) { ::core::option::Option::Some(v) } else { ::core::option::Option::None };)
+                    };
+                    quote! {
+                        #v_new
+                        if !self.cache.is_enabled() || v.is_some() || o.as_ref().is_some_and(|x| #not (self.#f)(&k, x)) { #kids }
+                    }
+                } else if nullable && crate::plan::needs_old_values(self.graph, node) {
                     // With old values, as Kafka Streams: nothing to forward when
                     // both the new and the old value are filtered out.
                     quote! {
@@ -852,6 +899,29 @@ impl Emitter<'_> {
         let name = &self.graph.nodes[node].name;
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let update = self.update(node, op, &agg_ty);
+        if st.cached {
+            let flush = flush_method(st.node);
+            return quote! {
+                if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
+                    let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                    if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                        let mut evicted = ::std::vec::Vec::new();
+                        let old = #p::cached_get::<#agg_ty>(&mut self.cache, &self.stores, #j, #store, key, &mut evicted)?;
+                        if !evicted.is_empty() {
+                            self.#flush(evicted, out)?;
+                        }
+                        #update
+                        let ts = ts.max(ctx.timestamp);
+                        let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                        let entries = #p::cached_put(&mut self.cache, #store, key, ts, value, ctx);
+                        self.#flush(entries, out)?;
+                    }
+                    self.key_buf = key_buf;
+                } else {
+                    self.dropped += 1;
+                }
+            };
+        }
         let kids = self.children(node);
         quote! {
             if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
@@ -908,10 +978,48 @@ impl Emitter<'_> {
         // Kafka Streams' KTableReduce takes the previous timestamp into account
         // only when it reduces; KTableAggregate whenever there was an aggregate.
         let reduce = matches!(op, AggOp::TableReduce { .. });
-        let kids = self.children(node);
+        let (take, key_buf, read, write, restore) = if st.cached {
+            let flush = flush_method(st.node);
+            (
+                quote!(let mut key_buf = ::core::mem::take(&mut self.key_buf);),
+                quote!(&mut key_buf),
+                quote! {
+                    let mut evicted = ::std::vec::Vec::new();
+                    let stored = #p::cached_get::<#agg_ty>(&mut self.cache, &self.stores, #j, #store, key, &mut evicted)?;
+                    if !evicted.is_empty() {
+                        self.#flush(evicted, out)?;
+                    }
+                },
+                quote! {
+                    let value = #p::ser(&new_agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                    let entries = #p::cached_put(&mut self.cache, #store, key, ts, value, ctx);
+                    self.#flush(entries, out)?;
+                },
+                quote!(self.key_buf = key_buf;),
+            )
+        } else {
+            let kids = self.children(node);
+            (
+                quote!(),
+                quote!(&mut self.key_buf),
+                quote!(let stored = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;),
+                quote! {
+                    let value = #p::ser(&new_agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::store_put(&mut self.stores, #j, #store, key, ts, value, &mut self.store_buf)?;
+                    let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
+                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                    let ctx = &forwarded;
+                    let v = new_agg;
+                    #kids
+                },
+                quote!(),
+            )
+        };
         quote! {
-            if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                let stored = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;
+            #take
+            if let ::core::option::Option::Some(key) = #p::ser(&k, #key_buf, #name, #p::RecordPart::Key)? {
+                #read
                 let had = stored.is_some();
                 let (old_agg, old_ts) = match stored {
                     ::core::option::Option::Some((a, t)) => (::core::option::Option::Some(a), t),
@@ -938,15 +1046,9 @@ impl Emitter<'_> {
                     }
                     (::core::option::Option::None, agg) => agg,
                 };
-                let value = #p::ser(&new_agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                #p::store_put(&mut self.stores, #j, #store, key, ts, value, &mut self.store_buf)?;
-                let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
-                out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
-                let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
-                let ctx = &forwarded;
-                let v = new_agg;
-                #kids
+                #write
             }
+            #restore
         }
     }
 
@@ -965,6 +1067,43 @@ impl Emitter<'_> {
         let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let update = self.update(node, op, &agg_ty);
+        if st.cached {
+            let flush = flush_method(st.node);
+            return quote! {
+                if !#p::Serde::is_null(&k) {
+                    self.#t = self.#t.max(ctx.timestamp);
+                    let close_time = self.#t.saturating_sub(self.#w.grace_ms());
+                    let windows = self.#w;
+                    let mut windows = windows.windows_for(ctx.timestamp);
+                    let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                    let mut cache_key = ::core::mem::take(&mut self.changelog_buf);
+                    let mut next = windows.next();
+                    let mut value = ::core::option::Option::Some(v);
+                    while let ::core::option::Option::Some(window) = next {
+                        next = windows.next();
+                        let v = if next.is_some() { ::core::clone::Clone::clone(&value) } else { value.take() };
+                        let ::core::option::Option::Some(v) = v else { break };
+                        if window.end <= close_time {
+                            #p::late_record(#name, ctx, window);
+                            self.dropped += 1;
+                            continue;
+                        }
+                        let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? else { break };
+                        #p::window_changelog_key(key, window.start, &mut cache_key);
+                        let old = #p::cached_window_get::<#agg_ty>(&mut self.cache, &self.wstores, #j, #store, key, window.start, &cache_key)?;
+                        #update
+                        let ts = ts.max(ctx.timestamp);
+                        let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                        let entries = #p::cached_put(&mut self.cache, #store, &cache_key, ts, value_bytes, ctx);
+                        self.#flush(entries, out)?;
+                    }
+                    self.key_buf = key_buf;
+                    self.changelog_buf = cache_key;
+                } else {
+                    self.dropped += 1;
+                }
+            };
+        }
         let kids = self.children(node);
         // Unlike the non-windowed aggregations, Kafka Streams' windowed ones
         // drop only null keys: a null value reaches the aggregator.
@@ -1049,6 +1188,83 @@ impl Emitter<'_> {
                 let released = #p::RecordContext { topic: &topic, partition, offset, timestamp, headers: &headers };
                 let ctx = &released;
                 #kids
+            }
+        }
+    }
+
+    /// The flush method of a cached store (see [`flush_method`]): Kafka
+    /// Streams' caching store with its flush listener. Each entry is written
+    /// to the store (a delete of an absent key is skipped), logged to the
+    /// changelog, decoded and forwarded with the context of the write that
+    /// produced it and the stored timestamp.
+    fn flush_store(&self, st: &crate::plan::Store) -> TokenStream {
+        let p = &self.p;
+        let node = st.node;
+        let (j, changelog, store) = (st.index_in_sub, st.changelog, &st.name);
+        let m = flush_method(node);
+        let (k, v) = self.output_types(node, &mut Generics::default());
+        let kids = self.children(node);
+        let log = quote! {
+            let flushed = #p::flushed(#store, &entry)?;
+            let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..flushed.context };
+            out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), flushed.value, &changelog_ctx)?;
+            let ctx = &flushed.context;
+        };
+        let body = if st.windowed {
+            let (inner_k, _) = self.input_types(node, &mut Generics::default());
+            let w = format_ident!("w{}", node);
+            quote! {
+                let ::core::option::Option::Some((key, start)) = #p::write_flushed_window(&mut self.wstores, #j, #store, &entry, disabled)? else { continue };
+                #log
+                let k: #k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(key))?, window: self.#w.window_at(start) };
+                let v: #v = #p::decode_flushed(#store, flushed.value)?;
+                #kids
+            }
+        } else if matches!(self.graph.nodes[node].kind, NodeKind::TableSource { .. }) {
+            // A materialized table source forwards its old value too.
+            quote! {
+                let (write, old) = #p::write_flushed(&mut self.stores, #j, #store, &entry, true, disabled)?;
+                if !write { continue; }
+                #log
+                let k: #k = #p::decode_flushed(#store, ::core::option::Option::Some(&entry.key))?;
+                let v: #v = #p::decode_flushed(#store, flushed.value)?;
+                let o: #v = #p::decode_flushed(#store, old.as_deref())?;
+                #kids
+            }
+        } else {
+            // A table filter downstream takes the old value too (Kafka
+            // Streams' `sendOldValues`, read from the store at flush).
+            let want_old = self
+                .children_in_sub(node)
+                .iter()
+                .any(|&c| matches!(self.graph.nodes[c].kind, NodeKind::TableFilter { .. }));
+            let old = if want_old {
+                let agg_var = self.plan.types.node[node].1;
+                let agg_ty = match self.plan.types.optional_inner(agg_var) {
+                    Some(i) => self.ty(i, &mut Generics::default()),
+                    None => v.clone(),
+                };
+                quote!(let o: ::core::option::Option<#agg_ty> = #p::decode_flushed(#store, old.as_deref())?;)
+            } else {
+                quote!()
+            };
+            quote! {
+                let (write, old) = #p::write_flushed(&mut self.stores, #j, #store, &entry, #want_old, disabled)?;
+                if !write { continue; }
+                #log
+                let k: #k = #p::decode_flushed(#store, ::core::option::Option::Some(&entry.key))?;
+                let v: #v = #p::decode_flushed(#store, flushed.value)?;
+                #old
+                #kids
+            }
+        };
+        quote! {
+            fn #m<__C: #p::RecordCollector>(&mut self, entries: ::std::vec::Vec<#p::DirtyEntry>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                let disabled = !self.cache.is_enabled();
+                for entry in entries {
+                    #body
+                }
+                ::core::result::Result::Ok(())
             }
         }
     }
@@ -1184,6 +1400,38 @@ impl Emitter<'_> {
                 }
             })
             .collect();
+        let cached: Vec<&crate::plan::Store> = self
+            .plan
+            .stores
+            .iter()
+            .filter(|st| st.sub == sub && st.cached)
+            .collect();
+        let mut merges = merges;
+        merges.extend(cached.iter().map(|st| self.flush_store(st)));
+        let cache_methods = if cached.is_empty() {
+            quote!()
+        } else {
+            let names = cached.iter().map(|st| &st.name);
+            let flushes = cached.iter().map(|st| flush_method(st.node));
+            quote! {
+                fn flush_cache<__C: #p::RecordCollector>(&mut self, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                    #(
+                        let entries = self.cache.flush_entries(#names);
+                        self.#flushes(entries, out)?;
+                    )*
+                    ::core::result::Result::Ok(())
+                }
+                fn set_cache_max_bytes(&mut self, bytes: usize) {
+                    self.cache.set_max_bytes(bytes);
+                }
+                fn clear_cache(&mut self) {
+                    self.cache = #p::RecordCache::new(self.cache.max_bytes());
+                }
+                fn has_cache(&self) -> bool {
+                    true
+                }
+            }
+        };
         let merge_impl = if merges.is_empty() {
             quote!()
         } else {
@@ -1203,6 +1451,7 @@ impl Emitter<'_> {
                 dropped: u64,
                 stores: ::std::vec::Vec<#p::KvStore>,
                 wstores: ::std::vec::Vec<#p::WinStore>,
+                cache: #p::RecordCache,
                 #(#wfields: #p::TimeWindows,)*
                 #(#tfields: i64,)*
                 #(#supfields: #p::Suppressed,)*
@@ -1220,6 +1469,7 @@ impl Emitter<'_> {
                         dropped: 0,
                         stores: ::std::vec::Vec::new(),
                         wstores: ::std::vec::Vec::new(),
+                        cache: #p::RecordCache::new(self.cache.max_bytes()),
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
                         #(#supfields: self.#supfields,)*
@@ -1231,6 +1481,7 @@ impl Emitter<'_> {
             #[allow(unused_variables, unused_mut, clippy::all)]
             impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
                 #store_methods
+                #cache_methods
                 fn dropped_records(&self) -> u64 {
                     self.dropped
                 }
@@ -1283,9 +1534,10 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 value_buf: ::std::vec::Vec::new(),
                 store_buf: ::std::vec::Vec::new(),
                 changelog_buf: ::std::vec::Vec::new(),
-                        dropped: 0,
+                dropped: 0,
                 stores: ::std::vec::Vec::new(),
                 wstores: ::std::vec::Vec::new(),
+                cache: #p::RecordCache::new(#p::DEFAULT_CACHE_MAX_BYTES),
                 #(#wfields,)*
                 #(#tfields: -1,)*
                 #(#supfields,)*
@@ -1361,6 +1613,36 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         quote!()
     };
 
+    let topology_cache = if plan.stores.iter().any(|st| st.cached) {
+        quote! {
+            fn flush_cache<__C: #p::RecordCollector>(&mut self, sub: usize, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::flush_cache(&mut self.#sub_fields, out),)*
+                    _ => ::core::result::Result::Ok(()),
+                }
+            }
+            fn set_cache_max_bytes(&mut self, sub: usize, bytes: usize) {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::set_cache_max_bytes(&mut self.#sub_fields, bytes),)*
+                    _ => {}
+                }
+            }
+            fn clear_cache(&mut self, sub: usize) {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::clear_cache(&mut self.#sub_fields),)*
+                    _ => {}
+                }
+            }
+            fn has_cache(&self, sub: usize) -> bool {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::has_cache(&self.#sub_fields),)*
+                    _ => false,
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     let plan_static = desc.plan_tokens(&p);
 
     let kept = f.statements.iter().filter_map(|s| match s {
@@ -1417,6 +1699,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                     _ => &mut [],
                 }
             }
+            #topology_cache
         }
         #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]
         fn __weir_new<#(#all_params),*>(#(#args: #arg_tys),*) -> impl #p::Topology where #(#all_bounds),* {

@@ -118,6 +118,9 @@ pub enum NodeKind {
         store: String,
         /// `in_memory()` instead of RocksDB.
         in_memory: bool,
+        /// Behind the record cache (Kafka Streams' default); off with
+        /// `with_caching_disabled()`.
+        cached: bool,
         /// `windowed_by(..)`: the `TimeWindows` expression (evaluated when the
         /// topology is constructed); the store is then a window store.
         windows: Option<Expr>,
@@ -326,6 +329,7 @@ struct Options {
     named: Option<LitStr>,
     partitions: Option<(i32, Span)>,
     in_memory: bool,
+    caching_disabled: bool,
     extractor: Option<Expr>,
 }
 
@@ -412,7 +416,11 @@ impl<'e> Builder<'e> {
             let Some((option, c)) = option.filter(|(n, _)| {
                 matches!(
                     n.as_str(),
-                    "named" | "partitions" | "in_memory" | "extract_timestamp"
+                    "named"
+                        | "partitions"
+                        | "in_memory"
+                        | "with_caching_disabled"
+                        | "extract_timestamp"
                 )
             }) else {
                 positional.push(arg.clone());
@@ -431,6 +439,10 @@ impl<'e> Builder<'e> {
             let single = (c.args.len() == 1).then(|| &c.args[0]);
             match option.as_str() {
                 "in_memory" if c.args.is_empty() => opts.in_memory = true,
+                "with_caching_disabled" if c.args.is_empty() => opts.caching_disabled = true,
+                "with_caching_disabled" => self
+                    .errors
+                    .spanned(arg, "`with_caching_disabled()` takes no arguments"),
                 "extract_timestamp" => match single {
                     Some(f) if closure_arity(f).is_none_or(|n| n == 3) => opts.extractor = Some(f.clone()),
                     _ => self.errors.spanned(
@@ -815,6 +827,7 @@ impl<'e> Builder<'e> {
                     op,
                     store,
                     in_memory: opts.in_memory,
+                    cached: !opts.caching_disabled,
                     windows: None,
                 };
                 Some(Value::Table(self.graph.add(
@@ -1306,6 +1319,7 @@ impl<'e> Builder<'e> {
                 op,
                 store: store.clone(),
                 in_memory: opts.in_memory,
+                cached: !opts.caching_disabled,
                 windows: None,
             };
             let node = self.graph.add(kind, name, span, Some(upstream));
@@ -1420,6 +1434,7 @@ impl<'e> Builder<'e> {
             op,
             store,
             in_memory: opts.in_memory,
+            cached: !opts.caching_disabled,
             windows,
         };
         let node = self.graph.add(kind, name, span, Some(upstream));

@@ -133,7 +133,7 @@ pub struct OpSpec {
 
 const NAMED: &[&str] = &["named"];
 const SOURCE: &[&str] = &["named", "extract_timestamp"];
-const STORE: &[&str] = &["named", "in_memory"];
+const STORE: &[&str] = &["named", "in_memory", "with_caching_disabled"];
 
 /// Every operator.
 pub const OPS: &[OpSpec] = &[

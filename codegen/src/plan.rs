@@ -154,6 +154,8 @@ pub struct Store {
     pub changelog: usize,
     /// `in_memory()` instead of RocksDB.
     pub in_memory: bool,
+    /// Behind the record cache (not `with_caching_disabled()`).
+    pub cached: bool,
     /// A window store (of a windowed aggregation) rather than key-value.
     pub windowed: bool,
     /// Other nodes writing it: the later inputs of a cogroup.
@@ -414,37 +416,39 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     }
     // Stores, each with a compacted changelog `<store>-changelog`.
     let mut stores: Vec<Store> = Vec::new();
-    let mut add_store = |node: &crate::graph::Node, name: &str, in_memory: bool, windowed: bool| {
-        let sub = node_sub[node.id];
-        internal.push(Internal {
-            topic: format!("{name}-changelog"),
-            kind: InternalKind::Changelog,
-            node: node.id,
-            partitions: None,
-            written_by: sub,
-            read_by: sub,
-        });
-        let index_in_sub = stores
-            .iter()
-            .filter(|s| s.sub == sub && s.windowed == windowed)
-            .count();
-        stores.push(Store {
-            name: name.to_owned(),
-            node: node.id,
-            sub,
-            index_in_sub,
-            changelog: internal.len() - 1,
-            in_memory,
-            windowed,
-            shared: Vec::new(),
-        });
-    };
+    let mut add_store =
+        |node: &crate::graph::Node, name: &str, in_memory: bool, cached: bool, windowed: bool| {
+            let sub = node_sub[node.id];
+            internal.push(Internal {
+                topic: format!("{name}-changelog"),
+                kind: InternalKind::Changelog,
+                node: node.id,
+                partitions: None,
+                written_by: sub,
+                read_by: sub,
+            });
+            let index_in_sub = stores
+                .iter()
+                .filter(|s| s.sub == sub && s.windowed == windowed)
+                .count();
+            stores.push(Store {
+                name: name.to_owned(),
+                node: node.id,
+                sub,
+                index_in_sub,
+                changelog: internal.len() - 1,
+                in_memory,
+                cached,
+                windowed,
+                shared: Vec::new(),
+            });
+        };
     for node in &graph.nodes {
         match &node.kind {
             // A table source whose old values a `group_by` needs is materialized.
             NodeKind::TableSource { from_topic, store } if needs_old_values(graph, node.id) => {
                 if *from_topic {
-                    add_store(node, store, false, false);
+                    add_store(node, store, false, true, false);
                 } else {
                     errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
                 }
@@ -457,10 +461,11 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             NodeKind::Aggregate {
                 store,
                 in_memory,
+                cached,
                 windows,
                 ..
             } => {
-                add_store(node, store, *in_memory, windows.is_some());
+                add_store(node, store, *in_memory, *cached, windows.is_some());
             }
             _ => {}
         }

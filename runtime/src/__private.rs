@@ -193,6 +193,12 @@ pub fn store_put(
     result.map_err(|e| store_error(name, e))
 }
 
+pub use crate::cached::{
+    cached_get, cached_put, cached_window_get, decode_flushed, flushed, write_flushed,
+    write_flushed_window, DirtyEntry,
+};
+pub use crate::config::DEFAULT_CACHE_MAX_BYTES;
+pub use crate::store::cache::RecordCache;
 pub use crate::store::{window_changelog_key, WinStore, WindowStore};
 
 /// Opens sub-topology `sub`'s window stores for one task, in plan order,

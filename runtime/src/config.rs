@@ -100,6 +100,9 @@ impl FromStr for TimestampPolicy {
     }
 }
 
+/// `statestore.cache.max.bytes` by default: 10 MiB, as Kafka Streams.
+pub const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
+
 /// Configuration of a weir application, set with Kafka Streams' keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamsConfig {
@@ -134,6 +137,10 @@ pub struct StreamsConfig {
     /// `default.dsl.store`: `rocksDB` (default) or `in_memory`, for stores
     /// the topology does not pin with `in_memory()`.
     pub default_dsl_store: Option<crate::store::Backend>,
+    /// `statestore.cache.max.bytes` (or the deprecated
+    /// `cache.max.bytes.buffering`): the record cache's budget over all
+    /// threads (default 10 MiB); 0 forwards every store update at once.
+    pub cache_max_bytes: usize,
 }
 
 impl Default for StreamsConfig {
@@ -153,6 +160,7 @@ impl Default for StreamsConfig {
             max_idle_ms: None,
             state_dir: std::env::temp_dir().join("weir-streams"),
             default_dsl_store: None,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
     }
 }
@@ -225,6 +233,9 @@ impl StreamsConfig {
                         })
                     }
                 })
+            }
+            "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
+                self.cache_max_bytes = parse(key, value, "bytes, >= 0")?
             }
             "weir.max.idle.ms" => self.max_idle_ms = Some(parse(key, value, "milliseconds, >= 0")?),
             "processing.guarantee" if value == "at_least_once" => {}

@@ -25,6 +25,7 @@ pub use config::{ConfigError, DeserializationHandler, StreamsConfig};
 pub use task::{Task, TaskId, TaskMetrics};
 pub use time::{TimeWindows, Window, Windowed};
 pub mod app;
+pub mod cached;
 pub mod cli;
 pub mod kafka;
 pub mod testing;

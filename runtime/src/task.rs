@@ -77,6 +77,29 @@ impl<T: Topology> Task<T> {
         self.topology.stores_mut(self.id.subtopology)
     }
 
+    /// Flushes the task's record cache (a commit): cached store updates are
+    /// written, logged and forwarded. No-op without cached stores.
+    pub fn flush_cache<C: RecordCollector>(&mut self, out: &mut C) -> Result<(), ProcessError> {
+        self.topology.flush_cache(self.id.subtopology, out)
+    }
+
+    /// Sets the task's record cache budget.
+    pub fn set_cache_max_bytes(&mut self, bytes: usize) {
+        self.topology
+            .set_cache_max_bytes(self.id.subtopology, bytes);
+    }
+
+    /// Drops the task's cached entries, dirty ones included.
+    pub fn clear_cache(&mut self) {
+        self.topology.clear_cache(self.id.subtopology);
+    }
+
+    /// Whether the task has cached stores: its processed offsets may be
+    /// committed only after a cache flush.
+    pub fn has_cache(&self) -> bool {
+        self.topology.has_cache(self.id.subtopology)
+    }
+
     /// The task's open window stores, in plan order.
     pub fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
         self.topology.window_stores_mut(self.id.subtopology)

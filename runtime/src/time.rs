@@ -146,6 +146,14 @@ impl TimeWindows {
         self.size_ms.saturating_add(self.grace_ms)
     }
 
+    /// The window that starts at `start` (a window store key's window).
+    pub fn window_at(&self, start: i64) -> Window {
+        Window {
+            start,
+            end: end_of(start, self.size_ms),
+        }
+    }
+
     /// The windows containing `timestamp`, by ascending start, aligned to
     /// the epoch (Kafka Streams' `TimeWindows.windowsFor`).
     pub fn windows_for(&self, timestamp: i64) -> impl Iterator<Item = Window> + '_ {

@@ -209,6 +209,33 @@ pub trait Topology: Clone + Send + 'static {
         &mut []
     }
 
+    /// Flushes sub-topology `sub`'s record cache (see
+    /// [`SubTopology::flush_cache`]).
+    fn flush_cache<C: RecordCollector>(
+        &mut self,
+        sub: usize,
+        out: &mut C,
+    ) -> Result<(), ProcessError> {
+        let _ = (sub, out);
+        Ok(())
+    }
+
+    /// Sets sub-topology `sub`'s record cache budget.
+    fn set_cache_max_bytes(&mut self, sub: usize, bytes: usize) {
+        let _ = (sub, bytes);
+    }
+
+    /// Drops sub-topology `sub`'s cached entries, dirty ones included.
+    fn clear_cache(&mut self, sub: usize) {
+        let _ = sub;
+    }
+
+    /// Whether sub-topology `sub` has cached stores.
+    fn has_cache(&self, sub: usize) -> bool {
+        let _ = sub;
+        false
+    }
+
     /// Runs one record through sub-topology `sub`, entering at `source`.
     fn process<C: RecordCollector>(
         &mut self,
@@ -261,6 +288,30 @@ pub trait SubTopology: Clone + Send + 'static {
     /// This sub-topology's open window stores.
     fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
         &mut []
+    }
+
+    /// Flushes the record cache (a commit): each dirty entry of each cached
+    /// store, store by store in plan order, is written to its store and
+    /// changelog and forwarded downstream. No-op without cached stores.
+    fn flush_cache<C: RecordCollector>(&mut self, out: &mut C) -> Result<(), ProcessError> {
+        let _ = out;
+        Ok(())
+    }
+
+    /// Sets the record cache's byte budget (`statestore.cache.max.bytes`
+    /// shared among a thread's tasks).
+    fn set_cache_max_bytes(&mut self, bytes: usize) {
+        let _ = bytes;
+    }
+
+    /// Drops every cached entry, dirty ones included: a task closed dirty,
+    /// or stores changed from outside (the test driver).
+    fn clear_cache(&mut self) {}
+
+    /// Whether it has cached stores: then the offsets of processed records
+    /// may be committed only after a cache flush.
+    fn has_cache(&self) -> bool {
+        false
     }
 
     /// Runs one record entering at `source`.

@@ -102,6 +102,10 @@ struct TaskSlot<T: Topology> {
     task: Task<T>,
     state: TaskState,
     span: tracing::Span,
+    /// Next offsets to commit per source topic (routing index) of a task
+    /// with cached stores, held back until its cache is flushed: an offset
+    /// is committed only once every update it caused is in the changelog.
+    unflushed: Vec<(usize, i64)>,
 }
 
 /// Whether every record produced so far is acknowledged, none failed: then
@@ -162,7 +166,12 @@ impl<T: Topology> StreamThread<'_, T> {
             return Ok(None);
         }
         tracing::info!(task = %id, restored = opened.restored, "task created");
-        Ok(Some(TaskSlot { task, state, span }))
+        Ok(Some(TaskSlot {
+            task,
+            state,
+            span,
+            unflushed: Vec::new(),
+        }))
     }
 
     /// Makes sure task `id` exists; false if shutdown interrupted its creation.
@@ -173,6 +182,7 @@ impl<T: Topology> StreamThread<'_, T> {
         match self.open_slot(id, ctx)? {
             Some(slot) => {
                 self.tasks.insert(id, slot);
+                self.size_caches();
                 Ok(true)
             }
             None => Ok(false),
@@ -185,8 +195,16 @@ impl<T: Topology> StreamThread<'_, T> {
             mut task,
             mut state,
             span,
+            unflushed,
         } = slot;
         let _entered = span.enter();
+        // Updates still in the cache are dropped: their records' offsets
+        // were not committed, so they are processed again (by whichever
+        // thread gets the partition), from the state in the changelog.
+        task.clear_cache();
+        if !unflushed.is_empty() {
+            tracing::debug!(task = %id, "dropping cached updates of uncommitted records");
+        }
         close_task(&mut task, &mut state, ctx.producer.context(), clean);
         let m = task.metrics();
         self.retired.processed += m.processed;
@@ -202,6 +220,49 @@ impl<T: Topology> StreamThread<'_, T> {
         tasks.sort_by_key(|(id, _)| *id);
         for (id, slot) in tasks {
             self.close_slot(id, slot, ctx, clean);
+        }
+    }
+
+    /// Flushes every task's record cache (before a commit): cached updates
+    /// go to the stores, changelogs and downstream, and the offsets of the
+    /// records behind them become committable.
+    fn flush_caches(&mut self, ctx: &ConsumerCtx) -> Result<(), AppError> {
+        let mut out = KafkaCollector {
+            producer: &ctx.producer,
+            routing: &self.routing,
+            produced: &mut self.produced,
+        };
+        for (id, slot) in &mut self.tasks {
+            if !slot.task.has_cache() {
+                continue;
+            }
+            let _entered = slot.span.enter();
+            slot.task
+                .flush_cache(&mut out)
+                .map_err(|source| AppError::Process { task: *id, source })?;
+            for (topic, offset) in slot.unflushed.drain(..) {
+                ctx.processed(topic, id.partition, offset);
+            }
+        }
+        Ok(())
+    }
+
+    /// Shares `statestore.cache.max.bytes` among the threads, and a
+    /// thread's share evenly among its tasks with cached stores (Kafka
+    /// Streams shares one cache per thread; weir gives each task its part).
+    fn size_caches(&mut self) {
+        let cached = self.tasks.values().filter(|s| s.task.has_cache()).count();
+        if cached == 0 {
+            return;
+        }
+        let per_thread = self.config.cache_max_bytes / self.config.num_stream_threads.max(1);
+        // A positive budget stays positive: 0 would strip the caching layer.
+        let per_task = match per_thread {
+            0 => 0,
+            n => (n / cached).max(1),
+        };
+        for slot in self.tasks.values_mut() {
+            slot.task.set_cache_max_bytes(per_task);
         }
     }
 
@@ -299,7 +360,14 @@ impl<T: Topology> StreamThread<'_, T> {
         let _entered = slot.span.enter();
         match slot.task.process(route.source, record, &mut out) {
             Ok(()) => {
-                ctx.processed(route.topic, partition, offset);
+                if slot.task.has_cache() {
+                    match slot.unflushed.iter_mut().find(|(t, _)| *t == route.topic) {
+                        Some((_, o)) => *o = offset,
+                        None => slot.unflushed.push((route.topic, offset)),
+                    }
+                } else {
+                    ctx.processed(route.topic, partition, offset);
+                }
                 Ok(())
             }
             Err(source) => Err(AppError::Process { task: id, source }),
@@ -327,6 +395,7 @@ impl<T: Topology> StreamThread<'_, T> {
             for change in ctx.take_changes() {
                 let assigned = matches!(change, Change::Assigned(_));
                 self.apply(change, ctx)?;
+                self.size_caches();
                 if assigned {
                     // After the restoration of the new tasks, if any.
                     clock.joined = true;
@@ -369,6 +438,7 @@ impl<T: Topology> StreamThread<'_, T> {
             }
             ctx.producer.context().check()?;
             if now >= next_commit {
+                self.flush_caches(ctx)?;
                 if ctx.commit(consumer, "commit.interval.ms")? != CommitOutcome::NotFlushed {
                     self.checkpoint_all(ctx)?;
                 }
@@ -444,7 +514,10 @@ pub(crate) fn run_stream_thread<T: Topology>(
         restored: 0,
         stop,
     };
-    let result = match thread.poll_loop(&consumer, idle) {
+    let result = match thread
+        .poll_loop(&consumer, idle)
+        .and_then(|()| thread.flush_caches(consumer.context()))
+    {
         Ok(()) => match consumer.context().commit(&consumer, "shutdown") {
             Ok(CommitOutcome::NotFlushed) | Ok(CommitOutcome::Refused) => {
                 tracing::warn!(

@@ -291,6 +291,13 @@ impl RecordCache {
         self.max_bytes
     }
 
+    /// Changes the byte budget (Kafka Streams' `ThreadCache.resize`, when
+    /// tasks come and go). A smaller budget takes effect at the next put,
+    /// which evicts (and so flushes) from the namespace it writes.
+    pub fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes;
+    }
+
     /// False when the budget is 0: puts write through, gets always miss.
     /// A caller may then bypass the cache entirely.
     pub fn is_enabled(&self) -> bool {

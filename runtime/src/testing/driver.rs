@@ -169,6 +169,9 @@ impl<T: Topology> TopologyTestDriver<T> {
         let Some(task) = state.tasks.get_mut(&id) else {
             panic!("no task {id} for store `{store}`");
         };
+        // The cache is flushed after every record: it holds only clean
+        // entries here, which a write below could make stale.
+        task.clear_cache();
         f(task)
     }
 }
@@ -354,6 +357,7 @@ fn new_tasks<T: Topology>(
             };
             let mut task = Task::new(id, topology.clone(), config.deserialization_handler)
                 .with_timestamp_policy(config.timestamp_policy);
+            task.set_cache_max_bytes(config.cache_max_bytes);
             if let Some(dir) = state_dir {
                 let dir =
                     crate::store::TaskDirectory(dir.join(application_id).join(id.to_string()));
@@ -552,7 +556,11 @@ impl<T: Topology> State<T> {
                 sent: &mut sent,
                 printed: &mut self.printed,
             };
-            let result = task.process(source, source_record, &mut collector);
+            // Kafka Streams' test driver commits after every record, which
+            // flushes the record cache.
+            let result = task
+                .process(source, source_record, &mut collector)
+                .and_then(|()| task.flush_cache(&mut collector));
             // What was sent before a failure was handed to the "producer":
             // capture it either way.
             self.capture(&mut sent);

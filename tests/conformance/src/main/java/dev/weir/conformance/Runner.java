@@ -85,13 +85,15 @@ public final class Runner {
         System.err.printf("Kafka Streams: %d scenarios in %d ms%n", scenarios, (System.nanoTime() - started) / 1_000_000);
     }
 
-    private static Properties config(final Path stateDir) {
+    private static Properties config(final Path stateDir, final long cacheBytes) {
         final Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, APPLICATION_ID);
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "dummy:1234");
         props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
         props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
-        props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+        // 0 strips the caching layers; otherwise the record cache, flushed
+        // by the test driver's commit after every record.
+        props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, cacheBytes);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         // In-memory stores: the same semantics as RocksDB ones, without
         // opening a database per scenario (the weir side tests both backends).
@@ -119,7 +121,8 @@ public final class Runner {
         final StringSerializer ser = new StringSerializer();
         final StringDeserializer de = new StringDeserializer();
         long records = 0;
-        try (TopologyTestDriver driver = new TopologyTestDriver(topology.get(), config(stateDir))) {
+        try (TopologyTestDriver driver = new TopologyTestDriver(topology.get(),
+                config(stateDir, scenario.path("cache_bytes").asLong(0)))) {
             final Map<String, TestInputTopic<String, String>> inputs = new HashMap<>();
             final Map<String, TestOutputTopic<String, String>> outputs = new HashMap<>();
             int index = 0;

@@ -1,0 +1,244 @@
+//! Cached stores as generated code uses them: reads that look in the record
+//! cache before the store, writes that go to the cache, and the decoding of
+//! the entries a flush or an eviction hands back (Kafka Streams'
+//! `CachingKeyValueStore` / `CachingWindowStore` with their flush
+//! listeners).
+//!
+//! A cached write never reaches the store or the changelog directly: the
+//! cache returns the entries to write — at once when it is disabled
+//! (`statestore.cache.max.bytes=0`, as Kafka Streams with an empty cache:
+//! every put is evicted), on eviction, and on commit — and the generated
+//! flush code writes each one to the store and the changelog and forwards
+//! it downstream. Keys of a window store's cache are its changelog keys
+//! (key, window start, sequence number).
+
+use crate::error::ProcessError;
+use crate::record::RecordContext;
+use crate::serde::Serde;
+use crate::store::cache::{CacheEntry, EntryContext, RecordCache};
+use crate::store::{KeyValueStore, KvStore, WinStore, WindowStore};
+
+pub use crate::store::cache::DirtyEntry;
+
+#[cold]
+fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
+    ProcessError::Store {
+        store: store.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Splits a timestamped value, `[timestamp: 8 bytes, big-endian][value]`.
+fn split<'b>(name: &str, bytes: &'b [u8]) -> Result<(i64, &'b [u8]), ProcessError> {
+    crate::__private::split_timestamped(bytes).ok_or_else(|| {
+        store_error(
+            name,
+            format!("entry of {} bytes has no timestamp", bytes.len()),
+        )
+    })
+}
+
+fn decode<A: Serde>(name: &str, bytes: Option<&[u8]>) -> Result<A, ProcessError> {
+    A::deserialize(bytes)
+        .map_err(|e| store_error(name, format!("cannot deserialize a cached entry: {e}")))
+}
+
+/// Reads `key`'s timestamped aggregate from the cache, else from the store.
+/// A value found in the store is cached clean (Kafka Streams does the
+/// same); the entries that put evicts are added to `evicted`, for the
+/// caller to flush before it goes on.
+pub fn cached_get<A: Serde>(
+    cache: &mut RecordCache,
+    stores: &[KvStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    evicted: &mut Vec<DirtyEntry>,
+) -> Result<Option<(A, i64)>, ProcessError> {
+    if let Some(entry) = cache.get(name, key) {
+        return match entry.value.as_deref() {
+            Some(bytes) => {
+                let (ts, value) = split(name, bytes)?;
+                Ok(Some((decode(name, Some(value))?, ts)))
+            }
+            None => Ok(None),
+        };
+    }
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let Some(bytes) = store.get(key).map_err(|e| store_error(name, e))? else {
+        return Ok(None);
+    };
+    let (ts, value) = split(name, &bytes)?;
+    let value = decode(name, Some(value))?;
+    evicted.extend(cache.put(name, key, CacheEntry::clean(bytes)));
+    Ok(Some((value, ts)))
+}
+
+/// Reads the timestamped aggregate of `key` in the window starting at
+/// `start` from the cache (under `cache_key`, the changelog key), else from
+/// the store. Misses are not cached (as Kafka Streams' `CachingWindowStore`).
+pub fn cached_window_get<A: Serde>(
+    cache: &mut RecordCache,
+    stores: &[WinStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    start: i64,
+    cache_key: &[u8],
+) -> Result<Option<(A, i64)>, ProcessError> {
+    if let Some(entry) = cache.get(name, cache_key) {
+        return match entry.value.as_deref() {
+            Some(bytes) => {
+                let (ts, value) = split(name, bytes)?;
+                Ok(Some((decode(name, Some(value))?, ts)))
+            }
+            None => Ok(None),
+        };
+    }
+    crate::__private::window_get(stores, index, name, key, start)
+}
+
+/// Writes `value` (`None`: a delete) with timestamp `ts` under `key` to the
+/// cache, with the context of the record being processed. Returns the
+/// entries to flush now: this one when the cache is disabled, evicted ones
+/// when it is full.
+#[must_use = "the returned entries must be flushed"]
+pub fn cached_put(
+    cache: &mut RecordCache,
+    name: &'static str,
+    key: &[u8],
+    ts: i64,
+    value: Option<&[u8]>,
+    ctx: &RecordContext<'_>,
+) -> Vec<DirtyEntry> {
+    let value = value.map(|v| {
+        let mut bytes = Vec::with_capacity(8 + v.len());
+        bytes.extend_from_slice(&ts.to_be_bytes());
+        bytes.extend_from_slice(v);
+        bytes
+    });
+    let mut context = EntryContext::from(ctx);
+    if !cache.is_enabled() {
+        // `statestore.cache.max.bytes=0`: Kafka Streams strips the caching
+        // layer and forwards at once, with the new aggregate's timestamp
+        // (for a delete too).
+        context.timestamp = ts;
+        return vec![DirtyEntry {
+            key: key.to_vec(),
+            value,
+            context,
+        }];
+    }
+    cache.put(name, key, CacheEntry::dirty(value, context))
+}
+
+/// A flushed entry, decoded for the flush code: the store's timestamp and
+/// plain value (`None`: a delete), and the timestamp to forward with (the
+/// value's, or for a delete the writing record's, as Kafka Streams'
+/// `TimestampedCacheFlushListener`).
+pub struct Flushed<'e> {
+    /// The plain (untimestamped) value: what the changelog carries.
+    pub value: Option<&'e [u8]>,
+    /// The forwarded record's (and the changelog record's) timestamp.
+    pub timestamp: i64,
+    /// The forwarded record's context.
+    pub context: RecordContext<'e>,
+}
+
+/// Splits a flushed entry into what is logged and forwarded.
+pub fn flushed<'e>(name: &str, entry: &'e DirtyEntry) -> Result<Flushed<'e>, ProcessError> {
+    let (timestamp, value) = match entry.value.as_deref() {
+        Some(bytes) => {
+            let (ts, value) = split(name, bytes)?;
+            (ts, Some(value))
+        }
+        None => (entry.context.timestamp, None),
+    };
+    let c = &entry.context;
+    Ok(Flushed {
+        value,
+        timestamp,
+        context: RecordContext {
+            topic: c.topic.as_deref().unwrap_or(""),
+            partition: c.partition,
+            offset: c.offset,
+            timestamp,
+            headers: &c.headers,
+        },
+    })
+}
+
+/// Decodes a flushed key or value (corrupt bytes are a store error).
+pub fn decode_flushed<T: Serde>(name: &str, bytes: Option<&[u8]>) -> Result<T, ProcessError> {
+    decode(name, bytes)
+}
+
+/// Writes a flushed entry to key-value store `index`; returns the old
+/// plain value when `want_old` (or the entry is a delete), `None` when
+/// there was none. `Ok(false)` in the first slot: nothing to write or
+/// forward (a delete of an absent key, skipped as Kafka Streams' caching
+/// store skips it — but not when the cache is `disabled`: without its
+/// caching layer Kafka Streams writes and forwards every update).
+pub fn write_flushed(
+    stores: &mut [KvStore],
+    index: usize,
+    name: &'static str,
+    entry: &DirtyEntry,
+    want_old: bool,
+    disabled: bool,
+) -> Result<(bool, Option<Vec<u8>>), ProcessError> {
+    let store = stores
+        .get_mut(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let old = if want_old || entry.value.is_none() {
+        store.get(&entry.key).map_err(|e| store_error(name, e))?
+    } else {
+        None
+    };
+    if entry.value.is_none() && old.is_none() && !disabled {
+        return Ok((false, None));
+    }
+    let result = match &entry.value {
+        Some(v) => store.put(&entry.key, v),
+        None => store.delete(&entry.key).map(drop),
+    };
+    result.map_err(|e| store_error(name, e))?;
+    let old = match old {
+        Some(bytes) => Some(split(name, &bytes)?.1.to_vec()),
+        None => None,
+    };
+    Ok((true, old))
+}
+
+/// Writes a flushed window entry (keyed by its changelog key) to window
+/// store `index`; returns the entry's key bytes and window start, or `None`
+/// when there is nothing to write or forward (a delete of an absent
+/// window, unless the cache is `disabled`, as for [`write_flushed`]).
+pub fn write_flushed_window<'e>(
+    stores: &mut [WinStore],
+    index: usize,
+    name: &'static str,
+    entry: &'e DirtyEntry,
+    disabled: bool,
+) -> Result<Option<(&'e [u8], i64)>, ProcessError> {
+    let store = stores
+        .get_mut(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let (key, start) = crate::store::split_window_changelog_key(&entry.key)
+        .ok_or_else(|| store_error(name, "a cached window key is too short"))?;
+    if entry.value.is_none()
+        && !disabled
+        && store
+            .fetch(key, start)
+            .map_err(|e| store_error(name, e))?
+            .is_none()
+    {
+        return Ok(None);
+    }
+    store
+        .put(key, start, entry.value.as_deref())
+        .map_err(|e| store_error(name, e))?;
+    Ok(Some((key, start)))
+}
