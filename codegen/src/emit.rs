@@ -546,68 +546,24 @@ impl Emitter<'_> {
                     op @ (AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. }),
                 store,
                 ..
-            } => self.table_aggregate(node, op, store),
+            } => self.both(node, |cached| self.table_aggregate(node, op, store, cached)),
             NodeKind::Aggregate {
                 op,
                 store,
                 windows: None,
                 ..
-            } => self.aggregate(node, op, store),
+            } => self.both(node, |cached| self.aggregate(node, op, store, cached)),
             NodeKind::Aggregate {
                 op,
                 store,
                 windows: Some(_),
                 ..
-            } => self.windowed_aggregate(node, op, store),
+            } => self.both(node, |cached| {
+                self.windowed_aggregate(node, op, store, cached)
+            }),
             NodeKind::Suppress { window_node, .. } => self.suppress(node, *window_node),
             NodeKind::TableSource { store, .. } => {
-                let kids = self.children(node);
-                match self.plan.store_of(node) {
-                    // Materialized for a downstream `group_by`: the old value
-                    // (`o`) comes from the store, the new one replaces it.
-                    Some(st) if st.cached => {
-                        let flush = flush_method(st.node);
-                        quote! {
-                            if !#p::Serde::is_null(&k) {
-                                let mut key_buf = ::core::mem::take(&mut self.key_buf);
-                                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
-                                    let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                                    let entries = #p::cached_put(&mut self.cache, #store, key, ctx.timestamp, value, ctx);
-                                    self.#flush(entries, out)?;
-                                }
-                                self.key_buf = key_buf;
-                            } else {
-                                self.dropped += 1;
-                            }
-                        }
-                    }
-                    Some(st) => {
-                        let (j, changelog) = (st.index_in_sub, st.changelog);
-                        let (_, inner) = self.plan.types.node[node];
-                        let inner = match self.plan.types.optional_inner(inner) {
-                            Some(i) => self.ty(i, &mut Generics::default()),
-                            None => quote!(_),
-                        };
-                        quote! {
-                            if !#p::Serde::is_null(&k) {
-                                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                                    let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.stores, #j, #store, key)?.map(|(x, _)| x);
-                                    let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                                    #p::store_put(&mut self.stores, #j, #store, key, ctx.timestamp, value, &mut self.store_buf)?;
-                                    let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..*ctx };
-                                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
-                                    #kids
-                                }
-                            } else {
-                                self.dropped += 1;
-                            }
-                        }
-                    }
-                    // As Kafka Streams' KTableSource: a null key cannot be a table key.
-                    None => {
-                        quote! { if !#p::Serde::is_null(&k) { #kids } else { self.dropped += 1; } }
-                    }
-                }
+                self.both(node, |cached| self.table_source(node, store, cached))
             }
             NodeKind::TableGroupBy { .. } => {
                 let kids = self.children(node);
@@ -890,7 +846,7 @@ impl Emitter<'_> {
     /// `KStreamReduce` on a timestamped key-value store: records with a null
     /// key or value are dropped; the new aggregate is stored with timestamp
     /// max(record, previous), logged to the changelog, and forwarded.
-    fn aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+    fn aggregate(&self, node: NodeId, op: &AggOp, store: &str, cached: bool) -> TokenStream {
         let p = &self.p;
         let Some(st) = self.plan.store_of(node) else {
             return quote!();
@@ -899,7 +855,7 @@ impl Emitter<'_> {
         let name = &self.graph.nodes[node].name;
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let update = self.update(node, op, &agg_ty);
-        if st.cached {
+        if cached {
             let flush = flush_method(st.node);
             return quote! {
                 if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
@@ -922,6 +878,7 @@ impl Emitter<'_> {
                 }
             };
         }
+        let no_old = self.no_old_value(node, &agg_ty);
         let kids = self.children(node);
         quote! {
             if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
@@ -936,6 +893,7 @@ impl Emitter<'_> {
                     let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
                     let ctx = &forwarded;
                     let v = agg;
+                    #no_old
                     #kids
                 }
             } else {
@@ -949,7 +907,7 @@ impl Emitter<'_> {
     /// `KTableReduce`: the old value (`o`) is subtracted, then the new one
     /// (`v`) added; the result (a tombstone when nothing is left) is stored,
     /// logged and forwarded.
-    fn table_aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+    fn table_aggregate(&self, node: NodeId, op: &AggOp, store: &str, cached: bool) -> TokenStream {
         let p = &self.p;
         let Some(st) = self.plan.store_of(node) else {
             return quote!();
@@ -978,7 +936,7 @@ impl Emitter<'_> {
         // Kafka Streams' KTableReduce takes the previous timestamp into account
         // only when it reduces; KTableAggregate whenever there was an aggregate.
         let reduce = matches!(op, AggOp::TableReduce { .. });
-        let (take, key_buf, read, write, restore) = if st.cached {
+        let (take, key_buf, read, write, restore) = if cached {
             let flush = flush_method(st.node);
             (
                 quote!(let mut key_buf = ::core::mem::take(&mut self.key_buf);),
@@ -999,6 +957,7 @@ impl Emitter<'_> {
             )
         } else {
             let kids = self.children(node);
+            let no_old = self.no_old_value(node, &agg_ty);
             (
                 quote!(),
                 quote!(&mut self.key_buf),
@@ -1011,6 +970,7 @@ impl Emitter<'_> {
                     let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
                     let ctx = &forwarded;
                     let v = new_agg;
+                    #no_old
                     #kids
                 },
                 quote!(),
@@ -1057,17 +1017,26 @@ impl Emitter<'_> {
     /// closed (`end > stream time - grace`) gets the new aggregate (stored
     /// with timestamp max(record, previous), logged, forwarded with key
     /// `Windowed<K>`); closed windows drop the record.
-    fn windowed_aggregate(&self, node: NodeId, op: &AggOp, store: &str) -> TokenStream {
+    fn windowed_aggregate(
+        &self,
+        node: NodeId,
+        op: &AggOp,
+        store: &str,
+        cached: bool,
+    ) -> TokenStream {
         let p = &self.p;
         let Some(st) = self.plan.store_of(node) else {
             return quote!();
         };
+        if self.is_sliding(node) {
+            return self.sliding_aggregate(node, op, st);
+        }
         let (j, changelog) = (st.index_in_sub, st.changelog);
         let name = &self.graph.nodes[node].name;
         let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let update = self.update(node, op, &agg_ty);
-        if st.cached {
+        if cached {
             let flush = flush_method(st.node);
             return quote! {
                 if !#p::Serde::is_null(&k) {
@@ -1138,6 +1107,170 @@ impl Emitter<'_> {
                     let k = #p::Windowed { key: ::core::clone::Clone::clone(&k), window };
                     let v = agg;
                     #kids
+                }
+            } else {
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// A table source (`builder.table(..)`, `to_table()`): materialized
+    /// when a `group_by` needs its old values, through the cache if `cached`.
+    fn table_source(&self, node: NodeId, store: &str, cached: bool) -> TokenStream {
+        let p = &self.p;
+        let name = &self.graph.nodes[node].name;
+        let kids = self.children(node);
+        match self.plan.store_of(node) {
+            // Materialized for a downstream `group_by`: the old value
+            // (`o`) comes from the store, the new one replaces it.
+            Some(st) if st.cached && cached => {
+                let flush = flush_method(st.node);
+                quote! {
+                    if !#p::Serde::is_null(&k) {
+                        let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                        if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                            let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                            let entries = #p::cached_put(&mut self.cache, #store, key, ctx.timestamp, value, ctx);
+                            self.#flush(entries, out)?;
+                        }
+                        self.key_buf = key_buf;
+                    } else {
+                        self.dropped += 1;
+                    }
+                }
+            }
+            Some(st) => {
+                let (j, changelog) = (st.index_in_sub, st.changelog);
+                let (_, inner) = self.plan.types.node[node];
+                let inner = match self.plan.types.optional_inner(inner) {
+                    Some(i) => self.ty(i, &mut Generics::default()),
+                    None => quote!(_),
+                };
+                quote! {
+                    if !#p::Serde::is_null(&k) {
+                        if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
+                            let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.stores, #j, #store, key)?.map(|(x, _)| x);
+                            let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                            #p::store_put(&mut self.stores, #j, #store, key, ctx.timestamp, value, &mut self.store_buf)?;
+                            let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..*ctx };
+                            out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                            #kids
+                        }
+                    } else {
+                        self.dropped += 1;
+                    }
+                }
+            }
+            // As Kafka Streams' KTableSource: a null key cannot be a table key.
+            None => {
+                quote! { if !#p::Serde::is_null(&k) { #kids } else { self.dropped += 1; } }
+            }
+        }
+    }
+
+    /// `f(true)` (through the record cache) when the cache is enabled at
+    /// run time, else `f(false)` (straight to the store, forwarding every
+    /// update: Kafka Streams without its caching layer), for a node whose
+    /// store is cached; `f(false)` alone otherwise. Sliding windows always
+    /// take the cache path (it writes through when disabled).
+    fn both(&self, node: NodeId, f: impl Fn(bool) -> TokenStream) -> TokenStream {
+        let cached = self.plan.store_of(node).is_some_and(|st| st.cached);
+        if !cached {
+            return f(false);
+        }
+        if self.is_sliding(node) {
+            return f(true);
+        }
+        let (on, off) = (f(true), f(false));
+        quote! {
+            if self.cache.is_enabled() { #on } else { #off }
+        }
+    }
+
+    /// For an aggregation whose store is cached, on its uncached path: an
+    /// absent old value for a table filter downstream (which forwards every
+    /// update when the cache is disabled, so it does not look at it).
+    fn no_old_value(&self, node: NodeId, agg_ty: &TokenStream) -> TokenStream {
+        let filter_child = self
+            .children_in_sub(node)
+            .iter()
+            .any(|&c| self.cached_aggregate_parent(c));
+        if filter_child {
+            quote!(let o: ::core::option::Option<#agg_ty> = ::core::option::Option::None;)
+        } else {
+            quote!()
+        }
+    }
+
+    /// Whether `node` aggregates over `SlidingWindows`.
+    fn is_sliding(&self, node: NodeId) -> bool {
+        matches!(
+            &self.graph.nodes[node].kind,
+            NodeKind::Aggregate { windows: Some(w), .. } if crate::graph::is_sliding(w)
+        )
+    }
+
+    /// The type of `node`'s windows value.
+    fn windows_type(&self, node: NodeId) -> TokenStream {
+        let p = &self.p;
+        if self.is_sliding(node) {
+            quote!(#p::SlidingWindows)
+        } else {
+            quote!(#p::TimeWindows)
+        }
+    }
+
+    /// A sliding-window aggregation, as Kafka Streams'
+    /// `KStreamSlidingWindowAggregate`: records with a null key or value
+    /// are dropped, and so are records too late for any window; the runtime
+    /// works out which windows the record updates or creates (from the
+    /// key's windows around it, through the cache); each update is
+    /// aggregated here and written through the cache.
+    fn sliding_aggregate(&self, node: NodeId, op: &AggOp, st: &crate::plan::Store) -> TokenStream {
+        let p = &self.p;
+        let (j, store) = (st.index_in_sub, &st.name);
+        let name = &self.graph.nodes[node].name;
+        let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
+        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
+        let update = self.update(node, op, &agg_ty);
+        let flush = flush_method(st.node);
+        quote! {
+            if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
+                self.#t = self.#t.max(ctx.timestamp);
+                let close_time = self.#t.saturating_sub(self.#w.grace_ms());
+                let windows = self.#w;
+                if windows.too_late(ctx.timestamp, close_time) {
+                    #p::late_record(#name, ctx, windows.window_at(ctx.timestamp));
+                    self.dropped += 1;
+                } else {
+                    let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                    let mut cache_key = ::core::mem::take(&mut self.changelog_buf);
+                    if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                        let existing = #p::sliding_fetch(&self.cache, &self.wstores, #j, #store, key, windows.fetch_range(ctx.timestamp))?;
+                        for step in windows.steps(&existing, ctx.timestamp, close_time, &mut self.dropped) {
+                            let entries = match step {
+                                #p::SlidingStep::Aggregate { window, base } => {
+                                    let old: ::core::option::Option<(#agg_ty, i64)> = match base {
+                                        ::core::option::Option::Some((bytes, ts)) => ::core::option::Option::Some((#p::decode_flushed(#store, ::core::option::Option::Some(bytes))?, ts)),
+                                        ::core::option::Option::None => ::core::option::Option::None,
+                                    };
+                                    let v = ::core::clone::Clone::clone(&v);
+                                    #update
+                                    let ts = ts.max(ctx.timestamp);
+                                    let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                                    #p::window_changelog_key(key, window.start, &mut cache_key);
+                                    #p::cached_put(&mut self.cache, #store, &cache_key, ts, value_bytes, ctx)
+                                }
+                                #p::SlidingStep::Copy { window, value, timestamp } => {
+                                    #p::window_changelog_key(key, window.start, &mut cache_key);
+                                    #p::cached_put(&mut self.cache, #store, &cache_key, timestamp, ::core::option::Option::Some(value), ctx)
+                                }
+                            };
+                            self.#flush(entries, out)?;
+                        }
+                    }
+                    self.key_buf = key_buf;
+                    self.changelog_buf = cache_key;
                 }
             } else {
                 self.dropped += 1;
@@ -1281,6 +1414,7 @@ impl Emitter<'_> {
         let stateful = self.plan.stores.iter().any(|st| st.sub == sub);
         let wnodes = self.window_nodes(sub);
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
+        let wtypes: Vec<_> = wnodes.iter().map(|&n| self.windows_type(n)).collect();
         let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
         // Window stores' retention comes from their windows, known at construction.
         let retention_arms: Vec<TokenStream> = self
@@ -1452,7 +1586,7 @@ impl Emitter<'_> {
                 stores: ::std::vec::Vec<#p::KvStore>,
                 wstores: ::std::vec::Vec<#p::WinStore>,
                 cache: #p::RecordCache,
-                #(#wfields: #p::TimeWindows,)*
+                #(#wfields: #wtypes,)*
                 #(#tfields: i64,)*
                 #(#supfields: #p::Suppressed,)*
                 #(#buffields: #buftypes,)*
@@ -1584,7 +1718,11 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 windows: Some(w), ..
             } => {
                 args.push(format_ident!("w{}", n.id));
-                arg_tys.push(quote!(#p::TimeWindows));
+                arg_tys.push(if crate::graph::is_sliding(w) {
+                    quote!(#p::SlidingWindows)
+                } else {
+                    quote!(#p::TimeWindows)
+                });
                 arg_exprs.push(w);
             }
             NodeKind::Suppress { config, .. } => {

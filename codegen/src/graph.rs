@@ -1168,51 +1168,36 @@ impl<'e> Builder<'e> {
         })
     }
 
-    /// Checks a `windowed_by` argument: `TimeWindows::..` (sliding and
-    /// session windows are not supported yet), and no literal zero size.
+    /// Checks a `windowed_by` argument: `TimeWindows::..` or
+    /// `SlidingWindows::..` (session windows are not supported yet), and no
+    /// literal zero size.
     fn check_windows(&mut self, expr: &Expr) {
-        // The innermost call of the chain, e.g. `TimeWindows::of_size_with_no_grace(..)`.
-        let mut e = expr;
-        while let Expr::MethodCall(m) = e {
-            e = &m.receiver;
-        }
-        let head = match e {
-            Expr::Call(c) => match &*c.func {
-                Expr::Path(p) => Some((
-                    p.path
-                        .segments
-                        .iter()
-                        .map(|s| s.ident.to_string())
-                        .collect::<Vec<_>>(),
-                    c,
-                )),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((path, call)) = head else {
-            self.errors.spanned(expr, "`windowed_by` takes windows built in place: `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`");
+        let Some((kind, call)) = windows_call(expr) else {
+            self.errors.spanned(expr, "`windowed_by` takes windows built in place: `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`, `SlidingWindows::of_time_difference_and_grace(..)`");
             return;
         };
-        let kind = path.get(path.len().saturating_sub(2)).map(String::as_str);
-        match kind {
-            Some("TimeWindows") => {}
-            Some(k @ ("SlidingWindows" | "SessionWindows")) => {
+        match kind.as_str() {
+            "TimeWindows" | "SlidingWindows" => {}
+            "SessionWindows" => {
                 self.errors.spanned(
                     expr,
-                    format!("`{k}` are not supported yet; use `TimeWindows`"),
+                    "`SessionWindows` are not supported yet; use `TimeWindows` or `SlidingWindows`",
                 );
                 return;
             }
             _ => {
-                self.errors.spanned(expr, "`windowed_by` takes `TimeWindows::of_size_with_no_grace(..)` or `TimeWindows::of_size_and_grace(..)`");
+                self.errors.spanned(expr, "`windowed_by` takes `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)` or `SlidingWindows::of_time_difference_and_grace(..)`");
                 return;
             }
         }
         if let Some(size) = call.args.first() {
             if is_zero_duration(size) {
-                self.errors
-                    .spanned(size, "a window size must be larger than zero");
+                let what = if kind == "SlidingWindows" {
+                    "a sliding window's time difference must be larger than zero"
+                } else {
+                    "a window size must be larger than zero"
+                };
+                self.errors.spanned(size, what);
             }
         }
         let mut e = expr;
@@ -1430,6 +1415,12 @@ impl<'e> Builder<'e> {
                 self.auto_repartitions.insert(input, upstream);
             }
         }
+        if opts.caching_disabled && windows.as_ref().is_some_and(is_sliding) {
+            self.errors.at(
+                span,
+                "`with_caching_disabled()` is not supported with sliding windows yet",
+            );
+        }
         let kind = NodeKind::Aggregate {
             op,
             store,
@@ -1537,4 +1528,29 @@ pub fn build(f: &TopologyFn, errors: &mut Errors) -> Graph {
         }
     }
     b.graph
+}
+
+/// The innermost call of a windows expression (`TimeWindows::of_size_..(..)`
+/// in `TimeWindows::of_size_..(..).advance_by(..)`) and the type it is
+/// called on (`"TimeWindows"`).
+fn windows_call(expr: &Expr) -> Option<(String, &syn::ExprCall)> {
+    let mut e = expr;
+    while let Expr::MethodCall(m) = e {
+        e = &m.receiver;
+    }
+    let Expr::Call(c) = e else { return None };
+    let Expr::Path(p) = &*c.func else { return None };
+    let segments: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let kind = segments.get(segments.len().checked_sub(2)?)?.clone();
+    Some((kind, c))
+}
+
+/// Whether a (checked) `windowed_by` argument builds `SlidingWindows`.
+pub fn is_sliding(expr: &Expr) -> bool {
+    windows_call(expr).is_some_and(|(kind, _)| kind == "SlidingWindows")
 }

@@ -194,10 +194,11 @@ pub fn store_put(
 }
 
 pub use crate::cached::{
-    cached_get, cached_put, cached_window_get, decode_flushed, flushed, write_flushed,
-    write_flushed_window, DirtyEntry,
+    cached_get, cached_put, cached_window_get, decode_flushed, flushed, sliding_fetch,
+    write_flushed, write_flushed_window, DirtyEntry,
 };
 pub use crate::config::DEFAULT_CACHE_MAX_BYTES;
+pub use crate::sliding::{SlidingStep, SlidingWindows};
 pub use crate::store::cache::RecordCache;
 pub use crate::store::{window_changelog_key, WinStore, WindowStore};
 

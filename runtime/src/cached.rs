@@ -242,3 +242,48 @@ pub fn write_flushed_window<'e>(
         .map_err(|e| store_error(name, e))?;
     Ok(Some((key, start)))
 }
+
+/// The windows of `key` with `from <= start <= to` as a sliding-window
+/// aggregation reads them: the store's, overlaid with the cache's (a cached
+/// delete hides a stored window), as (start, aggregate bytes, aggregate
+/// timestamp) by ascending start. Reading does not touch the cache's LRU
+/// order (as Kafka Streams' cache iterators).
+pub fn sliding_fetch(
+    cache: &RecordCache,
+    stores: &[WinStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    (from, to): (i64, i64),
+) -> Result<Vec<(i64, Vec<u8>, i64)>, ProcessError> {
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let mut windows: std::collections::BTreeMap<i64, Vec<u8>> = store
+        .fetch_range(key, from, to)
+        .map_err(|e| store_error(name, e))?
+        .into_iter()
+        .collect();
+    let (mut lo, mut hi) = (Vec::new(), Vec::new());
+    crate::store::window_changelog_key(key, from, &mut lo);
+    crate::store::window_changelog_key(key, to, &mut hi);
+    for (cache_key, entry) in cache.range(name, Some(&lo), Some(&hi)) {
+        let Some((k, start)) = crate::store::split_window_changelog_key(cache_key) else {
+            continue;
+        };
+        if k != key {
+            continue;
+        }
+        match &entry.value {
+            Some(v) => windows.insert(start, v.clone()),
+            None => windows.remove(&start),
+        };
+    }
+    windows
+        .into_iter()
+        .map(|(start, bytes)| {
+            let (ts, value) = split(name, &bytes)?;
+            Ok((start, value.to_vec(), ts))
+        })
+        .collect()
+}
