@@ -468,6 +468,65 @@ fn windowed_reduce_topology() -> impl Topology {
 }
 
 #[weir::topology]
+fn sliding_count_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::SlidingWindows::of_time_difference_and_grace(
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+        ))
+        .count()
+        .to_stream()
+        .map(|wk, n| (windowed(&wk), Some(n.to_string())))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn sliding_reduce_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::SlidingWindows::of_time_difference_with_no_grace(
+            Duration::from_millis(200),
+        ))
+        .reduce(|agg, v| {
+            Some(format!(
+                "{}|{}",
+                or_null(&agg),
+                v.as_deref().unwrap_or("null")
+            ))
+        })
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), v))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn sliding_aggregate_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by(|_k, v| first_char(v))
+        .windowed_by(weir::SlidingWindows::of_time_difference_and_grace(
+            Duration::from_millis(1000),
+            Duration::from_millis(2000),
+        ))
+        .aggregate(
+            || Some(String::new()),
+            |_k, v, agg| Some(format!("{}{}", or_null(&agg), char_count(&v))),
+        )
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), v))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
 fn windowed_aggregate_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
     builder
@@ -674,6 +733,9 @@ fn run_weir(name: &str, inputs: &[InRecord], cache: usize) -> Result<SideRun, St
         "windowed_count" => drive(windowed_count_topology(), inputs, cache),
         "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs, cache),
         "windowed_reduce" => drive(windowed_reduce_topology(), inputs, cache),
+        "sliding_count" => drive(sliding_count_topology(), inputs, cache),
+        "sliding_reduce" => drive(sliding_reduce_topology(), inputs, cache),
+        "sliding_aggregate" => drive(sliding_aggregate_topology(), inputs, cache),
         "windowed_aggregate" => drive(windowed_aggregate_topology(), inputs, cache),
         other => Err(format!(
             "no weir topology named `{other}` in run_weir (tests/conformance.rs)"
@@ -917,6 +979,27 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "windowed_reduce",
         feature: "windowedBy(TimeWindows).reduce()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "sliding_count",
+        feature: "windowedBy(SlidingWindows.ofTimeDifferenceAndGrace).count()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "sliding_reduce",
+        feature: "windowedBy(SlidingWindows, no grace).reduce()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "sliding_aggregate",
+        feature: "groupBy→windowedBy(SlidingWindows).aggregate()",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

@@ -237,3 +237,81 @@ fn driver_finds_a_key_value_store_beside_a_window_store_in_one_subtopology() {
         driver.get_key_value_store::<String, i64>("KSTREAM-AGGREGATE-STATE-STORE-0000000005");
     assert_eq!(totals.get(&s("a")), Some(2));
 }
+
+#[weir::topology]
+fn sliding_counts() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("clicks")
+        .group_by_key()
+        .windowed_by(SlidingWindows::of_time_difference_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(5),
+        ))
+        .count(named("sliding"))
+        .to_stream()
+        .map(|k, n| {
+            (
+                format!("{}@[{},{}]", k.key, k.window.start, k.window.end),
+                n,
+            )
+        })
+        .to("sliding-counts");
+    builder.build()
+}
+
+/// Sliding windows as in Kafka Streams' `KStreamSlidingWindowAggregateTest`:
+/// windows `[start, start + 10]`, both bounds inclusive, only where records
+/// are; an out-of-order record updates every window containing it and gets
+/// its own; a record too late for every window is dropped.
+#[test]
+fn sliding_windows_follow_the_records() {
+    for backend in ["rocksDB", "in_memory"] {
+        let mut config = StreamsConfig::new("sliding");
+        config.set("default.dsl.store", backend).unwrap();
+        // Caching off: every update is visible.
+        config.set("statestore.cache.max.bytes", "0").unwrap();
+        let driver = TopologyTestDriver::with_config(sliding_counts(), config);
+        let clicks = driver.create_input_topic::<String, String>("clicks");
+        let out = driver.create_output_topic::<String, i64>("sliding-counts");
+        let pipe = |ts: i64| clicks.pipe_input_with_timestamp(s("a"), s("x"), ts);
+
+        // An early record (before the first difference) goes into [0,10].
+        clicks.pipe_input_with_timestamp(s("b"), s("x"), 3);
+        assert_eq!(out.read_key_values_to_list(), vec![(s("b@[0,10]"), 1)]);
+
+        pipe(20); // left window [10,20]
+        assert_eq!(
+            out.read_records_to_list(),
+            vec![TestRecord::with_timestamp(s("a@[10,20]"), 1, 20)]
+        );
+        pipe(30); // the right window of 20 ([21,31]), then 30's left window
+        assert_eq!(
+            out.read_key_values_to_list(),
+            vec![(s("a@[21,31]"), 1), (s("a@[20,30]"), 2)]
+        );
+        pipe(25); // out of order: both windows containing 25, then its own
+        assert_eq!(
+            out.read_key_values_to_list(),
+            vec![
+                (s("a@[21,31]"), 2),
+                (s("a@[20,30]"), 3),
+                (s("a@[15,25]"), 2),
+                (s("a@[26,36]"), 1),
+            ],
+            "{backend}"
+        );
+        // Stream time 30, grace 5: a record at 14 needs [4,14], closed
+        // (14 < 30 - 5); dropped and counted. (Stream time is the
+        // aggregation's, over all keys.)
+        pipe(14);
+        assert!(out.is_empty());
+        assert_eq!(driver.dropped_records(), 1);
+        let store = driver.get_window_store::<String, i64>("sliding");
+        assert_eq!(
+            store.fetch_range(&s("a"), 0, 100),
+            vec![(10, 1), (15, 2), (20, 3), (21, 2), (26, 1)],
+            "{backend}"
+        );
+    }
+}

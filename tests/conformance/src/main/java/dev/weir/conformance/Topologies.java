@@ -18,6 +18,7 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.SlidingWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 
@@ -297,6 +298,31 @@ public final class Topologies {
         define("windowed_aggregate", b -> in(b, "in")
             .groupByKey()
             .windowedBy(TimeWindows.ofSizeWithNoGrace(java.time.Duration.ofMillis(300)))
+            .aggregate(() -> "", (k, v, agg) -> agg + charCount(v))
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v))
+            .to("out"));
+
+        // -- sliding windows (both bounds inclusive; null values dropped)
+        define("sliding_count", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(500)))
+            .count()
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
+        define("sliding_reduce", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SlidingWindows.ofTimeDifferenceWithNoGrace(java.time.Duration.ofMillis(200)))
+            .reduce((agg, v) -> agg + "|" + v)
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v))
+            .to("out"));
+
+        define("sliding_aggregate", b -> in(b, "in")
+            .groupBy((k, v) -> firstChar(v))
+            .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(java.time.Duration.ofMillis(1000), java.time.Duration.ofMillis(2000)))
             .aggregate(() -> "", (k, v, agg) -> agg + charCount(v))
             .toStream()
             .map((wk, v) -> KeyValue.pair(windowed(wk), v))
