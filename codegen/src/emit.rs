@@ -1246,7 +1246,7 @@ impl Emitter<'_> {
                     let mut key_buf = ::core::mem::take(&mut self.key_buf);
                     let mut cache_key = ::core::mem::take(&mut self.changelog_buf);
                     if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
-                        let existing = #p::sliding_fetch(&self.cache, &self.wstores, #j, #store, key, windows.fetch_range(ctx.timestamp))?;
+                        let existing = #p::sliding_fetch(&mut self.cache, &self.wstores, #j, #store, key, windows.fetch_range(ctx.timestamp))?;
                         for step in windows.steps(&existing, ctx.timestamp, close_time, &mut self.dropped) {
                             let entries = match step {
                                 #p::SlidingStep::Aggregate { window, base } => {
@@ -1542,6 +1542,15 @@ impl Emitter<'_> {
             .collect();
         let mut merges = merges;
         merges.extend(cached.iter().map(|st| self.flush_store(st)));
+        // Only sub-topologies with cached stores have a record cache.
+        let (cache_field, cache_clone) = if cached.is_empty() {
+            (quote!(), quote!())
+        } else {
+            (
+                quote!(cache: #p::RecordCache,),
+                quote!(cache: #p::RecordCache::new(self.cache.max_bytes()),),
+            )
+        };
         let cache_methods = if cached.is_empty() {
             quote!()
         } else {
@@ -1585,7 +1594,7 @@ impl Emitter<'_> {
                 dropped: u64,
                 stores: ::std::vec::Vec<#p::KvStore>,
                 wstores: ::std::vec::Vec<#p::WinStore>,
-                cache: #p::RecordCache,
+                #cache_field
                 #(#wfields: #wtypes,)*
                 #(#tfields: i64,)*
                 #(#supfields: #p::Suppressed,)*
@@ -1603,7 +1612,7 @@ impl Emitter<'_> {
                         dropped: 0,
                         stores: ::std::vec::Vec::new(),
                         wstores: ::std::vec::Vec::new(),
-                        cache: #p::RecordCache::new(self.cache.max_bytes()),
+                        #cache_clone
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
                         #(#supfields: self.#supfields,)*
@@ -1661,6 +1670,11 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let snodes = suppress_nodes(graph, &s.nodes);
         let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
         let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
+        let cache_init = if plan.stores.iter().any(|st| st.sub == s.id && st.cached) {
+            quote!(cache: #p::RecordCache::new(#p::DEFAULT_CACHE_MAX_BYTES),)
+        } else {
+            quote!()
+        };
         sub_inits.push(quote! {
             #name {
                 #(#fields,)*
@@ -1671,7 +1685,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 dropped: 0,
                 stores: ::std::vec::Vec::new(),
                 wstores: ::std::vec::Vec::new(),
-                cache: #p::RecordCache::new(#p::DEFAULT_CACHE_MAX_BYTES),
+                #cache_init
                 #(#wfields,)*
                 #(#tfields: -1,)*
                 #(#supfields,)*

@@ -249,7 +249,7 @@ pub fn write_flushed_window<'e>(
 /// timestamp) by ascending start. Reading does not touch the cache's LRU
 /// order (as Kafka Streams' cache iterators).
 pub fn sliding_fetch(
-    cache: &RecordCache,
+    cache: &mut RecordCache,
     stores: &[WinStore],
     index: usize,
     name: &'static str,
@@ -264,6 +264,7 @@ pub fn sliding_fetch(
         .map_err(|e| store_error(name, e))?
         .into_iter()
         .collect();
+    cache.keep_ordered(name);
     let (mut lo, mut hi) = (Vec::new(), Vec::new());
     crate::store::window_changelog_key(key, from, &mut lo);
     crate::store::window_changelog_key(key, to, &mut hi);
