@@ -33,7 +33,8 @@ pub use weir_macros::topology;
 pub use weir_runtime::{
     app, cli, config, error, kafka, record, serde, store, suppress, task, testing, time,
     topology as plan, App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError,
-    RecordCollector, RecordContext, Serde, SerdeError, SlidingWindows, StreamsConfig, TimeWindows,
+    RecordCollector, RecordContext, Serde, SerdeError, SessionWindows, SlidingWindows, StreamsConfig,
+    TimeWindows,
     Topology, TopologyDescription, Window, Windowed,
 };
 
@@ -60,7 +61,8 @@ pub mod prelude {
     };
     pub use crate::testing::{TestRecord, TopologyTestDriver};
     pub use crate::{
-        topology, App, Headers, Json, RecordContext, SlidingWindows, StreamsBuilder, StreamsConfig,
+        topology, App, Headers, Json, RecordContext, SessionWindows, SlidingWindows, StreamsBuilder,
+        StreamsConfig,
         TimeWindows, Topology, Windowed,
     };
 }

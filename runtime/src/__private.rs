@@ -198,6 +198,9 @@ pub use crate::cached::{
     write_flushed, write_flushed_window, DirtyEntry,
 };
 pub use crate::config::DEFAULT_CACHE_MAX_BYTES;
+pub use crate::session::{
+    entry_context, find_sessions, session_key, session_put, write_flushed_session, SessionWindows,
+};
 pub use crate::sliding::{SlidingStep, SlidingWindows};
 pub use crate::store::cache::RecordCache;
 pub use crate::store::{window_changelog_key, WinStore, WindowStore};

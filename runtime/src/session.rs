@@ -1,0 +1,278 @@
+//! Session windows (Kafka Streams' `SessionWindows`): per key, records less
+//! than an inactivity gap apart belong to one session `[first, last]` (both
+//! bounds inclusive); a record that bridges two sessions merges them.
+//!
+//! Sessions live in a session store: a key-value store whose keys are Kafka
+//! Streams' session keys (`SessionKeySchema`: key bytes, then the session
+//! end and start, 8 bytes big-endian each) and whose values are the plain
+//! aggregates (no timestamp), so its changelog is byte-compatible with Kafka
+//! Streams'. Reads go through the record cache like every cached store.
+
+use crate::cached::DirtyEntry;
+use crate::error::ProcessError;
+use crate::record::RecordContext;
+use crate::store::cache::{CacheEntry, EntryContext, RecordCache};
+use crate::store::{KeyValueStore, KvStore};
+use crate::time::Window;
+use std::time::Duration;
+
+/// Session windows: an inactivity gap and a grace period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionWindows {
+    gap_ms: i64,
+    grace_ms: i64,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl SessionWindows {
+    /// Sessions closed by `gap` of inactivity, accepting records up to
+    /// `grace` late.
+    pub fn of_inactivity_gap_and_grace(gap: Duration, grace: Duration) -> Self {
+        assert!(
+            !gap.is_zero(),
+            "a session window's inactivity gap must be larger than zero"
+        );
+        SessionWindows {
+            gap_ms: millis(gap),
+            grace_ms: millis(grace),
+        }
+    }
+
+    /// Sessions closed by `gap` of inactivity, without grace.
+    pub fn of_inactivity_gap_with_no_grace(gap: Duration) -> Self {
+        Self::of_inactivity_gap_and_grace(gap, Duration::ZERO)
+    }
+
+    /// The inactivity gap in milliseconds.
+    pub fn gap_ms(&self) -> i64 {
+        self.gap_ms
+    }
+
+    /// The grace period in milliseconds.
+    pub fn grace_ms(&self) -> i64 {
+        self.grace_ms
+    }
+
+    /// How long the session store keeps sessions: gap + grace (Kafka
+    /// Streams' default).
+    pub fn retention_ms(&self) -> i64 {
+        self.gap_ms.saturating_add(self.grace_ms)
+    }
+
+    /// Sessions ending before this are closed, at `stream_time`.
+    pub fn close_time(&self, stream_time: i64) -> i64 {
+        stream_time
+            .saturating_sub(self.grace_ms)
+            .saturating_sub(self.gap_ms)
+    }
+}
+
+/// Kafka Streams' session key: key bytes, session end, session start.
+pub fn session_key(key: &[u8], window: Window, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(key);
+    out.extend_from_slice(&window.end.to_be_bytes());
+    out.extend_from_slice(&window.start.to_be_bytes());
+}
+
+/// Splits a session key into the key bytes and the session.
+pub fn split_session_key(bytes: &[u8]) -> Option<(&[u8], Window)> {
+    let (rest, start) = bytes.split_last_chunk::<8>()?;
+    let (key, end) = rest.split_last_chunk::<8>()?;
+    Some((
+        key,
+        Window {
+            start: i64::from_be_bytes(*start),
+            end: i64::from_be_bytes(*end),
+        },
+    ))
+}
+
+#[cold]
+fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
+    ProcessError::Store {
+        store: store.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The sessions of `key` that end at or after `earliest_end` and start at
+/// or before `latest_start` (Kafka Streams' `findSessions`), from the store
+/// overlaid with the cache, by ascending (end, start). Sessions that ended
+/// at or before `expired_before` are not returned (they left the store's
+/// retention).
+#[allow(clippy::too_many_arguments)]
+pub fn find_sessions(
+    cache: &mut RecordCache,
+    stores: &[KvStore],
+    index: usize,
+    name: &'static str,
+    key: &[u8],
+    earliest_end: i64,
+    latest_start: i64,
+    expired_before: i64,
+) -> Result<Vec<(Window, Vec<u8>)>, ProcessError> {
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let from_end = earliest_end.max(expired_before).max(0);
+    let (mut lo, mut hi) = (Vec::new(), Vec::new());
+    session_key(
+        key,
+        Window {
+            start: 0,
+            end: from_end,
+        },
+        &mut lo,
+    );
+    session_key(
+        key,
+        Window {
+            start: i64::MAX,
+            end: i64::MAX,
+        },
+        &mut hi,
+    );
+    let ours = |bytes: &[u8]| -> Option<Window> {
+        let (k, w) = split_session_key(bytes)?;
+        (k == key && w.end >= from_end && w.start <= latest_start).then_some(w)
+    };
+    let mut sessions: std::collections::BTreeMap<(i64, i64), Vec<u8>> = std::collections::BTreeMap::new();
+    for (k, v) in store
+        .range(Some(&lo), Some(&hi))
+        .map_err(|e| store_error(name, e))?
+    {
+        if let Some(w) = ours(&k) {
+            sessions.insert((w.end, w.start), v);
+        }
+    }
+    cache.keep_ordered(name);
+    for (k, entry) in cache.range(name, Some(&lo), Some(&hi)) {
+        if let Some(w) = ours(k) {
+            match &entry.value {
+                Some(v) => sessions.insert((w.end, w.start), v.clone()),
+                None => sessions.remove(&(w.end, w.start)),
+            };
+        }
+    }
+    Ok(sessions
+        .into_iter()
+        .map(|((end, start), v)| (Window { start, end }, v))
+        .collect())
+}
+
+/// Writes session `window` of `key` (`None` removes it) to the cache with
+/// the context of the record being processed; returns the entries to flush
+/// now (this one when the cache is disabled, evicted ones when full).
+#[must_use = "the returned entries must be flushed"]
+pub fn session_put(
+    cache: &mut RecordCache,
+    name: &'static str,
+    session_key: &[u8],
+    value: Option<&[u8]>,
+    ctx: &RecordContext<'_>,
+) -> Vec<DirtyEntry> {
+    let context = EntryContext::from(ctx);
+    let value = value.map(<[u8]>::to_vec);
+    if !cache.is_enabled() {
+        return vec![DirtyEntry {
+            key: session_key.to_vec(),
+            value,
+            context,
+        }];
+    }
+    cache.put(name, session_key, CacheEntry::dirty(value, context))
+}
+
+/// Writes a flushed session entry to session store `index`; returns the
+/// key bytes and the session, or `None` when there is nothing to write or
+/// forward (removing an absent session, unless the cache is `disabled`).
+pub fn write_flushed_session<'e>(
+    stores: &mut [KvStore],
+    index: usize,
+    name: &'static str,
+    entry: &'e DirtyEntry,
+    disabled: bool,
+) -> Result<Option<(&'e [u8], Window)>, ProcessError> {
+    let store = stores
+        .get_mut(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let (key, window) = split_session_key(&entry.key)
+        .ok_or_else(|| store_error(name, "a cached session key is too short"))?;
+    if entry.value.is_none()
+        && !disabled
+        && store
+            .get(&entry.key)
+            .map_err(|e| store_error(name, e))?
+            .is_none()
+    {
+        return Ok(None);
+    }
+    let result = match &entry.value {
+        Some(v) => store.put(&entry.key, v),
+        None => store.delete(&entry.key).map(drop),
+    };
+    result.map_err(|e| store_error(name, e))?;
+    Ok(Some((key, window)))
+}
+
+/// The record context of a flushed session entry: the writing record's,
+/// with timestamp `timestamp`.
+pub fn entry_context(entry: &DirtyEntry, timestamp: i64) -> RecordContext<'_> {
+    let c = &entry.context;
+    RecordContext {
+        topic: c.topic.as_deref().unwrap_or(""),
+        partition: c.partition,
+        offset: c.offset,
+        timestamp,
+        headers: &c.headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Backend, TaskDirectory};
+
+    #[test]
+    fn session_keys_are_kafka_streams_layout() {
+        let mut out = Vec::new();
+        session_key(b"k", Window { start: 5, end: 9 }, &mut out);
+        assert_eq!(
+            out,
+            [b"k".as_slice(), &9i64.to_be_bytes(), &5i64.to_be_bytes()].concat()
+        );
+        assert_eq!(
+            split_session_key(&out),
+            Some((b"k".as_slice(), Window { start: 5, end: 9 }))
+        );
+    }
+
+    #[test]
+    fn find_sessions_merges_store_and_cache_by_end_then_start() {
+        let mut stores =
+            vec![KvStore::open("s", Backend::InMemory, &TaskDirectory("unused".into())).unwrap()];
+        let mut key = Vec::new();
+        for (k, start, end) in [(&b"a"[..], 0, 10), (b"a", 30, 40), (b"ab", 12, 12), (b"a", 100, 110)] {
+            session_key(k, Window { start, end }, &mut key);
+            stores[0].put(&key, b"v").unwrap();
+        }
+        let mut cache = RecordCache::new(1 << 20);
+        session_key(b"a", Window { start: 15, end: 20 }, &mut key);
+        cache.put("s", &key, CacheEntry::dirty(Some(b"c".to_vec()), EntryContext::none()));
+        session_key(b"a", Window { start: 30, end: 40 }, &mut key);
+        cache.put("s", &key, CacheEntry::dirty(None, EntryContext::none()));
+        // Ends at or after 5, starts at or before 50.
+        let found = find_sessions(&mut cache, &stores, 0, "s", b"a", 5, 50, i64::MIN).unwrap();
+        assert_eq!(
+            found,
+            vec![
+                (Window { start: 0, end: 10 }, b"v".to_vec()),
+                (Window { start: 15, end: 20 }, b"c".to_vec()),
+            ]
+        );
+    }
+}
