@@ -33,9 +33,8 @@ pub use weir_macros::topology;
 pub use weir_runtime::{
     app, cli, config, error, kafka, record, serde, store, suppress, task, testing, time,
     topology as plan, App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError,
-    RecordCollector, RecordContext, Serde, SerdeError, SessionWindows, SlidingWindows, StreamsConfig,
-    TimeWindows,
-    Topology, TopologyDescription, Window, Windowed,
+    RecordCollector, RecordContext, Serde, SerdeError, SessionWindows, SlidingWindows,
+    StreamsConfig, TimeWindows, Topology, TopologyDescription, Window, Windowed,
 };
 
 #[doc(hidden)]
@@ -61,9 +60,8 @@ pub mod prelude {
     };
     pub use crate::testing::{TestRecord, TopologyTestDriver};
     pub use crate::{
-        topology, App, Headers, Json, RecordContext, SessionWindows, SlidingWindows, StreamsBuilder,
-        StreamsConfig,
-        TimeWindows, Topology, Windowed,
+        topology, App, Headers, Json, RecordContext, SessionWindows, SlidingWindows,
+        StreamsBuilder, StreamsConfig, TimeWindows, Topology, Windowed,
     };
 }
 

@@ -527,6 +527,66 @@ fn sliding_aggregate_topology() -> impl Topology {
 }
 
 #[weir::topology]
+fn session_count_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+        ))
+        .count()
+        .to_stream()
+        .map(|wk, n| (windowed(&wk), n.map(|n| n.to_string())))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn session_reduce_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::SessionWindows::of_inactivity_gap_with_no_grace(
+            Duration::from_millis(200),
+        ))
+        .reduce(|agg, v| {
+            Some(format!(
+                "{}|{}",
+                agg.as_deref().unwrap_or("null"),
+                v.as_deref().unwrap_or("null")
+            ))
+        })
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), v.flatten()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn session_aggregate_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by(|_k, v| first_char(v))
+        .windowed_by(weir::SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_millis(1000),
+            Duration::from_millis(2000),
+        ))
+        .aggregate(
+            String::new,
+            |_k, v, agg| format!("{agg}{}", char_count(&v)),
+            |_k, a, b| format!("{a}+{b}"),
+        )
+        .to_stream()
+        .map(|wk, v| (windowed(&wk), v))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
 fn windowed_aggregate_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
     builder
@@ -734,6 +794,9 @@ fn run_weir(name: &str, inputs: &[InRecord], cache: usize) -> Result<SideRun, St
         "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs, cache),
         "windowed_reduce" => drive(windowed_reduce_topology(), inputs, cache),
         "sliding_count" => drive(sliding_count_topology(), inputs, cache),
+        "session_count" => drive(session_count_topology(), inputs, cache),
+        "session_reduce" => drive(session_reduce_topology(), inputs, cache),
+        "session_aggregate" => drive(session_aggregate_topology(), inputs, cache),
         "sliding_reduce" => drive(sliding_reduce_topology(), inputs, cache),
         "sliding_aggregate" => drive(sliding_aggregate_topology(), inputs, cache),
         "windowed_aggregate" => drive(windowed_aggregate_topology(), inputs, cache),
@@ -1000,6 +1063,27 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "sliding_aggregate",
         feature: "groupBy→windowedBy(SlidingWindows).aggregate()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "session_count",
+        feature: "windowedBy(SessionWindows.ofInactivityGapAndGrace).count() (merges)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "session_reduce",
+        feature: "windowedBy(SessionWindows, no grace).reduce()",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "session_aggregate",
+        feature: "groupBy→windowedBy(SessionWindows).aggregate(init, agg, merger)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

@@ -315,3 +315,90 @@ fn sliding_windows_follow_the_records() {
         );
     }
 }
+
+#[weir::topology]
+fn sessions() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("clicks")
+        .group_by_key()
+        .windowed_by(SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(20),
+        ))
+        .count(named("sessions"))
+        .to_stream()
+        .map(|k, n| {
+            (
+                format!("{}@[{},{}]", k.key, k.window.start, k.window.end),
+                n,
+            )
+        })
+        .to("session-counts");
+    builder.build()
+}
+
+/// Session windows as in Kafka Streams' `KStreamSessionWindowAggregateProcessorTest`:
+/// records within the gap extend a session; a record bridging two
+/// sessions merges them (each merged session is deleted: a tombstone, then
+/// the merged one); results carry the session end as timestamp; a record
+/// whose session closed (end + gap + grace passed) is dropped. Sessions
+/// leave the store after gap + grace (its retention), so only sessions
+/// that recent can merge.
+#[test]
+fn sessions_grow_merge_and_close() {
+    for backend in ["rocksDB", "in_memory"] {
+        let mut config = StreamsConfig::new("sessions");
+        config.set("default.dsl.store", backend).unwrap();
+        config.set("statestore.cache.max.bytes", "0").unwrap();
+        let driver = TopologyTestDriver::with_config(sessions(), config);
+        let clicks = driver.create_input_topic::<String, String>("clicks");
+        let out = driver.create_output_topic::<String, Option<i64>>("session-counts");
+        let pipe = |ts: i64| clicks.pipe_input_with_timestamp(s("a"), s("x"), ts);
+
+        pipe(0);
+        pipe(5); // within the gap: [0,5]
+        assert_eq!(
+            out.read_records_to_list(),
+            vec![
+                TestRecord::with_timestamp(s("a@[0,0]"), Some(1), 0),
+                TestRecord::with_timestamp(s("a@[0,0]"), None, 0),
+                TestRecord::with_timestamp(s("a@[0,5]"), Some(2), 5),
+            ]
+        );
+        pipe(20); // a new session
+        pipe(12); // within the gap of both [0,5] and [20,20]: they merge
+        assert_eq!(
+            out.read_key_values_to_list(),
+            vec![
+                (s("a@[20,20]"), Some(1)),
+                (s("a@[0,5]"), None),
+                (s("a@[20,20]"), None),
+                (s("a@[0,20]"), Some(4)),
+            ],
+            "{backend}"
+        );
+        let store = driver.get_session_store::<String, i64>("sessions");
+        assert_eq!(
+            store.fetch(&s("a")),
+            vec![(weir::Window { start: 0, end: 20 }, 4)],
+            "{backend}"
+        );
+        // Stream time 60: sessions ending before 60 - 20 - 10 = 30 closed.
+        pipe(60);
+        pipe(25); // would merge with [0,20] into [0,25], closed: dropped
+        assert_eq!(
+            out.read_key_values_to_list(),
+            vec![(s("a@[60,60]"), Some(1))]
+        );
+        assert_eq!(driver.dropped_records(), 1);
+        assert_eq!(
+            store.find_sessions(&s("a"), 50, 100),
+            vec![(weir::Window { start: 60, end: 60 }, 1)]
+        );
+        // The store survives a restart through its changelog.
+        driver.restart();
+        let store = driver.get_session_store::<String, i64>("sessions");
+        assert_eq!(store.fetch(&s("a")).len(), 2, "{backend}");
+    }
+}

@@ -46,8 +46,9 @@ pub struct Description {
     pub entries: Vec<Vec<(String, Vec<TopicName>)>>,
     /// Internal topics: name, partitions, writer, kind.
     pub internal: Vec<(String, Option<i32>, usize, InternalKind)>,
-    /// Stores: name, sub-topology, changelog index, in memory, windowed.
-    pub stores: Vec<(String, usize, usize, bool, bool)>,
+    /// Stores: name, sub-topology, changelog index, in memory, windowed,
+    /// session.
+    pub stores: Vec<(String, usize, usize, bool, bool, bool)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
 }
@@ -186,7 +187,16 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
         stores: plan
             .stores
             .iter()
-            .map(|s| (s.name.clone(), s.sub, s.changelog, s.in_memory, s.windowed))
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    s.sub,
+                    s.changelog,
+                    s.in_memory,
+                    s.windowed,
+                    s.session,
+                )
+            })
             .collect(),
         rewrites,
     }
@@ -372,9 +382,11 @@ impl Description {
             };
             quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
         });
-        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory, windowed)| {
+        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory, windowed, session)| {
             let kind = if *windowed {
                 quote!(#p::StoreKind::Window)
+            } else if *session {
+                quote!(#p::StoreKind::Session)
             } else {
                 quote!(#p::StoreKind::KeyValue)
             };

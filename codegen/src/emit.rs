@@ -79,9 +79,13 @@ impl Generics {
 fn closures_of(kind: &NodeKind) -> Vec<(char, &syn::Expr)> {
     match kind {
         NodeKind::Aggregate {
-            op: AggOp::Aggregate { init, f },
+            op: AggOp::Aggregate { init, f, merger },
             ..
-        } => vec![('g', init), ('f', f)],
+        } => {
+            let mut closures = vec![('g', init), ('f', f)];
+            closures.extend(merger.iter().map(|m| ('h', m)));
+            closures
+        }
         NodeKind::Aggregate {
             op: AggOp::Reduce { f },
             ..
@@ -371,7 +375,8 @@ impl Emitter<'_> {
                         AggOp::TableCount
                             | AggOp::TableReduce { .. }
                             | AggOp::TableAggregate { .. }
-                    ) {
+                    ) || windows.as_ref().is_some_and(crate::graph::is_session)
+                    {
                         g.bounds
                             .push(respan(quote!(#in_inner: ::weir::__private::Serde), span));
                         g.bounds
@@ -403,10 +408,20 @@ impl Emitter<'_> {
                             )
                         }
                         AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
-                        AggOp::Aggregate { .. } => {
-                            g.bounds
-                                .push(closure_bound((id, 'g'), quote!(FnMut() -> #ov), span));
-                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
+                        AggOp::Aggregate { merger, .. } => {
+                            g.bounds.push(closure_bound(
+                                (id, 'g'),
+                                quote!(FnMut() -> #out_inner),
+                                span,
+                            ));
+                            if merger.is_some() {
+                                g.bounds.push(closure_bound(
+                                    (id, 'h'),
+                                    quote!(FnMut(&#ik, #out_inner, #out_inner) -> #out_inner),
+                                    span,
+                                ));
+                            }
+                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #out_inner) -> #out_inner))
                         }
                         AggOp::Cogroup { init, .. } => {
                             if init.is_some() {
@@ -1031,6 +1046,9 @@ impl Emitter<'_> {
         if self.is_sliding(node) {
             return self.sliding_aggregate(node, op, st);
         }
+        if self.is_session(node) {
+            return self.session_aggregate(node, op, st);
+        }
         let (j, changelog) = (st.index_in_sub, st.changelog);
         let name = &self.graph.nodes[node].name;
         let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
@@ -1178,7 +1196,7 @@ impl Emitter<'_> {
         if !cached {
             return f(false);
         }
-        if self.is_sliding(node) {
+        if self.is_sliding(node) || self.is_session(node) {
             return f(true);
         }
         let (on, off) = (f(true), f(false));
@@ -1210,13 +1228,120 @@ impl Emitter<'_> {
         )
     }
 
+    /// Whether `node` aggregates over `SessionWindows`.
+    fn is_session(&self, node: NodeId) -> bool {
+        matches!(
+            &self.graph.nodes[node].kind,
+            NodeKind::Aggregate { windows: Some(w), .. } if crate::graph::is_session(w)
+        )
+    }
+
     /// The type of `node`'s windows value.
     fn windows_type(&self, node: NodeId) -> TokenStream {
         let p = &self.p;
         if self.is_sliding(node) {
             quote!(#p::SlidingWindows)
+        } else if self.is_session(node) {
+            quote!(#p::SessionWindows)
         } else {
             quote!(#p::TimeWindows)
+        }
+    }
+
+    /// A session-window aggregation, as Kafka Streams'
+    /// `KStreamSessionWindowAggregate`: records with a null key are dropped;
+    /// the key's sessions within the gap of the record (through the cache)
+    /// are merged with the record's own `[t, t]`; if the merged session has
+    /// not closed, the sessions it swallowed are removed (a tombstone each)
+    /// and the merged aggregate, with the record added, is written. Results
+    /// are forwarded with the session's end as timestamp.
+    fn session_aggregate(&self, node: NodeId, op: &AggOp, st: &crate::plan::Store) -> TokenStream {
+        let p = &self.p;
+        let (j, store) = (st.index_in_sub, &st.name);
+        let name = &self.graph.nodes[node].name;
+        let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
+        let agg_var = self.plan.types.node[node].1;
+        let agg_ty = match self.plan.types.optional_inner(agg_var) {
+            Some(i) => self.ty(i, &mut Generics::default()),
+            None => self.output_types(node, &mut Generics::default()).1,
+        };
+        let (f, g, h) = (field((node, 'f')), field((node, 'g')), field((node, 'h')));
+        // The initial aggregate, merging another session's into it, and
+        // adding the record (Kafka Streams' count, reduce and aggregate
+        // over sessions, with their implicit mergers).
+        let (agg_decl, merge, add) = match op {
+            AggOp::Count => (
+                quote!(let mut agg: #agg_ty = 0;),
+                quote!(agg += other;),
+                quote!(let agg = agg + 1;),
+            ),
+            AggOp::Reduce { .. } => (
+                quote!(let mut agg: ::core::option::Option<#agg_ty> = ::core::option::Option::None;),
+                quote! {
+                    agg = ::core::option::Option::Some(match agg {
+                        ::core::option::Option::None => other,
+                        ::core::option::Option::Some(a) => (self.#f)(a, other),
+                    });
+                },
+                quote! {
+                    let agg = match agg {
+                        ::core::option::Option::None => v,
+                        ::core::option::Option::Some(a) => (self.#f)(a, v),
+                    };
+                },
+            ),
+            _ => (
+                quote!(let mut agg: #agg_ty = (self.#g)();),
+                quote!(agg = (self.#h)(&k, agg, other);),
+                quote!(let agg = (self.#f)(&k, v, agg);),
+            ),
+        };
+        let flush = flush_method(st.node);
+        quote! {
+            if !#p::Serde::is_null(&k) {
+                let ts = ctx.timestamp;
+                self.#t = self.#t.max(ts);
+                let windows = self.#w;
+                let close_time = windows.close_time(self.#t);
+                let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                let mut session = ::core::mem::take(&mut self.changelog_buf);
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                    let found = #p::find_sessions(
+                        &mut self.cache, &self.sstores, #j, #store, key,
+                        ts.saturating_sub(windows.gap_ms()), ts.saturating_add(windows.gap_ms()),
+                        self.#t.saturating_sub(windows.retention_ms()).saturating_add(1),
+                    )?;
+                    let own = #p::Window { start: ts, end: ts };
+                    let mut merged = own;
+                    #agg_decl
+                    for (window, bytes) in &found {
+                        let other: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(bytes))?;
+                        #merge
+                        merged = #p::Window { start: merged.start.min(window.start), end: merged.end.max(window.end) };
+                    }
+                    if merged.end < close_time {
+                        #p::late_record(#name, ctx, merged);
+                        self.dropped += 1;
+                    } else {
+                        if merged != own {
+                            for (window, _) in &found {
+                                #p::session_key(key, *window, &mut session);
+                                let entries = #p::session_put(&mut self.cache, #store, &session, ::core::option::Option::None, ctx);
+                                self.#flush(entries, out)?;
+                            }
+                        }
+                        #add
+                        let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                        #p::session_key(key, merged, &mut session);
+                        let entries = #p::session_put(&mut self.cache, #store, &session, value, ctx);
+                        self.#flush(entries, out)?;
+                    }
+                }
+                self.key_buf = key_buf;
+                self.changelog_buf = session;
+            } else {
+                self.dropped += 1;
+            }
         }
     }
 
@@ -1343,7 +1468,24 @@ impl Emitter<'_> {
             out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), flushed.value, &changelog_ctx)?;
             let ctx = &flushed.context;
         };
-        let body = if st.windowed {
+        let body = if st.session {
+            let (inner_k, _) = self.input_types(node, &mut Generics::default());
+            let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
+            quote! {
+                let live_from = self.#t.saturating_sub(self.#w.retention_ms()).saturating_add(1);
+                let ::core::option::Option::Some((key, window)) = #p::write_flushed_session(&mut self.sstores, #j, #store, &entry, disabled, live_from)? else { continue };
+                // Logged with the writing record's timestamp, forwarded
+                // with the session's end (Kafka Streams' session stores).
+                let logged = #p::entry_context(&entry, entry.context.timestamp);
+                let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..logged };
+                out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), entry.value.as_deref(), &changelog_ctx)?;
+                let forwarded = #p::entry_context(&entry, window.end);
+                let ctx = &forwarded;
+                let k: #k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(key))?, window };
+                let v: #v = #p::decode_flushed(#store, entry.value.as_deref())?;
+                #kids
+            }
+        } else if st.windowed {
             let (inner_k, _) = self.input_types(node, &mut Generics::default());
             let w = format_ident!("w{}", node);
             quote! {
@@ -1421,7 +1563,7 @@ impl Emitter<'_> {
             .plan
             .stores
             .iter()
-            .filter(|st| st.windowed && st.sub == sub)
+            .filter(|st| (st.windowed || st.session) && st.sub == sub)
             .map(|st| {
                 let w = format_ident!("w{}", st.node);
                 let name = &st.name;
@@ -1455,6 +1597,7 @@ impl Emitter<'_> {
                 fn init(&mut self, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
                     self.stores = #p::open_stores(&__WEIR_PLAN, #sub, dir, backend_override)?;
                     self.wstores = #p::open_window_stores(&__WEIR_PLAN, #sub, dir, backend_override, &[#(self.#wfields.retention_ms()),*])?;
+                    self.sstores = #p::open_session_stores(&__WEIR_PLAN, #sub, dir, backend_override)?;
                     ::core::result::Result::Ok(())
                 }
                 fn stores_mut(&mut self) -> &mut [#p::KvStore] {
@@ -1462,6 +1605,9 @@ impl Emitter<'_> {
                 }
                 fn window_stores_mut(&mut self) -> &mut [#p::WinStore] {
                     &mut self.wstores
+                }
+                fn session_stores_mut(&mut self) -> &mut [#p::KvStore] {
+                    &mut self.sstores
                 }
             }
         } else {
@@ -1594,6 +1740,7 @@ impl Emitter<'_> {
                 dropped: u64,
                 stores: ::std::vec::Vec<#p::KvStore>,
                 wstores: ::std::vec::Vec<#p::WinStore>,
+                sstores: ::std::vec::Vec<#p::KvStore>,
                 #cache_field
                 #(#wfields: #wtypes,)*
                 #(#tfields: i64,)*
@@ -1612,6 +1759,7 @@ impl Emitter<'_> {
                         dropped: 0,
                         stores: ::std::vec::Vec::new(),
                         wstores: ::std::vec::Vec::new(),
+                        sstores: ::std::vec::Vec::new(),
                         #cache_clone
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
@@ -1685,6 +1833,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 dropped: 0,
                 stores: ::std::vec::Vec::new(),
                 wstores: ::std::vec::Vec::new(),
+                sstores: ::std::vec::Vec::new(),
                 #cache_init
                 #(#wfields,)*
                 #(#tfields: -1,)*
@@ -1734,6 +1883,8 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 args.push(format_ident!("w{}", n.id));
                 arg_tys.push(if crate::graph::is_sliding(w) {
                     quote!(#p::SlidingWindows)
+                } else if crate::graph::is_session(w) {
+                    quote!(#p::SessionWindows)
                 } else {
                     quote!(#p::TimeWindows)
                 });
@@ -1754,7 +1905,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         .map(|i| format_ident!("__WeirS{}", i))
         .collect();
     let sub_indices: Vec<usize> = (0..plan.subs.len()).collect();
-    let topology_retention = if plan.stores.iter().any(|st| st.windowed) {
+    let topology_retention = if plan.stores.iter().any(|st| st.windowed || st.session) {
         quote! {
             fn store_retention_ms(&self, store: &str) -> ::core::option::Option<i64> {
                 ::core::option::Option::None
@@ -1765,6 +1916,18 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         quote!()
     };
 
+    let topology_sessions = if plan.stores.iter().any(|st| st.session) {
+        quote! {
+            fn session_stores_mut(&mut self, sub: usize) -> &mut [#p::KvStore] {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::session_stores_mut(&mut self.#sub_fields),)*
+                    _ => &mut [],
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     let topology_cache = if plan.stores.iter().any(|st| st.cached) {
         quote! {
             fn flush_cache<__C: #p::RecordCollector>(&mut self, sub: usize, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
@@ -1851,6 +2014,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                     _ => &mut [],
                 }
             }
+            #topology_sessions
             #topology_cache
         }
         #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]

@@ -179,12 +179,15 @@ pub enum AggOp {
         /// `|aggregate, value| new_aggregate`.
         f: Expr,
     },
-    /// `aggregate(initializer, aggregator)`.
+    /// `aggregate(initializer, aggregator)`, and for session windows a
+    /// merger: `aggregate(initializer, aggregator, merger)`.
     Aggregate {
         /// `|| initial`.
         init: Expr,
         /// `|key, value, aggregate| new_aggregate`.
         f: Expr,
+        /// `|key, aggregate, other| merged` (session windows only).
+        merger: Option<Expr>,
     },
     /// `count()` of a grouped table: adds one, subtracts one.
     TableCount,
@@ -1173,20 +1176,13 @@ impl<'e> Builder<'e> {
     /// literal zero size.
     fn check_windows(&mut self, expr: &Expr) {
         let Some((kind, call)) = windows_call(expr) else {
-            self.errors.spanned(expr, "`windowed_by` takes windows built in place: `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`, `SlidingWindows::of_time_difference_and_grace(..)`");
+            self.errors.spanned(expr, "`windowed_by` takes windows built in place: `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`, `SlidingWindows::of_time_difference_and_grace(..)`, `SessionWindows::of_inactivity_gap_and_grace(..)`");
             return;
         };
         match kind.as_str() {
-            "TimeWindows" | "SlidingWindows" => {}
-            "SessionWindows" => {
-                self.errors.spanned(
-                    expr,
-                    "`SessionWindows` are not supported yet; use `TimeWindows` or `SlidingWindows`",
-                );
-                return;
-            }
+            "TimeWindows" | "SlidingWindows" | "SessionWindows" => {}
             _ => {
-                self.errors.spanned(expr, "`windowed_by` takes `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)` or `SlidingWindows::of_time_difference_and_grace(..)`");
+                self.errors.spanned(expr, "`windowed_by` takes `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`, `SlidingWindows::of_time_difference_and_grace(..)` or `SessionWindows::of_inactivity_gap_and_grace(..)`");
                 return;
             }
         }
@@ -1194,6 +1190,8 @@ impl<'e> Builder<'e> {
             if is_zero_duration(size) {
                 let what = if kind == "SlidingWindows" {
                     "a sliding window's time difference must be larger than zero"
+                } else if kind == "SessionWindows" {
+                    "a session window's inactivity gap must be larger than zero"
                 } else {
                     "a window size must be larger than zero"
                 };
@@ -1353,8 +1351,29 @@ impl<'e> Builder<'e> {
             _ => AggOp::Aggregate {
                 init: args[0].clone(),
                 f: args[1].clone(),
+                merger: args.get(2).cloned(),
             },
         };
+        let session = windows.as_ref().is_some_and(is_session);
+        if let AggOp::Aggregate { merger, .. } = &op {
+            match (merger, session) {
+                (None, true) => self.errors.at(
+                    span,
+                    "`aggregate` over session windows takes a merger too: `aggregate(|| init, |key, value, aggregate| .., |key, aggregate, other| merged)`",
+                ),
+                (Some(m), false) => self.errors.spanned(
+                    m,
+                    "only an `aggregate` over session windows takes a merger (a third closure)",
+                ),
+                _ => {}
+            }
+        }
+        if session && opts.caching_disabled {
+            self.errors.at(
+                span,
+                "`with_caching_disabled()` is not supported with session windows yet",
+            );
+        }
         let arities: &[(usize, usize, &str)] = match &op {
             AggOp::Count
             | AggOp::Cogroup { .. }
@@ -1362,9 +1381,16 @@ impl<'e> Builder<'e> {
             | AggOp::TableReduce { .. }
             | AggOp::TableAggregate { .. } => &[],
             AggOp::Reduce { .. } => &[(0, 2, "`|aggregate, value|`")],
-            AggOp::Aggregate { .. } => &[
+            AggOp::Aggregate { merger: None, .. } => &[
                 (0, 0, "no parameters `||`"),
                 (1, 3, "`|key, value, aggregate|`"),
+            ],
+            AggOp::Aggregate {
+                merger: Some(_), ..
+            } => &[
+                (0, 0, "no parameters `||`"),
+                (1, 3, "`|key, value, aggregate|`"),
+                (2, 3, "`|key, aggregate, other|`"),
             ],
         };
         for &(i, n, what) in arities {
@@ -1553,4 +1579,9 @@ fn windows_call(expr: &Expr) -> Option<(String, &syn::ExprCall)> {
 /// Whether a (checked) `windowed_by` argument builds `SlidingWindows`.
 pub fn is_sliding(expr: &Expr) -> bool {
     windows_call(expr).is_some_and(|(kind, _)| kind == "SlidingWindows")
+}
+
+/// Whether a (checked) `windowed_by` argument builds `SessionWindows`.
+pub fn is_session(expr: &Expr) -> bool {
+    windows_call(expr).is_some_and(|(kind, _)| kind == "SessionWindows")
 }

@@ -392,7 +392,7 @@ pub const OPS: &[OpSpec] = &[
         op: Op::Aggregate,
         on: Shape::Grouped,
         gives: Shape::Table,
-        args: (2, 2),
+        args: (2, 3),
         options: STORE,
         prefix: "KSTREAM-AGGREGATE-",
         usage: "aggregate(|| initial, |key, value, aggregate| new_aggregate)",

@@ -158,6 +158,8 @@ pub struct Store {
     pub cached: bool,
     /// A window store (of a windowed aggregation) rather than key-value.
     pub windowed: bool,
+    /// A session store (of a session-windowed aggregation).
+    pub session: bool,
     /// Other nodes writing it: the later inputs of a cogroup.
     pub shared: Vec<NodeId>,
 }
@@ -273,6 +275,20 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
             NodeKind::Map { .. } | NodeKind::FlatMap { .. } => (t.fresh(None), t.fresh(None)),
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),
+            // Session windows: merged sessions are deleted, so the result
+            // table's values are nullable.
+            NodeKind::Aggregate {
+                op,
+                windows: Some(w),
+                ..
+            } if crate::graph::is_session(w) => {
+                let inner = match op {
+                    AggOp::Count => t.fresh(Some(syn::parse_quote!(i64))),
+                    AggOp::Reduce { .. } => v,
+                    _ => t.fresh(None),
+                };
+                (t.fresh_windowed(k), t.fresh_optional(inner))
+            }
             NodeKind::Aggregate {
                 op: AggOp::Count,
                 windows,
@@ -416,39 +432,44 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     }
     // Stores, each with a compacted changelog `<store>-changelog`.
     let mut stores: Vec<Store> = Vec::new();
-    let mut add_store =
-        |node: &crate::graph::Node, name: &str, in_memory: bool, cached: bool, windowed: bool| {
-            let sub = node_sub[node.id];
-            internal.push(Internal {
-                topic: format!("{name}-changelog"),
-                kind: InternalKind::Changelog,
-                node: node.id,
-                partitions: None,
-                written_by: sub,
-                read_by: sub,
-            });
-            let index_in_sub = stores
-                .iter()
-                .filter(|s| s.sub == sub && s.windowed == windowed)
-                .count();
-            stores.push(Store {
-                name: name.to_owned(),
-                node: node.id,
-                sub,
-                index_in_sub,
-                changelog: internal.len() - 1,
-                in_memory,
-                cached,
-                windowed,
-                shared: Vec::new(),
-            });
-        };
+    let mut add_store = |node: &crate::graph::Node,
+                         name: &str,
+                         in_memory: bool,
+                         cached: bool,
+                         windowed: bool,
+                         session: bool| {
+        let sub = node_sub[node.id];
+        internal.push(Internal {
+            topic: format!("{name}-changelog"),
+            kind: InternalKind::Changelog,
+            node: node.id,
+            partitions: None,
+            written_by: sub,
+            read_by: sub,
+        });
+        let index_in_sub = stores
+            .iter()
+            .filter(|s| s.sub == sub && s.windowed == windowed && s.session == session)
+            .count();
+        stores.push(Store {
+            name: name.to_owned(),
+            node: node.id,
+            sub,
+            index_in_sub,
+            changelog: internal.len() - 1,
+            in_memory,
+            cached,
+            windowed,
+            session,
+            shared: Vec::new(),
+        });
+    };
     for node in &graph.nodes {
         match &node.kind {
             // A table source whose old values a `group_by` needs is materialized.
             NodeKind::TableSource { from_topic, store } if needs_old_values(graph, node.id) => {
                 if *from_topic {
-                    add_store(node, store, false, true, false);
+                    add_store(node, store, false, true, false, false);
                 } else {
                     errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
                 }
@@ -465,7 +486,15 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 windows,
                 ..
             } => {
-                add_store(node, store, *in_memory, *cached, windows.is_some());
+                let session = windows.as_ref().is_some_and(crate::graph::is_session);
+                add_store(
+                    node,
+                    store,
+                    *in_memory,
+                    *cached,
+                    windows.is_some() && !session,
+                    session,
+                );
             }
             _ => {}
         }

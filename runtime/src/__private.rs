@@ -205,6 +205,26 @@ pub use crate::sliding::{SlidingStep, SlidingWindows};
 pub use crate::store::cache::RecordCache;
 pub use crate::store::{window_changelog_key, WinStore, WindowStore};
 
+/// Opens sub-topology `sub`'s session stores for one task, in plan order.
+pub fn open_session_stores(
+    plan: &Plan,
+    sub: usize,
+    dir: &TaskDirectory,
+    backend_override: Option<Backend>,
+) -> Result<Vec<KvStore>, StoreError> {
+    plan.stores
+        .iter()
+        .filter(|s| s.subtopology == sub && s.kind == StoreKind::Session)
+        .map(|s| {
+            let backend = match s.backend {
+                Backend::InMemory => Backend::InMemory,
+                b => backend_override.unwrap_or(b),
+            };
+            KvStore::open(s.name, backend, dir)
+        })
+        .collect()
+}
+
 /// Opens sub-topology `sub`'s window stores for one task, in plan order,
 /// each with its retention (window size + grace).
 pub fn open_window_stores(

@@ -101,9 +101,9 @@ fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
 
 /// The sessions of `key` that end at or after `earliest_end` and start at
 /// or before `latest_start` (Kafka Streams' `findSessions`), from the store
-/// overlaid with the cache, by ascending (end, start). Sessions that ended
-/// at or before `expired_before` are not returned (they left the store's
-/// retention).
+/// overlaid with the cache, by ascending (end, start). Stored sessions
+/// ending before `live_from` (stream time - retention + 1) have left the
+/// store's retention and are not returned.
 #[allow(clippy::too_many_arguments)]
 pub fn find_sessions(
     cache: &mut RecordCache,
@@ -113,12 +113,16 @@ pub fn find_sessions(
     key: &[u8],
     earliest_end: i64,
     latest_start: i64,
-    expired_before: i64,
+    live_from: i64,
 ) -> Result<Vec<(Window, Vec<u8>)>, ProcessError> {
     let store = stores
         .get(index)
         .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
-    let from_end = earliest_end.max(expired_before).max(0);
+    // Expired sessions are gone from the store, but the cache may still
+    // hold them (flushed, clean), and then they count: as Kafka Streams'
+    // caching session store, which merges its cache unfiltered.
+    let from_end = earliest_end.max(0);
+    let unexpired = from_end.max(live_from);
     let (mut lo, mut hi) = (Vec::new(), Vec::new());
     session_key(
         key,
@@ -140,12 +144,13 @@ pub fn find_sessions(
         let (k, w) = split_session_key(bytes)?;
         (k == key && w.end >= from_end && w.start <= latest_start).then_some(w)
     };
-    let mut sessions: std::collections::BTreeMap<(i64, i64), Vec<u8>> = std::collections::BTreeMap::new();
+    let mut sessions: std::collections::BTreeMap<(i64, i64), Vec<u8>> =
+        std::collections::BTreeMap::new();
     for (k, v) in store
         .range(Some(&lo), Some(&hi))
         .map_err(|e| store_error(name, e))?
     {
-        if let Some(w) = ours(&k) {
+        if let Some(w) = ours(&k).filter(|w| w.end >= unexpired) {
             sessions.insert((w.end, w.start), v);
         }
     }
@@ -175,9 +180,12 @@ pub fn session_put(
     value: Option<&[u8]>,
     ctx: &RecordContext<'_>,
 ) -> Vec<DirtyEntry> {
-    let context = EntryContext::from(ctx);
+    let mut context = EntryContext::from(ctx);
     let value = value.map(<[u8]>::to_vec);
     if !cache.is_enabled() {
+        // Without the caching layer Kafka Streams forwards a new record
+        // for the session: no headers.
+        context.headers = crate::record::Headers::new();
         return vec![DirtyEntry {
             key: session_key.to_vec(),
             value,
@@ -189,13 +197,15 @@ pub fn session_put(
 
 /// Writes a flushed session entry to session store `index`; returns the
 /// key bytes and the session, or `None` when there is nothing to write or
-/// forward (removing an absent session, unless the cache is `disabled`).
+/// forward: removing a session the store does not have (or has but expired:
+/// ending before `live_from`), unless the cache is `disabled`.
 pub fn write_flushed_session<'e>(
     stores: &mut [KvStore],
     index: usize,
     name: &'static str,
     entry: &'e DirtyEntry,
     disabled: bool,
+    live_from: i64,
 ) -> Result<Option<(&'e [u8], Window)>, ProcessError> {
     let store = stores
         .get_mut(index)
@@ -204,10 +214,11 @@ pub fn write_flushed_session<'e>(
         .ok_or_else(|| store_error(name, "a cached session key is too short"))?;
     if entry.value.is_none()
         && !disabled
-        && store
-            .get(&entry.key)
-            .map_err(|e| store_error(name, e))?
-            .is_none()
+        && (window.end < live_from
+            || store
+                .get(&entry.key)
+                .map_err(|e| store_error(name, e))?
+                .is_none())
     {
         return Ok(None);
     }
@@ -256,15 +267,28 @@ mod tests {
         let mut stores =
             vec![KvStore::open("s", Backend::InMemory, &TaskDirectory("unused".into())).unwrap()];
         let mut key = Vec::new();
-        for (k, start, end) in [(&b"a"[..], 0, 10), (b"a", 30, 40), (b"ab", 12, 12), (b"a", 100, 110)] {
+        for (k, start, end) in [
+            (&b"a"[..], 0, 10),
+            (b"a", 30, 40),
+            (b"ab", 12, 12),
+            (b"a", 100, 110),
+        ] {
             session_key(k, Window { start, end }, &mut key);
             stores[0].put(&key, b"v").unwrap();
         }
         let mut cache = RecordCache::new(1 << 20);
         session_key(b"a", Window { start: 15, end: 20 }, &mut key);
-        cache.put("s", &key, CacheEntry::dirty(Some(b"c".to_vec()), EntryContext::none()));
+        assert!(cache
+            .put(
+                "s",
+                &key,
+                CacheEntry::dirty(Some(b"c".to_vec()), EntryContext::none())
+            )
+            .is_empty());
         session_key(b"a", Window { start: 30, end: 40 }, &mut key);
-        cache.put("s", &key, CacheEntry::dirty(None, EntryContext::none()));
+        assert!(cache
+            .put("s", &key, CacheEntry::dirty(None, EntryContext::none()))
+            .is_empty());
         // Ends at or after 5, starts at or before 50.
         let found = find_sessions(&mut cache, &stores, 0, "s", b"a", 5, 50, i64::MIN).unwrap();
         assert_eq!(

@@ -100,6 +100,11 @@ impl<T: Topology> Task<T> {
         self.topology.has_cache(self.id.subtopology)
     }
 
+    /// The task's open session stores, in plan order.
+    pub fn session_stores_mut(&mut self) -> &mut [crate::store::KvStore] {
+        self.topology.session_stores_mut(self.id.subtopology)
+    }
+
     /// The task's open window stores, in plan order.
     pub fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
         self.topology.window_stores_mut(self.id.subtopology)

@@ -91,6 +91,9 @@ pub enum StoreKind {
     KeyValue,
     /// A (timestamped) window store.
     Window,
+    /// A session store: a key-value store keyed by Kafka Streams' session
+    /// keys (key, session end, session start), plain aggregates as values.
+    Session,
 }
 
 /// Everything the runtime needs to know about a compiled topology, produced
@@ -209,6 +212,12 @@ pub trait Topology: Clone + Send + 'static {
         &mut []
     }
 
+    /// Sub-topology `sub`'s session stores, in the order of [`Plan::stores`].
+    fn session_stores_mut(&mut self, sub: usize) -> &mut [crate::store::KvStore] {
+        let _ = sub;
+        &mut []
+    }
+
     /// Flushes sub-topology `sub`'s record cache (see
     /// [`SubTopology::flush_cache`]).
     fn flush_cache<C: RecordCollector>(
@@ -287,6 +296,11 @@ pub trait SubTopology: Clone + Send + 'static {
 
     /// This sub-topology's open window stores.
     fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
+        &mut []
+    }
+
+    /// This sub-topology's open session stores.
+    fn session_stores_mut(&mut self) -> &mut [crate::store::KvStore] {
         &mut []
     }
 

@@ -111,7 +111,7 @@ impl TaskState {
         let stateful = own().next().is_some();
         let mut changelogs = Vec::new();
         // Numbered per kind, as `stores_mut` and `window_stores_mut` list them.
-        for kind in [StoreKind::KeyValue, StoreKind::Window] {
+        for kind in [StoreKind::KeyValue, StoreKind::Window, StoreKind::Session] {
             for (index, store) in own().filter(|s| s.kind == kind).enumerate() {
                 let Some(internal) = store.changelog else {
                     continue;
@@ -196,6 +196,10 @@ fn store_of<'t, T: Topology>(
             .window_stores_mut()
             .get_mut(changelog.index)
             .map(StoreMut::Window),
+        StoreKind::Session => task
+            .session_stores_mut()
+            .get_mut(changelog.index)
+            .map(StoreMut::Session),
     }
 }
 

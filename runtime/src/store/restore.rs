@@ -12,6 +12,9 @@ pub const RESTORE_BATCH: usize = 1000;
 pub enum StoreMut<'a> {
     /// A key-value store: the changelog key is the store key.
     KeyValue(&'a mut KvStore),
+    /// A session store: the changelog key is the store key, and its values
+    /// are plain (not timestamped).
+    Session(&'a mut KvStore),
     /// A window store: the changelog key is the windowed key
     /// ([`crate::store::window_changelog_key`]).
     Window(&'a mut WinStore),
@@ -21,7 +24,7 @@ impl StoreMut<'_> {
     /// Whether the store survives a restart on its own (RocksDB).
     pub fn persistent(&self) -> bool {
         match self {
-            StoreMut::KeyValue(s) => s.persistent(),
+            StoreMut::KeyValue(s) | StoreMut::Session(s) => s.persistent(),
             StoreMut::Window(s) => s.persistent(),
         }
     }
@@ -31,6 +34,15 @@ impl StoreMut<'_> {
     pub fn apply(&mut self, batch: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
         match self {
             StoreMut::KeyValue(s) => s.write_batch(batch),
+            StoreMut::Session(s) => {
+                // The entries come timestamped, as for every store: a
+                // session store keeps the plain value.
+                let plain: Vec<(Vec<u8>, Option<Vec<u8>>)> = batch
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_ref().map(|v| v[8.min(v.len())..].to_vec())))
+                    .collect();
+                s.write_batch(&plain)
+            }
             StoreMut::Window(s) => {
                 for (key, value) in batch {
                     let (key, start) =
@@ -51,7 +63,7 @@ impl StoreMut<'_> {
     /// Deletes every entry.
     pub fn clear(&mut self) -> Result<(), StoreError> {
         match self {
-            StoreMut::KeyValue(s) => {
+            StoreMut::KeyValue(s) | StoreMut::Session(s) => {
                 let keys: Vec<(Vec<u8>, Option<Vec<u8>>)> =
                     s.all()?.into_iter().map(|(k, _)| (k, None)).collect();
                 for chunk in keys.chunks(RESTORE_BATCH) {

@@ -125,6 +125,23 @@ impl<T: Topology> TopologyTestDriver<T> {
         }
     }
 
+    /// The session store `name` (of partition 0), typed: Kafka Streams'
+    /// `getSessionStore`. Panics if the topology has no session store of
+    /// that name.
+    pub fn get_session_store<K: Serde, V: Serde>(
+        &self,
+        name: &str,
+    ) -> TestSessionStore<'_, T, K, V> {
+        let (task, index, name) = self.locate_store(name, StoreKind::Session);
+        TestSessionStore {
+            driver: self,
+            task,
+            index,
+            name,
+            types: PhantomData,
+        }
+    }
+
     /// The window store `name` (of partition 0), typed: Kafka Streams'
     /// `getWindowStore`. Panics if the topology has no window store of that name.
     pub fn get_window_store<K: Serde, V: Serde>(&self, name: &str) -> TestWindowStore<'_, T, K, V> {
@@ -148,6 +165,7 @@ impl<T: Topology> TopologyTestDriver<T> {
             let kind = match kind {
                 StoreKind::KeyValue => "key-value",
                 StoreKind::Window => "window",
+                StoreKind::Session => "session",
             };
             panic!("no {kind} store named `{name}`; stores: {names:?}");
         };
@@ -239,6 +257,94 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
                 (key, start, self.value(&b))
             })
             .collect()
+    }
+}
+
+/// A typed view of a task's session store in the test driver: sessions
+/// (key, `[start, end]`) and their aggregates.
+pub struct TestSessionStore<'a, T: Topology, K, V> {
+    driver: &'a TopologyTestDriver<T>,
+    task: TaskId,
+    index: usize,
+    name: &'static str,
+    types: std::marker::PhantomData<fn() -> (K, V)>,
+}
+
+impl<T: Topology, K: Serde, V: Serde> TestSessionStore<'_, T, K, V> {
+    fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::KvStore) -> R) -> R {
+        self.driver
+            .with_task(self.task, self.name, |task| {
+                task.session_stores_mut().get_mut(self.index).map(f)
+            })
+            .unwrap_or_else(|| panic!("store `{}` is not open", self.name))
+    }
+
+    fn key_bytes(key: &K) -> Vec<u8> {
+        match crate::serde::to_bytes(key) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => panic!("a store key cannot be null"),
+            Err(e) => panic!("cannot serialize the key: {e}"),
+        }
+    }
+
+    /// Every session of `key`, by ascending (end, start): Kafka Streams'
+    /// `SessionStore.fetch(key)`.
+    pub fn fetch(&self, key: &K) -> Vec<(crate::time::Window, V)> {
+        self.find_sessions(key, 0, i64::MAX)
+    }
+
+    /// The sessions of `key` ending at or after `earliest_end` and starting
+    /// at or before `latest_start`: Kafka Streams' `findSessions`.
+    pub fn find_sessions(
+        &self,
+        key: &K,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Vec<(crate::time::Window, V)> {
+        let key = Self::key_bytes(key);
+        let mut cache = crate::store::cache::RecordCache::new(0);
+        let found = self.with_store(|s| {
+            crate::session::find_sessions(
+                &mut cache,
+                std::slice::from_ref(s),
+                0,
+                self.name,
+                &key,
+                earliest_end,
+                latest_start,
+                i64::MIN,
+            )
+        });
+        found
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(window, bytes)| {
+                let value = V::deserialize(Some(&bytes))
+                    .unwrap_or_else(|e| panic!("store `{}`: bad value: {e}", self.name));
+                (window, value)
+            })
+            .collect()
+    }
+
+    /// Pre-populates session `window` of `key` with `value` (not logged).
+    pub fn put(&self, key: &K, window: crate::time::Window, value: &V) {
+        use crate::store::KeyValueStore as _;
+        let mut session = Vec::new();
+        crate::session::session_key(&Self::key_bytes(key), window, &mut session);
+        let bytes = crate::serde::to_bytes(value)
+            .unwrap_or_else(|e| panic!("cannot serialize the value: {e}"))
+            .unwrap_or_else(|| panic!("use `remove` to remove a session"));
+        self.with_store(|s| s.put(&session, &bytes))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Removes session `window` of `key`.
+    pub fn remove(&self, key: &K, window: crate::time::Window) {
+        use crate::store::KeyValueStore as _;
+        let mut session = Vec::new();
+        crate::session::session_key(&Self::key_bytes(key), window, &mut session);
+        self.with_store(|s| s.delete(&session))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -764,6 +870,10 @@ impl<T: Topology> TopologyTestDriver<T> {
                     .window_stores_mut()
                     .get_mut(index)
                     .map(crate::store::restore::StoreMut::Window),
+                crate::topology::StoreKind::Session => task
+                    .session_stores_mut()
+                    .get_mut(index)
+                    .map(crate::store::restore::StoreMut::Session),
             };
             let Some(mut target) = target else {
                 panic!("store `{}` is not open after the restart", store.name)

@@ -18,6 +18,7 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.SlidingWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
@@ -324,6 +325,31 @@ public final class Topologies {
             .groupBy((k, v) -> firstChar(v))
             .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(java.time.Duration.ofMillis(1000), java.time.Duration.ofMillis(2000)))
             .aggregate(() -> "", (k, v, agg) -> agg + charCount(v))
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v))
+            .to("out"));
+
+        // -- session windows (merged sessions are deleted: null values out)
+        define("session_count", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(500)))
+            .count()
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v == null ? null : String.valueOf(v)))
+            .to("out"));
+
+        define("session_reduce", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(java.time.Duration.ofMillis(200)))
+            .reduce((agg, v) -> agg + "|" + v)
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v))
+            .to("out"));
+
+        define("session_aggregate", b -> in(b, "in")
+            .groupBy((k, v) -> firstChar(v))
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(java.time.Duration.ofMillis(1000), java.time.Duration.ofMillis(2000)))
+            .aggregate(() -> "", (k, v, agg) -> agg + charCount(v), (k, a, b2) -> a + "+" + b2)
             .toStream()
             .map((wk, v) -> KeyValue.pair(windowed(wk), v))
             .to("out"));
