@@ -31,7 +31,7 @@
 
 pub use weir_macros::topology;
 pub use weir_runtime::{
-    app, cli, config, error, kafka, record, serde, store, suppress, task, testing, time,
+    app, cli, config, error, kafka, processor, record, serde, store, suppress, task, testing, time,
     topology as plan, App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError,
     RecordCollector, RecordContext, Serde, SerdeError, SessionWindows, SlidingWindows,
     StreamsConfig, TimeWindows, Topology, TopologyDescription, Window, Windowed,
@@ -55,6 +55,7 @@ impl StreamsBuilder {
 /// What a topology module usually needs.
 pub mod prelude {
     pub use crate::cli::AppArgs;
+    pub use crate::processor::{Processor, ProcessorContext, Punctuation, PunctuationType, Record};
     pub use crate::suppress::{
         max_records, unbounded, until_time_limit, until_window_closes, BufferConfig, Suppressed,
     };

@@ -586,6 +586,66 @@ fn session_aggregate_topology() -> impl Topology {
     builder.build()
 }
 
+/// Forwards each key's first record; every second of stream time, the
+/// total count (the twin of `Topologies.FirstSeen`).
+struct FirstSeen;
+
+impl weir::processor::Processor for FirstSeen {
+    type KeyIn = Option<String>;
+    type ValueIn = Option<String>;
+    type KeyOut = Option<String>;
+    type ValueOut = Option<String>;
+
+    fn init(
+        &mut self,
+        ctx: &mut weir::processor::ProcessorContext<'_, Option<String>, Option<String>>,
+    ) {
+        ctx.schedule(
+            Duration::from_millis(1000),
+            weir::processor::PunctuationType::StreamTime,
+        );
+    }
+
+    fn process(
+        &mut self,
+        record: weir::processor::Record<'_, Option<String>, Option<String>>,
+        ctx: &mut weir::processor::ProcessorContext<'_, Option<String>, Option<String>>,
+    ) -> Result<(), weir::ProcessError> {
+        let Some(key) = record.key else {
+            return Ok(());
+        };
+        let mut seen = ctx.key_value_store::<String, i64>("seen")?;
+        let n = seen.get(&key)?;
+        seen.put(&key, &(n.unwrap_or(0) + 1))?;
+        if n.is_none() {
+            ctx.forward(Some(key), record.value);
+        }
+        Ok(())
+    }
+
+    fn punctuate(
+        &mut self,
+        _punctuation: weir::processor::Punctuation,
+        ctx: &mut weir::processor::ProcessorContext<'_, Option<String>, Option<String>>,
+    ) -> Result<(), weir::ProcessError> {
+        let seen = ctx.key_value_store::<String, i64>("seen")?;
+        let total: i64 = seen.all()?.iter().map(|(_, n)| n).sum();
+        ctx.forward(Some("stream-time".into()), Some(total.to_string()));
+        Ok(())
+    }
+}
+
+#[weir::topology]
+fn processor_first_seen_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store("seen", in_memory());
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .process(|| FirstSeen, "seen")
+        .to("out");
+    builder.build()
+}
+
 #[weir::topology]
 fn windowed_aggregate_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
@@ -794,6 +854,7 @@ fn run_weir(name: &str, inputs: &[InRecord], cache: usize) -> Result<SideRun, St
         "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs, cache),
         "windowed_reduce" => drive(windowed_reduce_topology(), inputs, cache),
         "sliding_count" => drive(sliding_count_topology(), inputs, cache),
+        "processor_first_seen" => drive(processor_first_seen_topology(), inputs, cache),
         "session_count" => drive(session_count_topology(), inputs, cache),
         "session_reduce" => drive(session_reduce_topology(), inputs, cache),
         "session_aggregate" => drive(session_aggregate_topology(), inputs, cache),
@@ -1084,6 +1145,13 @@ const SPECS: &[Spec] = &[
     Spec {
         name: "session_aggregate",
         feature: "groupBy→windowedBy(SessionWindows).aggregate(init, agg, merger)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "processor_first_seen",
+        feature: "process(Processor) with a store and a stream-time punctuation",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

@@ -91,5 +91,6 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
         NodeKind::TableFilter { negate: false, .. } => "filter",
         NodeKind::TableFilter { negate: true, .. } => "filter_not",
         NodeKind::TableMapValues { .. } => "map_values",
+        NodeKind::Process { .. } => "process",
     }
 }

@@ -9,6 +9,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
+use syn::LitStr;
 
 /// How a node appears in the description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +164,9 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     predecessors,
                     stores: match &n.kind {
                         NodeKind::Suppress { store, .. } => vec![store.clone()],
+                        NodeKind::Process { stores, .. } => {
+                            stores.iter().map(LitStr::value).collect()
+                        }
                         _ => plan
                             .store_of(id)
                             .map(|s| vec![s.name.clone()])

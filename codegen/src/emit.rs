@@ -99,6 +99,7 @@ fn closures_of(kind: &NodeKind) -> Vec<(char, &syn::Expr)> {
             ..
         } => vec![('g', init), ('f', add), ('h', sub)],
         NodeKind::TableGroupBy { f } => vec![('f', f)],
+        NodeKind::Process { factory, .. } => vec![('f', factory)],
         NodeKind::Aggregate {
             op: AggOp::Cogroup { f, init, .. },
             ..
@@ -142,6 +143,16 @@ fn closure_bound(slot: (NodeId, char), signature: TokenStream, span: Span) -> To
     respan(
         quote!(#g: #signature + ::core::clone::Clone + ::core::marker::Send + 'static),
         span,
+    )
+}
+
+/// A processor node's fields: its instance (made on first use), its buffer
+/// of forwarded records, its punctuation schedules.
+fn processor_fields(node: NodeId) -> (syn::Ident, syn::Ident, syn::Ident) {
+    (
+        format_ident!("pr{}", node),
+        format_ident!("fw{}", node),
+        format_ident!("sch{}", node),
     )
 }
 
@@ -288,6 +299,18 @@ impl Emitter<'_> {
                 } => Some(quote_spanned!(span=> FnMut(#iv) -> #ov)),
                 NodeKind::MapValues { with_key: true, .. } => {
                     Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov))
+                }
+                NodeKind::Process { .. } => {
+                    // The processor's type is a parameter of its own, tied
+                    // to the record types by its associated types.
+                    g.iters.push(id);
+                    g.bounds.push(quote_spanned!(span=> #i: #p::Processor<KeyIn = #ik, ValueIn = #iv, KeyOut = #ok, ValueOut = #ov>));
+                    // Forwarded records wait in a buffer of the task's.
+                    g.bounds
+                        .push(quote_spanned!(span=> #ok: ::core::marker::Send + 'static));
+                    g.bounds
+                        .push(quote_spanned!(span=> #ov: ::core::marker::Send + 'static));
+                    Some(quote_spanned!(span=> FnMut() -> #i))
                 }
                 NodeKind::FlatMap { .. } => {
                     g.iters.push(id);
@@ -728,6 +751,27 @@ impl Emitter<'_> {
             NodeKind::SelectKey { .. } => {
                 let kids = self.children(node);
                 quote! { let k = (self.#f)(&k, &v); #kids }
+            }
+            NodeKind::Process { .. } => {
+                let kids = self.children(node);
+                let (pr, fw, sch) = processor_fields(node);
+                let connected = format_ident!("__WEIR_CONNECTED_{}", node);
+                let ensure = format_ident!("ensure_processor{}", node);
+                quote! {
+                    self.#ensure();
+                    let mut forwarded = ::core::mem::take(&mut self.#fw);
+                    if let ::core::option::Option::Some(processor) = self.#pr.as_mut() {
+                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, #p::Current::from(ctx), self.stream_ms, self.wall_ms);
+                        #p::Processor::process(processor, #p::Record { key: k, value: v, timestamp: ctx.timestamp, headers: ctx.headers }, &mut pctx)?;
+                    }
+                    #p::send_changes(&mut self.changes, ctx, out)?;
+                    for (k, v, ts) in forwarded.drain(..) {
+                        let forwarded_ctx = #p::RecordContext { timestamp: ts, ..*ctx };
+                        let ctx = &forwarded_ctx;
+                        #kids
+                    }
+                    self.#fw = forwarded;
+                }
             }
             NodeKind::Peek { .. } => {
                 let kids = self.children(node);
@@ -1220,6 +1264,164 @@ impl Emitter<'_> {
         }
     }
 
+    /// The processor nodes' fields, their `Clone` values, the stores each
+    /// is connected to (constants), and the `SubTopology` methods that run
+    /// their time and punctuations.
+    fn processor_parts(
+        &self,
+        pnodes: &[NodeId],
+    ) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
+        let p = &self.p;
+        if pnodes.is_empty() {
+            return (quote!(), quote!(), quote!(), quote!());
+        }
+        let mut fields = quote!();
+        let mut clones = quote!();
+        let mut consts = quote!();
+        for &n in pnodes {
+            let (pr, fw, sch) = processor_fields(n);
+            let i = format_ident!("__WeirI{}", n);
+            let (k, v) = self.output_types(n, &mut Generics::default());
+            fields.extend(quote! {
+                #pr: ::core::option::Option<#i>,
+                #fw: ::std::vec::Vec<(#k, #v, i64)>,
+                #sch: #p::Schedules,
+            });
+            clones.extend(quote! {
+                #pr: ::core::option::Option::None,
+                #fw: ::std::vec::Vec::new(),
+                #sch: ::core::default::Default::default(),
+            });
+            let connected = format_ident!("__WEIR_CONNECTED_{}", n);
+            let NodeKind::Process { stores, .. } = &self.graph.nodes[n].kind else {
+                continue;
+            };
+            let entries = stores.iter().filter_map(|name| {
+                let st = self.plan.stores.iter().find(|s| s.name == name.value())?;
+                let (index, changelog) = (st.index_in_sub, st.changelog);
+                Some(quote!((#name, #index, #changelog)))
+            });
+            consts.extend(quote! {
+                #[allow(non_upper_case_globals)]
+                const #connected: &[#p::ConnectedStore] = &[#(#entries),*];
+            });
+        }
+        fields.extend(quote! {
+            changes: ::std::vec::Vec<#p::Change>,
+            stream_ms: i64,
+            wall_ms: i64,
+        });
+        clones.extend(quote! {
+            changes: ::std::vec::Vec::new(),
+            stream_ms: -1,
+            wall_ms: 0,
+        });
+        let ensures = pnodes
+            .iter()
+            .map(|n| format_ident!("ensure_processor{}", n));
+        let punctuates = pnodes
+            .iter()
+            .map(|n| format_ident!("punctuate_processor{}", n));
+        let methods = quote! {
+            fn advance_time(&mut self, stream_time: i64, wall_clock_ms: i64) {
+                self.stream_ms = stream_time;
+                self.wall_ms = wall_clock_ms;
+                #(self.#ensures();)*
+            }
+            fn punctuate<__C: #p::RecordCollector>(&mut self, kind: #p::PunctuationType, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                let now = match kind {
+                    #p::PunctuationType::StreamTime => self.stream_ms,
+                    #p::PunctuationType::WallClockTime => self.wall_ms,
+                };
+                if now < 0 {
+                    return ::core::result::Result::Ok(());
+                }
+                #(self.#punctuates(kind, now, out)?;)*
+                ::core::result::Result::Ok(())
+            }
+            fn has_processors(&self) -> bool {
+                true
+            }
+        };
+        (fields, clones, consts, methods)
+    }
+
+    /// A processor node's fields in the topology's constructor.
+    fn processor_init(&self, nodes: &[NodeId]) -> TokenStream {
+        let pnodes: Vec<NodeId> = nodes
+            .iter()
+            .copied()
+            .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Process { .. }))
+            .collect();
+        if pnodes.is_empty() {
+            return quote!();
+        }
+        let mut init = quote!();
+        for &n in &pnodes {
+            let (pr, fw, sch) = processor_fields(n);
+            init.extend(quote! {
+                #pr: ::core::option::Option::None,
+                #fw: ::std::vec::Vec::new(),
+                #sch: ::core::default::Default::default(),
+            });
+        }
+        init.extend(quote! {
+            changes: ::std::vec::Vec::new(),
+            stream_ms: -1,
+            wall_ms: 0,
+        });
+        init
+    }
+
+    /// A processor node's inherent methods: making and initialising its
+    /// instance, and running its due punctuations.
+    fn processor_methods(&self, node: NodeId) -> TokenStream {
+        let p = &self.p;
+        let (pr, fw, sch) = processor_fields(node);
+        let f = field((node, 'f'));
+        let connected = format_ident!("__WEIR_CONNECTED_{}", node);
+        let ensure = format_ident!("ensure_processor{}", node);
+        let punctuate = format_ident!("punctuate_processor{}", node);
+        let kids = self.children(node);
+        quote! {
+            fn #ensure(&mut self) {
+                if self.#pr.is_none() {
+                    let mut processor = (self.#f)();
+                    let mut forwarded = ::std::vec::Vec::new();
+                    {
+                        let current = #p::Current { timestamp: self.stream_ms, topic: "", partition: -1, offset: -1 };
+                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, current, self.stream_ms, self.wall_ms);
+                        #p::Processor::init(&mut processor, &mut pctx);
+                    }
+                    self.#pr = ::core::option::Option::Some(processor);
+                }
+            }
+            fn #punctuate<__C: #p::RecordCollector>(&mut self, kind: #p::PunctuationType, now: i64, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                self.#ensure();
+                while let ::core::option::Option::Some(punctuation) = self.#sch.next_due(kind, now) {
+                    let mut forwarded = ::core::mem::take(&mut self.#fw);
+                    if let ::core::option::Option::Some(processor) = self.#pr.as_mut() {
+                        let current = #p::Current { timestamp: now, topic: "", partition: -1, offset: -1 };
+                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, current, self.stream_ms, self.wall_ms);
+                        #p::Processor::punctuate(processor, punctuation, &mut pctx)?;
+                    }
+                    // Kafka Streams' punctuation context: no topic, partition
+                    // or offset, no headers, the punctuation's time.
+                    let punctuation_ctx = #p::RecordContext { topic: "", partition: -1, offset: -1, timestamp: now, headers: &#p::NO_HEADERS };
+                    let ctx = &punctuation_ctx;
+                    #p::send_changes(&mut self.changes, ctx, out)?;
+                    for (k, v, ts) in forwarded.drain(..) {
+                        let forwarded_ctx = #p::RecordContext { timestamp: ts, ..*ctx };
+                        let ctx = &forwarded_ctx;
+                        #kids
+                    }
+                    self.#fw = forwarded;
+                }
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+
     /// Whether `node` aggregates over `SlidingWindows`.
     fn is_sliding(&self, node: NodeId) -> bool {
         matches!(
@@ -1688,6 +1890,14 @@ impl Emitter<'_> {
             .collect();
         let mut merges = merges;
         merges.extend(cached.iter().map(|st| self.flush_store(st)));
+        let pnodes: Vec<NodeId> = s
+            .nodes
+            .iter()
+            .copied()
+            .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Process { .. }))
+            .collect();
+        merges.extend(pnodes.iter().map(|&n| self.processor_methods(n)));
+        let (proc_fields, proc_clone, proc_consts, proc_methods) = self.processor_parts(&pnodes);
         // Only sub-topologies with cached stores have a record cache.
         let (cache_field, cache_clone) = if cached.is_empty() {
             (quote!(), quote!())
@@ -1730,6 +1940,7 @@ impl Emitter<'_> {
             }
         };
         let tokens = quote! {
+            #proc_consts
             #[allow(non_camel_case_types)]
             struct #name<#(#params),*> {
                 #(#fields: #fty,)*
@@ -1742,6 +1953,7 @@ impl Emitter<'_> {
                 wstores: ::std::vec::Vec<#p::WinStore>,
                 sstores: ::std::vec::Vec<#p::KvStore>,
                 #cache_field
+                #proc_fields
                 #(#wfields: #wtypes,)*
                 #(#tfields: i64,)*
                 #(#supfields: #p::Suppressed,)*
@@ -1761,6 +1973,7 @@ impl Emitter<'_> {
                         wstores: ::std::vec::Vec::new(),
                         sstores: ::std::vec::Vec::new(),
                         #cache_clone
+                        #proc_clone
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
                         #(#supfields: self.#supfields,)*
@@ -1773,6 +1986,7 @@ impl Emitter<'_> {
             impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
                 #store_methods
                 #cache_methods
+                #proc_methods
                 fn dropped_records(&self) -> u64 {
                     self.dropped
                 }
@@ -1823,6 +2037,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         } else {
             quote!()
         };
+        let proc_init = e.processor_init(&s.nodes);
         sub_inits.push(quote! {
             #name {
                 #(#fields,)*
@@ -1835,6 +2050,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 wstores: ::std::vec::Vec::new(),
                 sstores: ::std::vec::Vec::new(),
                 #cache_init
+                #proc_init
                 #(#wfields,)*
                 #(#tfields: -1,)*
                 #(#supfields,)*
@@ -1916,6 +2132,34 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         quote!()
     };
 
+    let topology_processors = if graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind, NodeKind::Process { .. }))
+    {
+        quote! {
+            fn advance_time(&mut self, sub: usize, stream_time: i64, wall_clock_ms: i64) {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::advance_time(&mut self.#sub_fields, stream_time, wall_clock_ms),)*
+                    _ => {}
+                }
+            }
+            fn punctuate<__C: #p::RecordCollector>(&mut self, sub: usize, kind: #p::PunctuationType, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::punctuate(&mut self.#sub_fields, kind, out),)*
+                    _ => ::core::result::Result::Ok(()),
+                }
+            }
+            fn has_processors(&self, sub: usize) -> bool {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::has_processors(&self.#sub_fields),)*
+                    _ => false,
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     let topology_sessions = if plan.stores.iter().any(|st| st.session) {
         quote! {
             fn session_stores_mut(&mut self, sub: usize) -> &mut [#p::KvStore] {
@@ -2015,6 +2259,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 }
             }
             #topology_sessions
+            #topology_processors
             #topology_cache
         }
         #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]

@@ -127,6 +127,13 @@ pub enum NodeKind {
     },
     /// `to_stream()` of a table.
     ToStream,
+    /// `process(factory, stores..)`: a user processor.
+    Process {
+        /// `|| processor` (or a path to a function making one).
+        factory: Expr,
+        /// The key-value stores it is connected to.
+        stores: Vec<LitStr>,
+    },
     /// The table side of `builder.table(..)` / `to_table()`: drops records
     /// with a null key, passes the rest (a null value is a tombstone).
     TableSource {
@@ -244,6 +251,8 @@ pub struct Graph {
     /// Repartition topics merged at build time: (kept repartition node,
     /// the aggregation that reuses it instead of a topic of its own).
     pub merged_repartitions: Vec<(NodeId, NodeId)>,
+    /// `builder.add_state_store(..)`: name and whether in memory.
+    pub state_stores: Vec<(LitStr, bool)>,
 }
 
 impl Graph {
@@ -607,6 +616,68 @@ impl<'e> Builder<'e> {
         let span = call.method.span();
         match (spec.op, value) {
             (Op::Stream, Value::Builder) => self.source(spec, call, &positional, &opts),
+            (Op::AddStateStore, Value::Builder) => {
+                match string_lit(&positional[0]) {
+                    Some(name) if !name.value().is_empty() => {
+                        if self
+                            .graph
+                            .state_stores
+                            .iter()
+                            .any(|(n, _)| n.value() == name.value())
+                        {
+                            self.errors.spanned(
+                                &positional[0],
+                                format!("a state store named `{}` was already added", name.value()),
+                            );
+                        } else {
+                            self.graph.state_stores.push((name, opts.in_memory));
+                        }
+                    }
+                    _ => self.errors.spanned(
+                        &positional[0],
+                        "a state store's name is a non-empty string literal",
+                    ),
+                }
+                Some(Value::Builder)
+            }
+            (Op::Process, Value::Stream(input)) => {
+                let mut stores = Vec::new();
+                for arg in &positional[1..] {
+                    match string_lit(arg) {
+                        Some(name)
+                            if self
+                                .graph
+                                .state_stores
+                                .iter()
+                                .any(|(n, _)| n.value() == name.value()) =>
+                        {
+                            stores.push(name)
+                        }
+                        Some(name) => self.errors.spanned(
+                            arg,
+                            format!(
+                                "no state store named `{}`: add it first with `builder.add_state_store(\"{}\")`",
+                                name.value(),
+                                name.value()
+                            ),
+                        ),
+                        None => self.errors.spanned(
+                            arg,
+                            "name the processor's stores with string literals",
+                        ),
+                    }
+                }
+                let name = self.name_for(spec, &opts);
+                Some(Value::Stream(self.graph.add(
+                    NodeKind::Process {
+                        factory: positional[0].clone(),
+                        stores,
+                    },
+                    name,
+                    span,
+                    Some(input),
+                )))
+            }
             (Op::Table, Value::Builder) => {
                 // As Kafka Streams: the store name (`<topic>-STATE-STORE-..`)
                 // takes an index, then the source, then the table source.
@@ -1323,7 +1394,10 @@ impl<'e> Builder<'e> {
     fn key_changed(&self, node: NodeId) -> bool {
         let n = &self.graph.nodes[node];
         match n.kind {
-            NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::SelectKey { .. } => true,
+            NodeKind::Map { .. }
+            | NodeKind::FlatMap { .. }
+            | NodeKind::SelectKey { .. }
+            | NodeKind::Process { .. } => true,
             NodeKind::TableSource { .. } => false,
             NodeKind::Source { .. } | NodeKind::Repartition { .. } | NodeKind::Aggregate { .. } => {
                 false

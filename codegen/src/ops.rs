@@ -109,6 +109,10 @@ pub enum Op {
     Cogroup,
     /// `to_table()`
     ToTable,
+    /// `process(factory, "store"..)`: a user `Processor`
+    Process,
+    /// `builder.add_state_store("name")`: a key-value store for processors
+    AddStateStore,
 }
 
 /// What the compiler knows about an operator.
@@ -166,6 +170,26 @@ pub const OPS: &[OpSpec] = &[
         options: NAMED,
         prefix: "KTABLE-SOURCE-",
         usage: "table::<K, V>(\"topic\")",
+    },
+    OpSpec {
+        name: "process",
+        op: Op::Process,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 16),
+        options: NAMED,
+        prefix: "KSTREAM-PROCESSOR-",
+        usage: "process(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::Processor`",
+    },
+    OpSpec {
+        name: "add_state_store",
+        op: Op::AddStateStore,
+        on: Shape::Builder,
+        gives: Shape::Builder,
+        args: (1, 1),
+        options: &["in_memory"],
+        prefix: "",
+        usage: "add_state_store(\"name\") or add_state_store(\"name\", in_memory())",
     },
     OpSpec {
         name: "to_table",

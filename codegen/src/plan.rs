@@ -272,7 +272,9 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 }
                 None => (k, t.fresh(None)),
             },
-            NodeKind::Map { .. } | NodeKind::FlatMap { .. } => (t.fresh(None), t.fresh(None)),
+            NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::Process { .. } => {
+                (t.fresh(None), t.fresh(None))
+            }
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),
             // Session windows: merged sessions are deleted, so the result
@@ -432,6 +434,8 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     }
     // Stores, each with a compacted changelog `<store>-changelog`.
     let mut stores: Vec<Store> = Vec::new();
+    let mut processor_stores = std::collections::HashSet::new();
+    let mut later_processors: Vec<(syn::LitStr, NodeId)> = Vec::new();
     let mut add_store = |node: &crate::graph::Node,
                          name: &str,
                          in_memory: bool,
@@ -474,6 +478,21 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                     errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
                 }
             }
+            // A processor's stores (`builder.add_state_store`), created
+            // with the first processor connected to them.
+            NodeKind::Process { stores: names, .. } => {
+                for name in names {
+                    if processor_stores.insert(name.value()) {
+                        let in_memory = graph
+                            .state_stores
+                            .iter()
+                            .any(|(n, m)| n.value() == name.value() && *m);
+                        add_store(node, &name.value(), in_memory, false, false, false);
+                    } else {
+                        later_processors.push((name.clone(), node.id));
+                    }
+                }
+            }
             // Later cogroup inputs share their owner's store.
             NodeKind::Aggregate {
                 op: AggOp::Cogroup { owner, .. },
@@ -497,6 +516,22 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 );
             }
             _ => {}
+        }
+    }
+    // Processors connected to one store must be in one sub-topology (they
+    // share the task's instance).
+    for (name, node) in later_processors {
+        let value = name.value();
+        let Some(st) = stores.iter_mut().find(|s| s.name == value) else {
+            continue;
+        };
+        if st.sub == node_sub[node] {
+            st.shared.push(node);
+        } else {
+            errors.spanned(
+                &name,
+                format!("store `{value}` is connected to processors in different sub-topologies (each task has its own instance); connect it to processors fed by the same topics"),
+            );
         }
     }
     for node in &graph.nodes {

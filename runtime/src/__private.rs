@@ -198,6 +198,10 @@ pub use crate::cached::{
     write_flushed, write_flushed_window, DirtyEntry,
 };
 pub use crate::config::DEFAULT_CACHE_MAX_BYTES;
+pub use crate::processor::{
+    send_changes, Change, ConnectedStore, Current, Forwarded, Processor, ProcessorContext,
+    PunctuationType, Record, Schedules,
+};
 pub use crate::session::{
     entry_context, find_sessions, session_key, session_put, write_flushed_session, SessionWindows,
 };

@@ -30,6 +30,7 @@ pub mod app;
 pub mod cached;
 pub mod cli;
 pub mod kafka;
+pub mod processor;
 pub mod session;
 pub mod sliding;
 pub mod testing;

@@ -44,6 +44,13 @@ pub struct Task<T: Topology> {
     timestamps: crate::config::TimestampPolicy,
     /// Largest timestamp processed per source topic (this task's partition).
     partition_time: Vec<(String, i64)>,
+    /// Largest timestamp of the records processed (-1 before the first).
+    stream_time: i64,
+    /// The wall-clock time its owner last gave it.
+    wall_clock_ms: i64,
+    /// Whether the topology has user processors here (stream-time
+    /// punctuations to run after each record).
+    processors: bool,
     metrics: TaskMetrics,
 }
 
@@ -56,8 +63,47 @@ impl<T: Topology> Task<T> {
             handler,
             timestamps: crate::config::TimestampPolicy::default(),
             partition_time: Vec::new(),
+            stream_time: -1,
+            wall_clock_ms: crate::time::now_ms(),
+            processors: false,
             metrics: TaskMetrics::default(),
         }
+        .with_processors()
+    }
+
+    fn with_processors(mut self) -> Self {
+        self.processors = self.topology.has_processors(self.id.subtopology);
+        self
+    }
+
+    /// Sets the wall-clock time processors see (the test driver's mock
+    /// clock, or the system clock in the Kafka runtime).
+    pub fn set_wall_clock(&mut self, wall_clock_ms: i64) {
+        self.wall_clock_ms = wall_clock_ms;
+        if self.processors {
+            self.topology
+                .advance_time(self.id.subtopology, self.stream_time, wall_clock_ms);
+        }
+    }
+
+    /// Whether the task runs user processors (with punctuations).
+    pub fn has_processors(&self) -> bool {
+        self.processors
+    }
+
+    /// Runs the wall-clock punctuations that are due.
+    pub fn punctuate_wall_clock<C: RecordCollector>(
+        &mut self,
+        out: &mut C,
+    ) -> Result<(), ProcessError> {
+        if !self.processors {
+            return Ok(());
+        }
+        self.topology.punctuate(
+            self.id.subtopology,
+            crate::processor::PunctuationType::WallClockTime,
+            out,
+        )
     }
 
     /// Opens the task's state stores under `dir` (no-op for a stateless
@@ -195,6 +241,13 @@ impl<T: Topology> Task<T> {
         };
         let mut record = record;
         record.context.timestamp = timestamp;
+        if self.processors {
+            // Stream time advances as the record is taken (Kafka Streams'
+            // PartitionGroup), before it is processed.
+            self.stream_time = self.stream_time.max(timestamp);
+            self.topology
+                .advance_time(self.id.subtopology, self.stream_time, self.wall_clock_ms);
+        }
         match self
             .topology
             .process(self.id.subtopology, source, record, out)
@@ -202,6 +255,13 @@ impl<T: Topology> Task<T> {
             Ok(()) => {
                 self.metrics.processed += 1;
                 self.observe(record.context.topic, timestamp);
+                if self.processors {
+                    self.topology.punctuate(
+                        self.id.subtopology,
+                        crate::processor::PunctuationType::StreamTime,
+                        out,
+                    )?;
+                }
                 Ok(())
             }
             Err(e @ ProcessError::NegativeExtractedTimestamp { .. }) => {

@@ -212,6 +212,29 @@ pub trait Topology: Clone + Send + 'static {
         &mut []
     }
 
+    /// Tells sub-topology `sub`'s processors the task's stream time and the
+    /// wall-clock time (before a record is processed, or a punctuation).
+    fn advance_time(&mut self, sub: usize, stream_time: i64, wall_clock_ms: i64) {
+        let _ = (sub, stream_time, wall_clock_ms);
+    }
+
+    /// Runs sub-topology `sub`'s punctuations of `kind` that are due.
+    fn punctuate<C: RecordCollector>(
+        &mut self,
+        sub: usize,
+        kind: crate::processor::PunctuationType,
+        out: &mut C,
+    ) -> Result<(), ProcessError> {
+        let _ = (sub, kind, out);
+        Ok(())
+    }
+
+    /// Whether sub-topology `sub` has user processors (`process(..)`).
+    fn has_processors(&self, sub: usize) -> bool {
+        let _ = sub;
+        false
+    }
+
     /// Sub-topology `sub`'s session stores, in the order of [`Plan::stores`].
     fn session_stores_mut(&mut self, sub: usize) -> &mut [crate::store::KvStore] {
         let _ = sub;
@@ -297,6 +320,26 @@ pub trait SubTopology: Clone + Send + 'static {
     /// This sub-topology's open window stores.
     fn window_stores_mut(&mut self) -> &mut [crate::store::WinStore] {
         &mut []
+    }
+
+    /// Tells its processors the task's stream time and the wall-clock time.
+    fn advance_time(&mut self, stream_time: i64, wall_clock_ms: i64) {
+        let _ = (stream_time, wall_clock_ms);
+    }
+
+    /// Runs its punctuations of `kind` that are due.
+    fn punctuate<C: RecordCollector>(
+        &mut self,
+        kind: crate::processor::PunctuationType,
+        out: &mut C,
+    ) -> Result<(), ProcessError> {
+        let _ = (kind, out);
+        Ok(())
+    }
+
+    /// Whether it has user processors.
+    fn has_processors(&self) -> bool {
+        false
     }
 
     /// This sub-topology's open session stores.

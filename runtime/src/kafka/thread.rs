@@ -166,6 +166,9 @@ impl<T: Topology> StreamThread<'_, T> {
             return Ok(None);
         }
         tracing::info!(task = %id, restored = opened.restored, "task created");
+        // User processors start now (their wall-clock punctuations count
+        // from here), with the stores restored.
+        task.set_wall_clock(crate::time::now_ms());
         Ok(Some(TaskSlot {
             task,
             state,
@@ -243,6 +246,28 @@ impl<T: Topology> StreamThread<'_, T> {
             for (topic, offset) in slot.unflushed.drain(..) {
                 ctx.processed(topic, id.partition, offset);
             }
+        }
+        Ok(())
+    }
+
+    /// Runs the wall-clock punctuations that are due in every task with
+    /// user processors.
+    fn punctuate_wall_clock(&mut self, ctx: &ConsumerCtx) -> Result<(), AppError> {
+        let now = crate::time::now_ms();
+        let mut out = KafkaCollector {
+            producer: &ctx.producer,
+            routing: &self.routing,
+            produced: &mut self.produced,
+        };
+        for (id, slot) in &mut self.tasks {
+            if !slot.task.has_processors() {
+                continue;
+            }
+            let _entered = slot.span.enter();
+            slot.task.set_wall_clock(now);
+            slot.task
+                .punctuate_wall_clock(&mut out)
+                .map_err(|source| AppError::Process { task: *id, source })?;
         }
         Ok(())
     }
@@ -358,6 +383,9 @@ impl<T: Topology> StreamThread<'_, T> {
             produced: &mut self.produced,
         };
         let _entered = slot.span.enter();
+        if slot.task.has_processors() {
+            slot.task.set_wall_clock(crate::time::now_ms());
+        }
         match slot.task.process(route.source, record, &mut out) {
             Ok(()) => {
                 if slot.task.has_cache() {
@@ -437,6 +465,7 @@ impl<T: Topology> StreamThread<'_, T> {
                 }
             }
             ctx.producer.context().check()?;
+            self.punctuate_wall_clock(ctx)?;
             if now >= next_commit {
                 self.flush_caches(ctx)?;
                 if ctx.commit(consumer, "commit.interval.ms")? != CommitOutcome::NotFlushed {

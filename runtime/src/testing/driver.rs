@@ -454,6 +454,7 @@ fn new_tasks<T: Topology>(
     config: &StreamsConfig,
     state_dir: Option<&std::path::Path>,
     application_id: &str,
+    wall_clock_ms: i64,
 ) -> BTreeMap<TaskId, Task<T>> {
     (0..topology.plan().subtopologies.len())
         .map(|sub| {
@@ -471,6 +472,9 @@ fn new_tasks<T: Topology>(
                     panic!("task {id}: cannot open its state stores: {e}");
                 }
             }
+            // Processors are initialised now, on the mock clock (their
+            // wall-clock punctuations count from here).
+            task.set_wall_clock(wall_clock_ms);
             (id, task)
         })
         .collect()
@@ -662,6 +666,9 @@ impl<T: Topology> State<T> {
                 sent: &mut sent,
                 printed: &mut self.printed,
             };
+            if task.has_processors() {
+                task.set_wall_clock(self.wall_clock_ms);
+            }
             // Kafka Streams' test driver commits after every record, which
             // flushes the record cache.
             let result = task
@@ -675,6 +682,47 @@ impl<T: Topology> State<T> {
                     "task {id} failed to process record {}-0@{offset}: {e}",
                     record.topic
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every task's due wall-clock punctuations (each followed by a
+    /// commit), then processes what they sent to topics the topology reads.
+    fn punctuate_wall_clock(
+        &mut self,
+        plan: &'static Plan,
+        application_id: &str,
+    ) -> Result<(), String> {
+        let now = self.wall_clock_ms;
+        let mut sent = Vec::new();
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let Some(task) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            if !task.has_processors() {
+                continue;
+            }
+            task.set_wall_clock(now);
+            let mut collector = Collector {
+                plan,
+                application_id,
+                sent: &mut sent,
+                printed: &mut self.printed,
+            };
+            let result = task
+                .punctuate_wall_clock(&mut collector)
+                .and_then(|()| task.flush_cache(&mut collector));
+            self.capture(&mut sent);
+            if let Err(e) = result {
+                return Err(format!("task {id} failed in a wall-clock punctuation: {e}"));
+            }
+        }
+        while let Some(record) = self.pending.next() {
+            if let Err(e) = self.process_one(plan, application_id, record) {
+                self.pending.clear();
+                return Err(e);
             }
         }
         Ok(())
@@ -778,7 +826,14 @@ impl<T: Topology> TopologyTestDriver<T> {
                 system_time_ms()
             ))
         });
-        let tasks = new_tasks(&topology, &config, state_dir.as_deref(), &application_id);
+        let wall_clock_ms = system_time_ms();
+        let tasks = new_tasks(
+            &topology,
+            &config,
+            state_dir.as_deref(),
+            &application_id,
+            wall_clock_ms,
+        );
         let changelog_topics = plan
             .stores
             .iter()
@@ -800,7 +855,7 @@ impl<T: Topology> TopologyTestDriver<T> {
                 produced: BTreeSet::new(),
                 pending: PartitionGroup::default(),
                 printed: Vec::new(),
-                wall_clock_ms: system_time_ms(),
+                wall_clock_ms,
                 changelogs: HashMap::new(),
                 changelog_topics,
             }),
@@ -828,6 +883,7 @@ impl<T: Topology> TopologyTestDriver<T> {
             &self.config,
             dir.as_deref(),
             &self.application_id,
+            state.wall_clock_ms,
         );
         for (position, store) in self.plan.stores.iter().enumerate() {
             let Some(changelog) = store.changelog else {
@@ -930,8 +986,11 @@ impl<T: Topology> TopologyTestDriver<T> {
     pub fn advance_wall_clock_time(&self, advance: Duration) {
         let mut state = self.state.borrow_mut();
         state.wall_clock_ms = state.wall_clock_ms.saturating_add(duration_ms(advance));
-        // Hook: run wall-clock punctuators due at `state.wall_clock_ms` here,
-        // then feed back what they send, as after a piped record.
+        // Wall-clock punctuations, then a commit (the cache flushes), then
+        // what they sent to topics the topology reads is processed.
+        if let Err(e) = state.punctuate_wall_clock(self.plan, &self.application_id) {
+            panic!("{e}");
+        }
     }
 
     /// The mock wall-clock time, ms since the epoch (system time at creation

@@ -13,6 +13,7 @@ import java.util.function.Supplier;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
@@ -22,6 +23,7 @@ import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.SlidingWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.state.Stores;
 
 /**
  * The reference topologies, by name. Each one has a twin of the same name in
@@ -354,6 +356,15 @@ public final class Topologies {
             .map((wk, v) -> KeyValue.pair(windowed(wk), v))
             .to("out"));
 
+        // -- the Processor API: a store, forwards, stream-time punctuation
+        define("processor_first_seen", b -> {
+            b.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.inMemoryKeyValueStore("seen"), Serdes.String(), Serdes.Long()));
+            in(b, "in")
+                .process(FirstSeen::new, "seen")
+                .to("out");
+        });
+
         // -- tables (a null value is a tombstone)
         define("table_filter", b -> b.<String, String>table("in")
             .filter((k, v) -> charCount(v) % 2 == 0)
@@ -440,5 +451,38 @@ public final class Topologies {
             .aggregate(() -> "", (k, v, agg) -> agg + "<" + orNull(v) + ">")
             .toStream()
             .to("out"));
+    }
+
+    /** Forwards each key's first record; every second of stream time, the total count. */
+    static final class FirstSeen implements org.apache.kafka.streams.processor.api.Processor<String, String, String, String> {
+        private org.apache.kafka.streams.processor.api.ProcessorContext<String, String> ctx;
+        private org.apache.kafka.streams.state.KeyValueStore<String, Long> seen;
+
+        @Override
+        public void init(final org.apache.kafka.streams.processor.api.ProcessorContext<String, String> context) {
+            ctx = context;
+            seen = context.getStateStore("seen");
+            context.schedule(java.time.Duration.ofMillis(1000), org.apache.kafka.streams.processor.PunctuationType.STREAM_TIME, ts -> {
+                long total = 0;
+                try (org.apache.kafka.streams.state.KeyValueIterator<String, Long> it = seen.all()) {
+                    while (it.hasNext()) {
+                        total += it.next().value;
+                    }
+                }
+                ctx.forward(new org.apache.kafka.streams.processor.api.Record<>("stream-time", String.valueOf(total), ts));
+            });
+        }
+
+        @Override
+        public void process(final org.apache.kafka.streams.processor.api.Record<String, String> record) {
+            if (record.key() == null) {
+                return;
+            }
+            final Long n = seen.get(record.key());
+            seen.put(record.key(), (n == null ? 0 : n) + 1);
+            if (n == null) {
+                ctx.forward(record);
+            }
+        }
     }
 }

@@ -1,0 +1,143 @@
+//! The Processor API through the TopologyTestDriver, in the style of Kafka
+//! Streams' `KStream.process` tests: a user processor with a state store,
+//! stream-time and wall-clock punctuations.
+
+use std::time::Duration;
+use weir::prelude::*;
+use weir::testing::TestRecord;
+use weir::ProcessError;
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+/// Forwards the first record of each key; counts every key's records in
+/// the `seen` store; every 100 ms of stream time and every 10 s of wall
+/// time forwards the total count.
+struct FirstSeen;
+
+impl Processor for FirstSeen {
+    type KeyIn = String;
+    type ValueIn = String;
+    type KeyOut = String;
+    type ValueOut = String;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) {
+        ctx.schedule(Duration::from_millis(100), PunctuationType::StreamTime);
+        ctx.schedule(Duration::from_secs(10), PunctuationType::WallClockTime);
+    }
+
+    fn process(
+        &mut self,
+        record: Record<'_, String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), ProcessError> {
+        let mut seen = ctx.key_value_store::<String, i64>("seen")?;
+        let n = seen.get(&record.key)?.unwrap_or(0);
+        seen.put(&record.key, &(n + 1))?;
+        if n == 0 {
+            ctx.forward(record.key, record.value);
+        }
+        Ok(())
+    }
+
+    fn punctuate(
+        &mut self,
+        punctuation: Punctuation,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), ProcessError> {
+        let seen = ctx.key_value_store::<String, i64>("seen")?;
+        let total: i64 = seen.all()?.iter().map(|(_, n)| n).sum();
+        let key = match punctuation.kind {
+            PunctuationType::StreamTime => "stream-time",
+            PunctuationType::WallClockTime => "wall-clock",
+        };
+        ctx.forward(key.to_string(), total.to_string());
+        Ok(())
+    }
+}
+
+#[weir::topology]
+fn first_seen() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store("seen");
+    builder
+        .stream::<String, String>("events")
+        .process(|| FirstSeen, "seen")
+        .to("firsts");
+    builder.build()
+}
+
+#[test]
+fn a_processor_forwards_uses_its_store_and_punctuates_on_stream_time() {
+    let driver = TopologyTestDriver::new(first_seen());
+    let events = driver.create_input_topic::<String, String>("events");
+    let out = driver.create_output_topic::<String, String>("firsts");
+    events.pipe_input_with_timestamp(s("a"), s("1"), 10);
+    // The first stream-time punctuation fires as soon as there is data.
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(s("a"), s("1"), 10),
+            TestRecord::with_timestamp(s("stream-time"), s("1"), 10),
+        ]
+    );
+    events.pipe_input_with_timestamp(s("a"), s("2"), 50);
+    events.pipe_input_with_timestamp(s("b"), s("3"), 60);
+    assert_eq!(out.read_key_values_to_list(), vec![(s("b"), s("3"))]);
+    // Stream time reaches 100: the next punctuation (aligned to 100).
+    events.pipe_input_with_timestamp(s("a"), s("4"), 130);
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![TestRecord::with_timestamp(s("stream-time"), s("4"), 130)]
+    );
+    // Stream time jumps past 200 and 300: one punctuation, the next at 400.
+    events.pipe_input_with_timestamp(s("c"), s("5"), 390);
+    assert_eq!(
+        out.read_key_values_to_list(),
+        vec![(s("c"), s("5")), (s("stream-time"), s("5"))]
+    );
+    events.pipe_input_with_timestamp(s("c"), s("6"), 399);
+    assert!(out.is_empty());
+    // The store is the task's, logged to its changelog.
+    let store = driver.get_key_value_store::<String, i64>("seen");
+    assert_eq!(store.get(&s("a")), Some(3));
+    assert_eq!(store.get(&s("c")), Some(2));
+    let changelog = driver.create_output_topic::<String, i64>("test-app-seen-changelog");
+    assert_eq!(changelog.queue_size(), 6);
+    let text = driver.describe().to_string();
+    assert!(
+        text.contains("Processor: KSTREAM-PROCESSOR-0000000001 (stores: [seen])"),
+        "{text}"
+    );
+}
+
+#[test]
+fn wall_clock_punctuations_fire_as_the_driver_clock_advances() {
+    let driver = TopologyTestDriver::new(first_seen());
+    let events = driver.create_input_topic::<String, String>("events");
+    let out = driver.create_output_topic::<String, String>("firsts");
+    events.pipe_input_with_timestamp(s("a"), s("1"), 10);
+    out.read_records_to_list();
+    driver.advance_wall_clock_time(Duration::from_secs(9));
+    assert!(out.is_empty());
+    driver.advance_wall_clock_time(Duration::from_secs(1));
+    let now = driver.wall_clock_time_ms();
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![TestRecord::with_timestamp(s("wall-clock"), s("1"), now)]
+    );
+    // A restart rebuilds the store from its changelog; the processor is new.
+    driver.restart();
+    assert_eq!(
+        driver
+            .get_key_value_store::<String, i64>("seen")
+            .get(&s("a")),
+        Some(1)
+    );
+    events.pipe_input_with_timestamp(s("a"), s("2"), 20);
+    assert_eq!(
+        out.read_key_values_to_list(),
+        vec![(s("stream-time"), s("2"))]
+    );
+}
