@@ -1462,6 +1462,7 @@ impl Emitter<'_> {
         let (j, store) = (st.index_in_sub, &st.name);
         let name = &self.graph.nodes[node].name;
         let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
+        let x = format_ident!("x{}", node);
         let agg_var = self.plan.types.node[node].1;
         let agg_ty = match self.plan.types.optional_inner(agg_var) {
             Some(i) => self.ty(i, &mut Generics::default()),
@@ -1541,6 +1542,13 @@ impl Emitter<'_> {
                 }
                 self.key_buf = key_buf;
                 self.changelog_buf = session;
+                // Once per retention period of stream time, expired
+                // sessions leave the store (Kafka Streams drops segments).
+                let retention = windows.retention_ms();
+                if self.#t >= self.#x.saturating_add(retention) {
+                    #p::drop_expired_sessions(&mut self.sstores, #j, #store, self.#t.saturating_sub(retention).saturating_add(1))?;
+                    self.#x = self.#t;
+                }
             } else {
                 self.dropped += 1;
             }
@@ -1760,6 +1768,12 @@ impl Emitter<'_> {
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
         let wtypes: Vec<_> = wnodes.iter().map(|&n| self.windows_type(n)).collect();
         let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        // Stream time of the last expired-session cleanup, per session node.
+        let xfields: Vec<_> = wnodes
+            .iter()
+            .filter(|&&n| self.is_session(n))
+            .map(|n| format_ident!("x{}", n))
+            .collect();
         // Window stores' retention comes from their windows, known at construction.
         let retention_arms: Vec<TokenStream> = self
             .plan
@@ -1956,6 +1970,7 @@ impl Emitter<'_> {
                 #proc_fields
                 #(#wfields: #wtypes,)*
                 #(#tfields: i64,)*
+                #(#xfields: i64,)*
                 #(#supfields: #p::Suppressed,)*
                 #(#buffields: #buftypes,)*
                 types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
@@ -1976,6 +1991,7 @@ impl Emitter<'_> {
                         #proc_clone
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
+                        #(#xfields: -1,)*
                         #(#supfields: self.#supfields,)*
                         #(#buffields: ::core::default::Default::default(),)*
                         types: #p::PhantomData,
@@ -2029,6 +2045,12 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let wnodes = window_nodes(graph, &s.nodes);
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
         let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        // Stream time of the last expired-session cleanup, per session node.
+        let xfields: Vec<_> = wnodes
+            .iter()
+            .filter(|&&n| e.is_session(n))
+            .map(|n| format_ident!("x{}", n))
+            .collect();
         let snodes = suppress_nodes(graph, &s.nodes);
         let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
         let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
@@ -2053,6 +2075,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 #proc_init
                 #(#wfields,)*
                 #(#tfields: -1,)*
+                #(#xfields: -1,)*
                 #(#supfields,)*
                 #(#buffields: ::core::default::Default::default(),)*
                 types: #p::PhantomData,

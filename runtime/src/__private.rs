@@ -203,7 +203,8 @@ pub use crate::processor::{
     PunctuationType, Record, Schedules,
 };
 pub use crate::session::{
-    entry_context, find_sessions, session_key, session_put, write_flushed_session, SessionWindows,
+    drop_expired_sessions, entry_context, find_sessions, session_key, session_put,
+    write_flushed_session, SessionWindows,
 };
 pub use crate::sliding::{SlidingStep, SlidingWindows};
 pub use crate::store::cache::RecordCache;

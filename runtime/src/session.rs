@@ -300,3 +300,53 @@ mod tests {
         );
     }
 }
+
+/// Deletes the sessions of session store `index` that ended before
+/// `live_from` (Kafka Streams drops them with their time segments; these
+/// backends have none, so the generated code calls this once per retention
+/// period of stream time). Not logged: the changelog's own time-based
+/// deletion drops them there. Returns how many were deleted.
+pub fn drop_expired_sessions(
+    stores: &mut [KvStore],
+    index: usize,
+    name: &'static str,
+    live_from: i64,
+) -> Result<u64, ProcessError> {
+    let store = stores
+        .get_mut(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let expired: Vec<(Vec<u8>, Option<Vec<u8>>)> = store
+        .all()
+        .map_err(|e| store_error(name, e))?
+        .into_iter()
+        .filter(|(k, _)| split_session_key(k).is_some_and(|(_, w)| w.end < live_from))
+        .map(|(k, _)| (k, None))
+        .collect();
+    let n = expired.len() as u64;
+    if n > 0 {
+        store
+            .write_batch(&expired)
+            .map_err(|e| store_error(name, e))?;
+        tracing::debug!(store = name, sessions = n, "dropped expired sessions");
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+    use crate::store::{Backend, TaskDirectory};
+
+    #[test]
+    fn expired_sessions_are_deleted() {
+        let mut stores =
+            vec![KvStore::open("s", Backend::InMemory, &TaskDirectory("unused".into())).unwrap()];
+        let mut key = Vec::new();
+        for (start, end) in [(0, 10), (5, 30), (40, 50)] {
+            session_key(b"a", Window { start, end }, &mut key);
+            stores[0].put(&key, b"v").unwrap();
+        }
+        assert_eq!(drop_expired_sessions(&mut stores, 0, "s", 30).unwrap(), 1);
+        assert_eq!(stores[0].all().unwrap().len(), 2);
+    }
+}
