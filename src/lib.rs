@@ -55,7 +55,10 @@ impl StreamsBuilder {
 /// What a topology module usually needs.
 pub mod prelude {
     pub use crate::cli::AppArgs;
-    pub use crate::processor::{Processor, ProcessorContext, Punctuation, PunctuationType, Record};
+    pub use crate::processor::{
+        FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,
+        Punctuation, PunctuationType, Record,
+    };
     pub use crate::suppress::{
         max_records, unbounded, until_time_limit, until_window_closes, BufferConfig, Suppressed,
     };

@@ -646,6 +646,48 @@ fn processor_first_seen_topology() -> impl Topology {
     builder.build()
 }
 
+/// Per key, the running total of the values' lengths (the twin of
+/// `Topologies.RunningTotal`).
+struct RunningTotal;
+
+impl weir::processor::FixedKeyProcessor for RunningTotal {
+    type Key = Option<String>;
+    type ValueIn = Option<String>;
+    type ValueOut = Option<String>;
+
+    fn process(
+        &mut self,
+        record: weir::processor::FixedKeyRecord<Option<String>, Option<String>>,
+        ctx: &mut weir::processor::FixedKeyProcessorContext<'_, Option<String>, Option<String>>,
+    ) -> Result<(), weir::ProcessError> {
+        let (Some(key), Some(_)) = (record.key().clone(), record.value()) else {
+            return Ok(());
+        };
+        let mut totals = ctx.key_value_store::<String, i64>("totals")?;
+        let total = totals.get(&key)?.unwrap_or(0) + char_count(record.value()) as i64;
+        totals.put(&key, &total)?;
+        ctx.forward(record.with_value(Some(format!("{key}={total}"))));
+        Ok(())
+    }
+}
+
+#[weir::topology]
+fn processor_values_totals_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store("totals", in_memory());
+    let totals = builder
+        .stream::<Option<String>, Option<String>>("in")
+        .process_values(|| RunningTotal, "totals");
+    totals.to("out");
+    totals
+        .group_by_key()
+        .count()
+        .to_stream()
+        .map_values(|n| Some(n.to_string()))
+        .to("counts");
+    builder.build()
+}
+
 #[weir::topology]
 fn windowed_aggregate_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
@@ -855,6 +897,7 @@ fn run_weir(name: &str, inputs: &[InRecord], cache: usize) -> Result<SideRun, St
         "windowed_reduce" => drive(windowed_reduce_topology(), inputs, cache),
         "sliding_count" => drive(sliding_count_topology(), inputs, cache),
         "processor_first_seen" => drive(processor_first_seen_topology(), inputs, cache),
+        "processor_values_totals" => drive(processor_values_totals_topology(), inputs, cache),
         "session_count" => drive(session_count_topology(), inputs, cache),
         "session_reduce" => drive(session_reduce_topology(), inputs, cache),
         "session_aggregate" => drive(session_aggregate_topology(), inputs, cache),
@@ -1154,6 +1197,13 @@ const SPECS: &[Spec] = &[
         feature: "process(Processor) with a store and a stream-time punctuation",
         inputs: &["in"],
         outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "processor_values_totals",
+        feature: "processValues(FixedKeyProcessor) with a store, then groupByKey().count() (no repartition)",
+        inputs: &["in"],
+        outputs: &["out", "counts"],
         gen: GEN,
     },
     Spec {

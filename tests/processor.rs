@@ -141,3 +141,63 @@ fn wall_clock_punctuations_fire_as_the_driver_clock_advances() {
         vec![(s("stream-time"), s("2"))]
     );
 }
+
+/// Keeps each key; replaces the value with the key's running total of
+/// value lengths.
+struct RunningTotal;
+
+impl FixedKeyProcessor for RunningTotal {
+    type Key = String;
+    type ValueIn = String;
+    type ValueOut = i64;
+
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<String, String>,
+        ctx: &mut FixedKeyProcessorContext<'_, String, i64>,
+    ) -> Result<(), ProcessError> {
+        let mut totals = ctx.key_value_store::<String, i64>("totals")?;
+        let total = totals.get(record.key())?.unwrap_or(0) + record.value().len() as i64;
+        totals.put(record.key(), &total)?;
+        ctx.forward(record.with_value(total));
+        Ok(())
+    }
+}
+
+#[weir::topology]
+fn running_totals() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store("totals", in_memory());
+    builder
+        .stream::<String, String>("events")
+        .process_values(|| RunningTotal, "totals")
+        .group_by_key()
+        .reduce(|a, b| a.max(b))
+        .to_stream()
+        .to("max-totals");
+    builder.build()
+}
+
+#[test]
+fn process_values_keeps_keys_so_grouping_needs_no_repartition() {
+    let driver = TopologyTestDriver::new(running_totals());
+    let events = driver.create_input_topic::<String, String>("events");
+    events.pipe_input_with_timestamp(s("a"), s("xx"), 1);
+    events.pipe_input_with_timestamp(s("b"), s("y"), 2);
+    events.pipe_input_with_timestamp(s("a"), s("zzz"), 3);
+    let out = driver.create_output_topic::<String, i64>("max-totals");
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(s("a"), 2, 1),
+            TestRecord::with_timestamp(s("b"), 1, 2),
+            TestRecord::with_timestamp(s("a"), 5, 3),
+        ]
+    );
+    let text = driver.describe().to_string();
+    assert!(!text.contains("repartition"), "{text}");
+    assert!(
+        text.contains("Processor: KSTREAM-PROCESSVALUES-0000000001 (stores: [totals])"),
+        "{text}"
+    );
+}

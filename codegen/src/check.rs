@@ -91,6 +91,11 @@ pub fn kind_name(kind: &NodeKind) -> &'static str {
         NodeKind::TableFilter { negate: false, .. } => "filter",
         NodeKind::TableFilter { negate: true, .. } => "filter_not",
         NodeKind::TableMapValues { .. } => "map_values",
-        NodeKind::Process { .. } => "process",
+        NodeKind::Process {
+            fixed_key: false, ..
+        } => "process",
+        NodeKind::Process {
+            fixed_key: true, ..
+        } => "process_values",
     }
 }

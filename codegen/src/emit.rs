@@ -300,11 +300,15 @@ impl Emitter<'_> {
                 NodeKind::MapValues { with_key: true, .. } => {
                     Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov))
                 }
-                NodeKind::Process { .. } => {
+                NodeKind::Process { fixed_key, .. } => {
                     // The processor's type is a parameter of its own, tied
                     // to the record types by its associated types.
                     g.iters.push(id);
-                    g.bounds.push(quote_spanned!(span=> #i: #p::Processor<KeyIn = #ik, ValueIn = #iv, KeyOut = #ok, ValueOut = #ov>));
+                    if *fixed_key {
+                        g.bounds.push(quote_spanned!(span=> #i: #p::FixedKeyProcessor<Key = #ik, ValueIn = #iv, ValueOut = #ov>));
+                    } else {
+                        g.bounds.push(quote_spanned!(span=> #i: #p::Processor<KeyIn = #ik, ValueIn = #iv, KeyOut = #ok, ValueOut = #ov>));
+                    }
                     // Forwarded records wait in a buffer of the task's.
                     g.bounds
                         .push(quote_spanned!(span=> #ok: ::core::marker::Send + 'static));
@@ -752,9 +756,14 @@ impl Emitter<'_> {
                 let kids = self.children(node);
                 quote! { let k = (self.#f)(&k, &v); #kids }
             }
-            NodeKind::Process { .. } => {
+            NodeKind::Process { fixed_key, .. } => {
                 let kids = self.children(node);
                 let (pr, fw, sch) = processor_fields(node);
+                let call = if *fixed_key {
+                    quote!(#p::FixedKeyProcessor::process(processor, #p::FixedKeyRecord::new(k, v, ctx.timestamp), &mut #p::FixedKeyProcessorContext::wrap(pctx))?;)
+                } else {
+                    quote!(#p::Processor::process(processor, #p::Record { key: k, value: v, timestamp: ctx.timestamp, headers: ctx.headers }, &mut pctx)?;)
+                };
                 let connected = format_ident!("__WEIR_CONNECTED_{}", node);
                 let ensure = format_ident!("ensure_processor{}", node);
                 quote! {
@@ -762,7 +771,7 @@ impl Emitter<'_> {
                     let mut forwarded = ::core::mem::take(&mut self.#fw);
                     if let ::core::option::Option::Some(processor) = self.#pr.as_mut() {
                         let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, #p::Current::from(ctx), self.stream_ms, self.wall_ms);
-                        #p::Processor::process(processor, #p::Record { key: k, value: v, timestamp: ctx.timestamp, headers: ctx.headers }, &mut pctx)?;
+                        #call
                     }
                     #p::send_changes(&mut self.changes, ctx, out)?;
                     for (k, v, ts) in forwarded.drain(..) {
@@ -1383,6 +1392,24 @@ impl Emitter<'_> {
         let ensure = format_ident!("ensure_processor{}", node);
         let punctuate = format_ident!("punctuate_processor{}", node);
         let kids = self.children(node);
+        let fixed_key = matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::Process {
+                fixed_key: true,
+                ..
+            }
+        );
+        let (init, punctuate_call) = if fixed_key {
+            (
+                quote!(#p::FixedKeyProcessor::init(&mut processor, &mut #p::FixedKeyProcessorContext::wrap(pctx));),
+                quote!(#p::FixedKeyProcessor::punctuate(processor, punctuation, &mut #p::FixedKeyProcessorContext::wrap(pctx))?;),
+            )
+        } else {
+            (
+                quote!(#p::Processor::init(&mut processor, &mut pctx);),
+                quote!(#p::Processor::punctuate(processor, punctuation, &mut pctx)?;),
+            )
+        };
         quote! {
             fn #ensure(&mut self) {
                 if self.#pr.is_none() {
@@ -1391,7 +1418,7 @@ impl Emitter<'_> {
                     {
                         let current = #p::Current { timestamp: self.stream_ms, topic: "", partition: -1, offset: -1 };
                         let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, current, self.stream_ms, self.wall_ms);
-                        #p::Processor::init(&mut processor, &mut pctx);
+                        #init
                     }
                     self.#pr = ::core::option::Option::Some(processor);
                 }
@@ -1403,7 +1430,7 @@ impl Emitter<'_> {
                     if let ::core::option::Option::Some(processor) = self.#pr.as_mut() {
                         let current = #p::Current { timestamp: now, topic: "", partition: -1, offset: -1 };
                         let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, current, self.stream_ms, self.wall_ms);
-                        #p::Processor::punctuate(processor, punctuation, &mut pctx)?;
+                        #punctuate_call
                     }
                     // Kafka Streams' punctuation context: no topic, partition
                     // or offset, no headers, the punctuation's time.

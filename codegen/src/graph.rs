@@ -133,6 +133,8 @@ pub enum NodeKind {
         factory: Expr,
         /// The key-value stores it is connected to.
         stores: Vec<LitStr>,
+        /// `process_values`: a `FixedKeyProcessor`, the key is kept.
+        fixed_key: bool,
     },
     /// The table side of `builder.table(..)` / `to_table()`: drops records
     /// with a null key, passes the rest (a null value is a tombstone).
@@ -640,7 +642,7 @@ impl<'e> Builder<'e> {
                 }
                 Some(Value::Builder)
             }
-            (Op::Process, Value::Stream(input)) => {
+            (Op::Process | Op::ProcessValues, Value::Stream(input)) => {
                 let mut stores = Vec::new();
                 for arg in &positional[1..] {
                     match string_lit(arg) {
@@ -672,6 +674,7 @@ impl<'e> Builder<'e> {
                     NodeKind::Process {
                         factory: positional[0].clone(),
                         stores,
+                        fixed_key: spec.op == Op::ProcessValues,
                     },
                     name,
                     span,
@@ -1397,7 +1400,9 @@ impl<'e> Builder<'e> {
             NodeKind::Map { .. }
             | NodeKind::FlatMap { .. }
             | NodeKind::SelectKey { .. }
-            | NodeKind::Process { .. } => true,
+            | NodeKind::Process {
+                fixed_key: false, ..
+            } => true,
             NodeKind::TableSource { .. } => false,
             NodeKind::Source { .. } | NodeKind::Repartition { .. } | NodeKind::Aggregate { .. } => {
                 false

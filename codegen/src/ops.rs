@@ -113,6 +113,8 @@ pub enum Op {
     Process,
     /// `builder.add_state_store("name")`: a key-value store for processors
     AddStateStore,
+    /// `process_values(factory, "store"..)`: a user `FixedKeyProcessor`
+    ProcessValues,
 }
 
 /// What the compiler knows about an operator.
@@ -180,6 +182,16 @@ pub const OPS: &[OpSpec] = &[
         options: NAMED,
         prefix: "KSTREAM-PROCESSOR-",
         usage: "process(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::Processor`",
+    },
+    OpSpec {
+        name: "process_values",
+        op: Op::ProcessValues,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 16),
+        options: NAMED,
+        prefix: "KSTREAM-PROCESSVALUES-",
+        usage: "process_values(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::FixedKeyProcessor`",
     },
     OpSpec {
         name: "add_state_store",

@@ -272,9 +272,14 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 }
                 None => (k, t.fresh(None)),
             },
-            NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::Process { .. } => {
-                (t.fresh(None), t.fresh(None))
-            }
+            NodeKind::Map { .. }
+            | NodeKind::FlatMap { .. }
+            | NodeKind::Process {
+                fixed_key: false, ..
+            } => (t.fresh(None), t.fresh(None)),
+            NodeKind::Process {
+                fixed_key: true, ..
+            } => (k, t.fresh(None)),
             NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
             NodeKind::SelectKey { .. } => (t.fresh(None), v),
             // Session windows: merged sessions are deleted, so the result

@@ -199,8 +199,8 @@ pub use crate::cached::{
 };
 pub use crate::config::DEFAULT_CACHE_MAX_BYTES;
 pub use crate::processor::{
-    send_changes, Change, ConnectedStore, Current, Forwarded, Processor, ProcessorContext,
-    PunctuationType, Record, Schedules,
+    send_changes, Change, ConnectedStore, Current, FixedKeyProcessor, FixedKeyProcessorContext,
+    FixedKeyRecord, Forwarded, Processor, ProcessorContext, PunctuationType, Record, Schedules,
 };
 pub use crate::session::{
     drop_expired_sessions, entry_context, find_sessions, session_key, session_put,

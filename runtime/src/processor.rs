@@ -451,3 +451,155 @@ mod tests {
         assert!(s.next_due(PunctuationType::WallClockTime, 1_150).is_none());
     }
 }
+
+/// A record given to a [`FixedKeyProcessor`]: its key cannot be changed,
+/// only its value and timestamp (Kafka Streams' `FixedKeyRecord`). A
+/// processor forwards it (or a copy it kept) with
+/// [`FixedKeyProcessorContext::forward`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedKeyRecord<K, V> {
+    key: K,
+    value: V,
+    timestamp: i64,
+}
+
+impl<K, V> FixedKeyRecord<K, V> {
+    /// The key.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// The value.
+    pub fn value(&self) -> &V {
+        &self.value
+    }
+
+    /// The timestamp.
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// The same key and timestamp with another value.
+    pub fn with_value<V2>(self, value: V2) -> FixedKeyRecord<K, V2> {
+        FixedKeyRecord {
+            key: self.key,
+            value,
+            timestamp: self.timestamp,
+        }
+    }
+
+    /// The same key and value with another timestamp.
+    pub fn with_timestamp(self, timestamp: i64) -> Self {
+        FixedKeyRecord { timestamp, ..self }
+    }
+
+    /// The value, taken.
+    pub fn into_value(self) -> V {
+        self.value
+    }
+
+    /// A record (generated code makes these from the input record).
+    #[doc(hidden)]
+    pub fn new(key: K, value: V, timestamp: i64) -> Self {
+        FixedKeyRecord {
+            key,
+            value,
+            timestamp,
+        }
+    }
+}
+
+/// A processor that keeps each record's key (Kafka Streams'
+/// `FixedKeyProcessor`, run by `process_values`): a key-preserving step,
+/// so an aggregation after it needs no repartition.
+pub trait FixedKeyProcessor: Send + 'static {
+    /// The key type (in and out).
+    type Key;
+    /// Input value type.
+    type ValueIn;
+    /// Output value type.
+    type ValueOut;
+
+    /// Called once per task before anything else.
+    fn init(&mut self, ctx: &mut FixedKeyProcessorContext<'_, Self::Key, Self::ValueOut>) {
+        let _ = ctx;
+    }
+
+    /// Processes one record.
+    fn process(
+        &mut self,
+        record: FixedKeyRecord<Self::Key, Self::ValueIn>,
+        ctx: &mut FixedKeyProcessorContext<'_, Self::Key, Self::ValueOut>,
+    ) -> Result<(), ProcessError>;
+
+    /// A scheduled punctuation fires.
+    fn punctuate(
+        &mut self,
+        punctuation: Punctuation,
+        ctx: &mut FixedKeyProcessorContext<'_, Self::Key, Self::ValueOut>,
+    ) -> Result<(), ProcessError> {
+        let _ = (punctuation, ctx);
+        Ok(())
+    }
+}
+
+/// What a [`FixedKeyProcessor`] can do: [`ProcessorContext`]'s stores,
+/// schedules and record metadata, but it forwards only [`FixedKeyRecord`]s.
+pub struct FixedKeyProcessorContext<'a, K, VO>(pub(crate) ProcessorContext<'a, K, VO>);
+
+impl<'a, K, VO> FixedKeyProcessorContext<'a, K, VO> {
+    /// A context (generated code makes these).
+    #[doc(hidden)]
+    pub fn wrap(inner: ProcessorContext<'a, K, VO>) -> Self {
+        FixedKeyProcessorContext(inner)
+    }
+
+    /// Forwards a record downstream, with its own timestamp.
+    pub fn forward(&mut self, record: FixedKeyRecord<K, VO>) {
+        self.0
+            .forward_with_timestamp(record.key, record.value, record.timestamp);
+    }
+
+    /// Schedules a punctuation (see [`ProcessorContext::schedule`]).
+    pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> usize {
+        self.0.schedule(interval, kind)
+    }
+
+    /// A connected key-value store (see [`ProcessorContext::key_value_store`]).
+    pub fn key_value_store<SK: Serde, SV: Serde>(
+        &mut self,
+        name: &str,
+    ) -> Result<KeyValueStoreRef<'_, SK, SV>, ProcessError> {
+        self.0.key_value_store(name)
+    }
+
+    /// The current record's timestamp (the punctuation's time in a punctuation).
+    pub fn timestamp(&self) -> i64 {
+        self.0.timestamp()
+    }
+
+    /// The current record's topic ("" in a punctuation).
+    pub fn topic(&self) -> &str {
+        self.0.topic()
+    }
+
+    /// The current record's partition (-1 in a punctuation).
+    pub fn partition(&self) -> i32 {
+        self.0.partition()
+    }
+
+    /// The current record's offset (-1 in a punctuation).
+    pub fn offset(&self) -> i64 {
+        self.0.offset()
+    }
+
+    /// The task's stream time.
+    pub fn current_stream_time_ms(&self) -> i64 {
+        self.0.current_stream_time_ms()
+    }
+
+    /// The wall-clock time.
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.0.current_system_time_ms()
+    }
+}

@@ -365,6 +365,16 @@ public final class Topologies {
                 .to("out");
         });
 
+        define("processor_values_totals", b -> {
+            b.addStateStore(Stores.keyValueStoreBuilder(
+                Stores.inMemoryKeyValueStore("totals"), Serdes.String(), Serdes.Long()));
+            final KStream<String, String> totals = in(b, "in").processValues(RunningTotal::new, "totals");
+            totals.to("out");
+            totals.groupByKey().count().toStream()
+                .mapValues(v -> v == null ? null : String.valueOf(v))
+                .to("counts");
+        });
+
         // -- tables (a null value is a tombstone)
         define("table_filter", b -> b.<String, String>table("in")
             .filter((k, v) -> charCount(v) % 2 == 0)
@@ -483,6 +493,29 @@ public final class Topologies {
             if (n == null) {
                 ctx.forward(record);
             }
+        }
+    }
+
+    /** Per key, the running total of the values' lengths: "key=total". */
+    static final class RunningTotal implements org.apache.kafka.streams.processor.api.FixedKeyProcessor<String, String, String> {
+        private org.apache.kafka.streams.processor.api.FixedKeyProcessorContext<String, String> ctx;
+        private org.apache.kafka.streams.state.KeyValueStore<String, Long> totals;
+
+        @Override
+        public void init(final org.apache.kafka.streams.processor.api.FixedKeyProcessorContext<String, String> context) {
+            ctx = context;
+            totals = context.getStateStore("totals");
+        }
+
+        @Override
+        public void process(final org.apache.kafka.streams.processor.api.FixedKeyRecord<String, String> record) {
+            if (record.key() == null || record.value() == null) {
+                return;
+            }
+            final Long before = totals.get(record.key());
+            final long total = (before == null ? 0 : before) + charCount(record.value());
+            totals.put(record.key(), total);
+            ctx.forward(record.withValue(record.key() + "=" + total));
         }
     }
 }
