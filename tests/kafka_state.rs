@@ -603,3 +603,145 @@ fn the_record_cache_emits_and_logs_the_latest_count_per_key_per_commit() {
     let out = read_all(kafka, "kstate-cache-counts", distinct + seen.len() as u64);
     assert_eq!(last_values(&out), totals);
 }
+
+/// Forwards each key's first record; every 200 ms of wall-clock time, the
+/// total number of records seen (key `#total`).
+struct FirstSeen;
+
+impl Processor for FirstSeen {
+    type KeyIn = String;
+    type ValueIn = String;
+    type KeyOut = String;
+    type ValueOut = String;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) {
+        ctx.schedule(Duration::from_millis(200), PunctuationType::WallClockTime);
+    }
+
+    fn process(
+        &mut self,
+        record: Record<'_, String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), weir::ProcessError> {
+        let mut seen = ctx.key_value_store::<String, i64>("seen")?;
+        let n = seen.get(&record.key)?;
+        seen.put(&record.key, &(n.unwrap_or(0) + 1))?;
+        if n.is_none() {
+            ctx.forward(record.key, record.value);
+        }
+        Ok(())
+    }
+
+    fn punctuate(
+        &mut self,
+        _punctuation: Punctuation,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), weir::ProcessError> {
+        let total: i64 = ctx
+            .key_value_store::<String, i64>("seen")?
+            .all()?
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        ctx.forward("#total".into(), total.to_string());
+        Ok(())
+    }
+}
+
+#[weir::topology]
+fn first_seen() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store("seen");
+    builder
+        .stream::<String, String>("kstate-proc-in")
+        .process(|| FirstSeen, "seen")
+        .to("kstate-proc-out");
+    builder.build()
+}
+
+/// Every (partition, key, value) of `topic` so far, waiting until `done`
+/// holds.
+fn read_strings(
+    kafka: &LocalKafka,
+    topic: &str,
+    group: &str,
+    done: impl Fn(&[(i32, String, String)]) -> bool,
+) -> Vec<(i32, String, String)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(&out) {
+        assert!(Instant::now() < deadline, "only {out:?} in `{topic}`");
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            out.push((
+                m.partition(),
+                String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
+                String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_processor_keeps_its_store_across_restarts_and_punctuates_on_wall_clock_time() {
+    let kafka = kafka();
+    let app = "kstate-proc-app";
+    let state = StateDir::new("proc");
+    kafka.create_topic("kstate-proc-in", 1).unwrap();
+    kafka.create_topic("kstate-proc-out", 2).unwrap();
+    let produce_keys = |keys: &[&str]| {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.bootstrap_servers())
+            .create()
+            .unwrap();
+        for (i, key) in keys.iter().enumerate() {
+            let value = i.to_string();
+            let record = BaseRecord::<str, str>::to("kstate-proc-in")
+                .key(*key)
+                .payload(value.as_str())
+                .timestamp(an_hour_ago_ms(1) + i as i64);
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let firsts = |out: &[(i32, String, String)]| -> Vec<String> {
+        let mut keys: Vec<String> = out
+            .iter()
+            .filter(|(_, k, _)| k != "#total")
+            .map(|(_, k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    };
+    // One input partition: one task, one store, one running total.
+    let saw_total = |out: &[(i32, String, String)], n: i64| {
+        out.iter()
+            .any(|(_, k, v)| k == "#total" && v.parse::<i64>() == Ok(n))
+    };
+
+    produce_keys(&["a", "b", "a", "c", "b", "a"]);
+    let summary = run(first_seen(), config(kafka, app, &state.0));
+    assert_eq!(summary.processed, 6);
+    let out = read_strings(kafka, "kstate-proc-out", "reader-proc-1", |o| {
+        firsts(o).len() >= 3 && saw_total(o, 6)
+    });
+    assert_eq!(firsts(&out), ["a", "b", "c"]);
+
+    // The store comes back (checkpoint or changelog): keys seen before are
+    // not forwarded again, and the totals count on.
+    produce_keys(&["c", "d"]);
+    run(first_seen(), config(kafka, app, &state.0));
+    let out = read_strings(kafka, "kstate-proc-out", "reader-proc-2", |o| {
+        firsts(o).len() >= 4 && saw_total(o, 8)
+    });
+    assert_eq!(firsts(&out), ["a", "b", "c", "d"]);
+}
