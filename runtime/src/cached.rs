@@ -15,7 +15,7 @@
 use crate::error::ProcessError;
 use crate::record::RecordContext;
 use crate::serde::Serde;
-use crate::store::cache::{CacheEntry, EntryContext, RecordCache};
+use crate::store::cache::{CacheEntry, RecordCache};
 use crate::store::{KeyValueStore, KvStore, WinStore, WindowStore};
 
 pub use crate::store::cache::DirtyEntry;
@@ -119,7 +119,7 @@ pub fn cached_put(
         bytes.extend_from_slice(v);
         bytes
     });
-    let mut context = EntryContext::from(ctx);
+    let mut context = cache.context_of(ctx);
     if !cache.is_enabled() {
         // `statestore.cache.max.bytes=0`: Kafka Streams strips the caching
         // layer and forwards at once, with the new aggregate's timestamp

@@ -11,7 +11,7 @@
 use crate::cached::DirtyEntry;
 use crate::error::ProcessError;
 use crate::record::RecordContext;
-use crate::store::cache::{CacheEntry, EntryContext, RecordCache};
+use crate::store::cache::{CacheEntry, RecordCache};
 use crate::store::{KeyValueStore, KvStore};
 use crate::time::Window;
 use std::time::Duration;
@@ -180,7 +180,7 @@ pub fn session_put(
     value: Option<&[u8]>,
     ctx: &RecordContext<'_>,
 ) -> Vec<DirtyEntry> {
-    let mut context = EntryContext::from(ctx);
+    let mut context = cache.context_of(ctx);
     let value = value.map(<[u8]>::to_vec);
     if !cache.is_enabled() {
         // Without the caching layer Kafka Streams forwards a new record
@@ -246,6 +246,7 @@ pub fn entry_context(entry: &DirtyEntry, timestamp: i64) -> RecordContext<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::cache::EntryContext;
     use crate::store::{Backend, TaskDirectory};
 
     #[test]

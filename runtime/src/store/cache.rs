@@ -107,8 +107,9 @@ pub struct EntryContext {
     /// Record headers.
     pub headers: Headers,
     /// Source topic; `None` when there is none (a punctuation, a clean
-    /// entry read from the store).
-    pub topic: Option<String>,
+    /// entry read from the store). Shared: a cache hands out one copy per
+    /// topic (see [`RecordCache::context_of`]).
+    pub topic: Option<std::sync::Arc<str>>,
     /// Source partition (`-1` when unknown).
     pub partition: i32,
     /// Offset in the source partition (`-1` when unknown).
@@ -147,7 +148,7 @@ impl From<&RecordContext<'_>> for EntryContext {
         EntryContext {
             timestamp: context.timestamp,
             headers: context.headers.clone(),
-            topic: Some(context.topic.to_owned()),
+            topic: Some(context.topic.into()),
             partition: context.partition,
             offset: context.offset,
         }
@@ -269,7 +270,10 @@ impl CacheMetrics {
 pub struct RecordCache {
     max_bytes: usize,
     size_bytes: usize,
-    namespaces: HashMap<String, NamedCache>,
+    namespaces: Namespaces,
+    /// The topic of the last [`RecordCache::context_of`], shared by the
+    /// entries written from it (records of a task come from a few topics).
+    last_topic: Option<std::sync::Arc<str>>,
     /// Counters not attributable to a live namespace: lookups in unknown
     /// namespaces and the counters of closed ones.
     retired: CacheMetrics,
@@ -289,6 +293,27 @@ impl RecordCache {
     /// The byte budget.
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
+    }
+
+    /// The context to cache a write made while processing `ctx` with: as
+    /// `EntryContext::from`, but the topic name is shared with the previous
+    /// write's when it is the same (no allocation per write).
+    pub fn context_of(&mut self, ctx: &RecordContext<'_>) -> EntryContext {
+        let topic = match &self.last_topic {
+            Some(t) if **t == *ctx.topic => std::sync::Arc::clone(t),
+            _ => {
+                let t: std::sync::Arc<str> = ctx.topic.into();
+                self.last_topic = Some(std::sync::Arc::clone(&t));
+                t
+            }
+        };
+        EntryContext {
+            timestamp: ctx.timestamp,
+            headers: ctx.headers.clone(),
+            topic: Some(topic),
+            partition: ctx.partition,
+            offset: ctx.offset,
+        }
     }
 
     /// Changes the byte budget (Kafka Streams' `ThreadCache.resize`, when
@@ -543,6 +568,69 @@ impl RecordCache {
     }
 }
 
+/// The namespaces of a cache: a task has one to a few cached stores, so a
+/// short list searched by name beats hashing the name on every access.
+#[derive(Debug, Default)]
+struct Namespaces(Vec<(String, NamedCache)>);
+
+impl Namespaces {
+    fn get(&self, ns: &str) -> Option<&NamedCache> {
+        self.0.iter().find(|(n, _)| n == ns).map(|(_, c)| c)
+    }
+    fn get_mut(&mut self, ns: &str) -> Option<&mut NamedCache> {
+        self.0.iter_mut().find(|(n, _)| n == ns).map(|(_, c)| c)
+    }
+    fn contains_key(&self, ns: &str) -> bool {
+        self.get(ns).is_some()
+    }
+    fn insert(&mut self, ns: String, cache: NamedCache) {
+        self.0.push((ns, cache));
+    }
+    fn remove(&mut self, ns: &str) -> Option<NamedCache> {
+        let i = self.0.iter().position(|(n, _)| n == ns)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn values(&self) -> impl Iterator<Item = &NamedCache> {
+        self.0.iter().map(|(_, c)| c)
+    }
+}
+
+/// A fast, non-cryptographic hasher for cache keys (FxHash's word step and
+/// SplitMix64's finaliser; the keys are the application's own, not an
+/// attacker's).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // A final mix (SplitMix64's): multiplication only carries bits
+        // upwards, and the hash table indexes buckets by the low bits.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+type KeyIndex = HashMap<Vec<u8>, usize, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// "No slot" in the intrusive lists.
 const NIL: usize = usize::MAX;
 
@@ -612,7 +700,7 @@ struct Slot {
 #[derive(Debug, Default)]
 struct NamedCache {
     /// Key → slot.
-    index: HashMap<Vec<u8>, usize>,
+    index: KeyIndex,
     /// The same in key order, once [`RecordCache::keep_ordered`] asked.
     ordered: Option<BTreeMap<Vec<u8>, usize>>,
     slots: Vec<Slot>,
@@ -821,7 +909,7 @@ mod tests {
         EntryContext {
             timestamp: 1000 + offset,
             headers: Headers::new(),
-            topic: Some("input".to_owned()),
+            topic: Some("input".into()),
             partition: 0,
             offset,
         }
@@ -870,7 +958,7 @@ mod tests {
         );
         // Java counts UTF-16 units: "é" is 2 bytes in UTF-8, 1 char in Java.
         let mut entry = CacheEntry::tombstone(EntryContext::none());
-        entry.context.topic = Some("é".to_owned());
+        entry.context.topic = Some("é".into());
         assert_eq!(entry_size_bytes(b"", &entry), 1 + 45);
     }
 
