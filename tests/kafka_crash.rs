@@ -61,13 +61,28 @@ fn child_app() {
     eprintln!("child: {summary:?}");
 }
 
-fn spawn_child(config: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_app", "--nocapture"])
-        .env("WEIR_CRASH_CHILD", config)
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("the test binary runs as the application")
+/// The child application; killed if the test ends (or fails) first, so a
+/// failed run leaves no process retrying a stopped broker.
+struct ChildApp(Child);
+
+impl Drop for ChildApp {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn_child(config: &str) -> ChildApp {
+    ChildApp(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "child_app", "--nocapture"])
+            .env("WEIR_CRASH_CHILD", config)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("the test binary runs as the application"),
+    )
 }
 
 fn produce(bootstrap: &str, records: &[(String, i64)]) {
@@ -174,15 +189,15 @@ fn a_killed_application_restores_its_windows_and_counts_exactly() {
     );
     assert_eq!(last_per_key(&seen), expected(&first));
     std::thread::sleep(Duration::from_secs(2)); // several commit intervals: offsets committed
-    child.kill().unwrap(); // SIGKILL: no flush, no checkpoint, no leaving the group
-    child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL: no flush, no checkpoint, no leaving the group
+    child.0.wait().unwrap();
 
     // Batch 2, then the same application again, until it is idle.
     let second = batch(base, 300, 7);
     produce(&bootstrap, &second);
     let mut child = spawn_child(&format!("{config} weir.max.idle.ms=4000"));
     assert!(
-        child.wait().unwrap().success(),
+        child.0.wait().unwrap().success(),
         "the restarted application ends cleanly"
     );
 
