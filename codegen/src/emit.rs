@@ -1262,10 +1262,10 @@ impl Emitter<'_> {
     /// absent old value for a table filter downstream (which forwards every
     /// update when the cache is disabled, so it does not look at it).
     fn no_old_value(&self, node: NodeId, agg_ty: &TokenStream) -> TokenStream {
-        let filter_child = self
-            .children_in_sub(node)
-            .iter()
-            .any(|&c| self.cached_aggregate_parent(c));
+        let filter_child = self.children_in_sub(node).iter().any(|&c| {
+            matches!(self.graph.nodes[c].kind, NodeKind::TableFilter { .. })
+                && self.cached_aggregate_parent(c)
+        });
         if filter_child {
             quote!(let o: ::core::option::Option<#agg_ty> = ::core::option::Option::None;)
         } else {

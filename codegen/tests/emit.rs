@@ -58,3 +58,44 @@ fn branching_merge_and_repartition() {
     });
     insta::assert_snapshot!(code);
 }
+
+/// A count behind the record cache: both paths (through the cache, and
+/// straight to the store when `statestore.cache.max.bytes=0`), and the
+/// flush method that writes, logs and forwards what the cache hands back.
+#[test]
+fn cached_count() {
+    let code = expand(quote! {
+        fn counts() -> impl Topology {
+            let builder = StreamsBuilder::new();
+            builder
+                .stream::<String, String>("words")
+                .group_by_key()
+                .count(named("counts"))
+                .to_stream()
+                .to("word-counts");
+            builder.build()
+        }
+    });
+    assert!(code.contains("fn flush_store"), "{code}");
+    assert!(code.contains("self.cache.is_enabled()"), "{code}");
+    insta::assert_snapshot!(code);
+}
+
+/// A user processor with a store: a type parameter of the sub-topology
+/// (no trait object), its forwards buffered and run through the chain.
+#[test]
+fn processor() {
+    let code = expand(quote! {
+        fn first_seen() -> impl Topology {
+            let builder = StreamsBuilder::new();
+            builder.add_state_store("seen");
+            builder
+                .stream::<String, String>("events")
+                .process(|| FirstSeen, "seen")
+                .to("firsts");
+            builder.build()
+        }
+    });
+    assert!(!code.contains("dyn "), "{code}");
+    insta::assert_snapshot!(code);
+}
