@@ -161,6 +161,33 @@ fn suppress_until_window_closes_emits_only_final_results() {
         .contains("(stores: [KTABLE-SUPPRESS-STATE-STORE-0000000004])"));
 }
 
+/// The suppression buffer is logged (an in-memory store mirroring it,
+/// with a changelog): a restart between an update and its window's close
+/// still emits the final result.
+#[test]
+fn suppressed_results_survive_a_restart() {
+    let driver = TopologyTestDriver::new(final_counts());
+    let clicks = driver.create_input_topic::<String, String>("clicks");
+    let out = driver.create_output_topic::<Windowed<String>, i64>("final-counts");
+    clicks.pipe_input_with_timestamp(s("a"), s("1"), 1);
+    clicks.pipe_input_with_timestamp(s("a"), s("2"), 8);
+    clicks.pipe_input_with_timestamp(s("b"), s("3"), 9);
+    assert!(out.is_empty());
+    let changelog = driver.create_output_topic::<String, String>(
+        "test-app-KTABLE-SUPPRESS-STATE-STORE-0000000004-changelog",
+    );
+    assert_eq!(changelog.queue_size(), 3, "each buffered update is logged");
+    driver.restart();
+    clicks.pipe_input_with_timestamp(s("c"), s("4"), 15); // [0, 10) closes
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(w("a", 0), 2, 8),
+            TestRecord::with_timestamp(w("b", 0), 1, 9)
+        ]
+    );
+}
+
 #[weir::topology]
 fn rate_limited() -> impl Topology {
     let builder = StreamsBuilder::new();

@@ -1660,12 +1660,24 @@ impl Emitter<'_> {
             ),
         };
         let kids = self.children(node);
+        let loaded = format_ident!("loaded{}", node);
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog, store) = (st.index_in_sub, st.changelog, &st.name);
         quote! {
+            if !self.#loaded {
+                // After a restart, the buffer comes back from its store.
+                #p::restore_buffer(&self.stores, #j, #store, &mut self.#buf)?;
+                self.#loaded = true;
+            }
             let stream_time = self.#buf.observe(ctx.timestamp);
             let bound = stream_time.saturating_sub(#duration);
             let time = #time;
             if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                self.#buf.put(time, key, k, v, ctx);
+                let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                let time = self.#buf.put(time, key, k, v, ctx);
+                #p::log_buffered(&mut self.stores, #j, #store, #changelog, key, time, value, ctx, &mut self.store_buf, out)?;
             }
             loop {
                 let entry = match self.#buf.pop_due(bound) {
@@ -1682,6 +1694,9 @@ impl Emitter<'_> {
                 let #p::Buffered { key: k, value: v, timestamp, headers, topic, partition, offset } = entry;
                 let released = #p::RecordContext { topic: &topic, partition, offset, timestamp, headers: &headers };
                 let ctx = &released;
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
+                    #p::unlog_buffered(&mut self.stores, #j, #store, #changelog, key, ctx, out)?;
+                }
                 #kids
             }
         }
@@ -1828,6 +1843,10 @@ impl Emitter<'_> {
         let snodes = suppress_nodes(self.graph, &s.nodes);
         let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
         let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
+        let loadfields: Vec<_> = snodes
+            .iter()
+            .map(|n| format_ident!("loaded{}", n))
+            .collect();
         let buftypes: Vec<_> = snodes
             .iter()
             .map(|&n| {
@@ -2000,6 +2019,7 @@ impl Emitter<'_> {
                 #(#xfields: i64,)*
                 #(#supfields: #p::Suppressed,)*
                 #(#buffields: #buftypes,)*
+                #(#loadfields: bool,)*
                 types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
             }
             impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
@@ -2021,6 +2041,7 @@ impl Emitter<'_> {
                         #(#xfields: -1,)*
                         #(#supfields: self.#supfields,)*
                         #(#buffields: ::core::default::Default::default(),)*
+                        #(#loadfields: false,)*
                         types: #p::PhantomData,
                     }
                 }
@@ -2081,6 +2102,10 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let snodes = suppress_nodes(graph, &s.nodes);
         let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
         let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
+        let loadfields: Vec<_> = snodes
+            .iter()
+            .map(|n| format_ident!("loaded{}", n))
+            .collect();
         let cache_init = if plan.stores.iter().any(|st| st.sub == s.id && st.cached) {
             quote!(cache: #p::RecordCache::new(#p::DEFAULT_CACHE_MAX_BYTES),)
         } else {
@@ -2105,6 +2130,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 #(#xfields: -1,)*
                 #(#supfields,)*
                 #(#buffields: ::core::default::Default::default(),)*
+                #(#loadfields: false,)*
                 types: #p::PhantomData,
             }
         });

@@ -483,6 +483,10 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                     errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
                 }
             }
+            // A suppression's buffer is logged through an in-memory store
+            // mirroring it, restored after a restart (Kafka Streams' buffer
+            // store and its changelog).
+            NodeKind::Suppress { store, .. } => add_store(node, store, true, false, false, false),
             // A processor's stores (`builder.add_state_store`), created
             // with the first processor connected to them.
             NodeKind::Process { stores: names, .. } => {

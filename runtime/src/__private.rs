@@ -77,7 +77,9 @@ pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {
 
 pub use crate::record::Headers;
 pub use crate::store::{Backend, KeyValueStore, KvStore, StoreError, TaskDirectory};
-pub use crate::suppress::{Buffered, SuppressBuffer, Suppressed, Suppression};
+pub use crate::suppress::{
+    log_buffered, restore_buffer, unlog_buffered, Buffered, SuppressBuffer, Suppressed, Suppression,
+};
 pub use crate::time::{TimeWindows, Window, Windowed};
 
 /// A suppress buffer over its bound: fine under `emit_early_when_full` (the

@@ -190,8 +190,15 @@ impl<K, V> SuppressBuffer<K, V> {
     }
 
     /// Buffers the latest update of `key`; a key already buffered keeps its
-    /// original buffer time (as Kafka Streams does).
-    pub fn put(&mut self, time: i64, key_bytes: &[u8], key: K, value: V, ctx: &RecordContext<'_>) {
+    /// original buffer time (as Kafka Streams does), which is returned.
+    pub fn put(
+        &mut self,
+        time: i64,
+        key_bytes: &[u8],
+        key: K,
+        value: V,
+        ctx: &RecordContext<'_>,
+    ) -> i64 {
         let time = *self.index.entry(key_bytes.to_vec()).or_insert(time);
         self.sorted.insert(
             (time, key_bytes.to_vec()),
@@ -205,6 +212,13 @@ impl<K, V> SuppressBuffer<K, V> {
                 offset: ctx.offset,
             },
         );
+        time
+    }
+
+    /// Puts back an entry restored from the buffer's changelog.
+    pub fn restore(&mut self, time: i64, key_bytes: &[u8], entry: Buffered<K, V>) {
+        self.index.insert(key_bytes.to_vec(), time);
+        self.sorted.insert((time, key_bytes.to_vec()), entry);
     }
 
     /// Removes and returns the oldest entry whose buffer time is `<= bound`.
@@ -239,6 +253,226 @@ impl<K, V> SuppressBuffer<K, V> {
     }
 }
 
+/// A buffered entry as its changelog (and the store mirroring the buffer)
+/// keeps it: buffer time, record timestamp, partition, offset (8, 8, 4, 8
+/// bytes, big-endian), topic (4-byte length, UTF-8), headers (4-byte count,
+/// then per header: 4-byte name length, name, 4-byte value length or -1 for
+/// null, value), then the value (absent = null). Internal to weir.
+pub fn encode_buffered(
+    time: i64,
+    value: Option<&[u8]>,
+    ctx: &RecordContext<'_>,
+    out: &mut Vec<u8>,
+) {
+    fn len(out: &mut Vec<u8>, n: usize) {
+        out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_be_bytes());
+    }
+    out.clear();
+    out.extend_from_slice(&time.to_be_bytes());
+    out.extend_from_slice(&ctx.timestamp.to_be_bytes());
+    out.extend_from_slice(&ctx.partition.to_be_bytes());
+    out.extend_from_slice(&ctx.offset.to_be_bytes());
+    len(out, ctx.topic.len());
+    out.extend_from_slice(ctx.topic.as_bytes());
+    len(out, ctx.headers.len());
+    for (name, value) in ctx.headers.iter() {
+        len(out, name.len());
+        out.extend_from_slice(name.as_bytes());
+        match value {
+            Some(v) => {
+                len(out, v.len());
+                out.extend_from_slice(v);
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    if let Some(v) = value {
+        out.push(1);
+        out.extend_from_slice(v);
+    } else {
+        out.push(0);
+    }
+}
+
+/// A decoded buffered entry: buffer time, the record context's parts, the
+/// value bytes (`None`: null).
+pub struct DecodedBuffered<'b> {
+    /// Buffer time.
+    pub time: i64,
+    /// Record timestamp.
+    pub timestamp: i64,
+    /// Source partition.
+    pub partition: i32,
+    /// Source offset.
+    pub offset: i64,
+    /// Source topic.
+    pub topic: String,
+    /// Headers.
+    pub headers: Headers,
+    /// The value.
+    pub value: Option<&'b [u8]>,
+}
+
+/// Decodes what [`encode_buffered`] wrote; `None` if the bytes are not that.
+pub fn decode_buffered(bytes: &[u8]) -> Option<DecodedBuffered<'_>> {
+    struct Reader<'b>(&'b [u8]);
+    impl<'b> Reader<'b> {
+        fn take(&mut self, n: usize) -> Option<&'b [u8]> {
+            if self.0.len() < n {
+                return None;
+            }
+            let (a, b) = self.0.split_at(n);
+            self.0 = b;
+            Some(a)
+        }
+        fn i64(&mut self) -> Option<i64> {
+            Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
+        }
+        fn i32(&mut self) -> Option<i32> {
+            Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+        }
+        fn len(&mut self) -> Option<usize> {
+            usize::try_from(self.i32()?).ok()
+        }
+    }
+    let mut r = Reader(bytes);
+    let time = r.i64()?;
+    let timestamp = r.i64()?;
+    let partition = r.i32()?;
+    let offset = r.i64()?;
+    let n = r.len()?;
+    let topic = String::from_utf8(r.take(n)?.to_vec()).ok()?;
+    let count = r.len()?;
+    let mut headers = Headers::new();
+    for _ in 0..count {
+        let n = r.len()?;
+        let name = String::from_utf8(r.take(n)?.to_vec()).ok()?;
+        let value = match r.i32()? {
+            -1 => None,
+            n => Some(r.take(usize::try_from(n).ok()?)?),
+        };
+        headers.add(name, value);
+    }
+    let value = match r.take(1)?[0] {
+        0 => None,
+        _ => Some(r.0),
+    };
+    Some(DecodedBuffered {
+        time,
+        timestamp,
+        partition,
+        offset,
+        topic,
+        headers,
+        value,
+    })
+}
+
+/// Logs a buffered update: writes it to the store mirroring the buffer
+/// and sends it to the buffer's changelog, so a restart finds it again.
+#[allow(clippy::too_many_arguments)]
+pub fn log_buffered<C: crate::topology::RecordCollector>(
+    stores: &mut [crate::store::KvStore],
+    index: usize,
+    name: &'static str,
+    changelog: usize,
+    key: &[u8],
+    time: i64,
+    value: Option<&[u8]>,
+    ctx: &RecordContext<'_>,
+    scratch: &mut Vec<u8>,
+    out: &mut C,
+) -> Result<(), crate::error::ProcessError> {
+    let mut payload = Vec::new();
+    encode_buffered(time, value, ctx, &mut payload);
+    crate::__private::store_put(
+        stores,
+        index,
+        name,
+        key,
+        ctx.timestamp,
+        Some(&payload),
+        scratch,
+    )?;
+    let logged = RecordContext {
+        headers: &crate::__private::NO_HEADERS,
+        ..*ctx
+    };
+    out.send(
+        crate::topology::SinkTopic::Internal(changelog),
+        Some(key),
+        Some(&payload),
+        &logged,
+    )
+}
+
+/// Logs that `key` left the buffer (emitted): deleted from the mirror
+/// store, a tombstone in the changelog.
+pub fn unlog_buffered<C: crate::topology::RecordCollector>(
+    stores: &mut [crate::store::KvStore],
+    index: usize,
+    name: &'static str,
+    changelog: usize,
+    key: &[u8],
+    ctx: &RecordContext<'_>,
+    out: &mut C,
+) -> Result<(), crate::error::ProcessError> {
+    let mut scratch = Vec::new();
+    crate::__private::store_put(stores, index, name, key, ctx.timestamp, None, &mut scratch)?;
+    let logged = RecordContext {
+        headers: &crate::__private::NO_HEADERS,
+        ..*ctx
+    };
+    out.send(
+        crate::topology::SinkTopic::Internal(changelog),
+        Some(key),
+        None,
+        &logged,
+    )
+}
+
+/// Refills `buffer` from the store mirroring it (after a restart restored
+/// the store from its changelog).
+pub fn restore_buffer<K: crate::serde::Serde, V: crate::serde::Serde>(
+    stores: &[crate::store::KvStore],
+    index: usize,
+    name: &'static str,
+    buffer: &mut SuppressBuffer<K, V>,
+) -> Result<(), crate::error::ProcessError> {
+    use crate::store::KeyValueStore as _;
+    let corrupt = |reason: String| crate::error::ProcessError::Store {
+        store: name.to_owned(),
+        reason,
+    };
+    let Some(store) = stores.get(index) else {
+        return Err(corrupt("not open (the task was not initialised)".into()));
+    };
+    for (key_bytes, bytes) in store.all().map_err(|e| corrupt(e.to_string()))? {
+        let payload = crate::__private::split_timestamped(&bytes)
+            .map(|(_, p)| p)
+            .ok_or_else(|| corrupt("an entry without a timestamp".into()))?;
+        let d = decode_buffered(payload).ok_or_else(|| corrupt("not a buffered update".into()))?;
+        let key = K::deserialize(Some(&key_bytes))
+            .map_err(|e| corrupt(format!("cannot deserialize a buffered key: {e}")))?;
+        let value = V::deserialize(d.value)
+            .map_err(|e| corrupt(format!("cannot deserialize a buffered value: {e}")))?;
+        buffer.restore(
+            d.time,
+            &key_bytes,
+            Buffered {
+                key,
+                value,
+                timestamp: d.timestamp,
+                headers: d.headers,
+                topic: d.topic,
+                partition: d.partition,
+                offset: d.offset,
+            },
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +485,23 @@ mod tests {
             timestamp: ts,
             headers,
         }
+    }
+
+    #[test]
+    fn buffered_entries_round_trip_through_their_changelog_format() {
+        let mut h = Headers::new();
+        h.add("a", Some(b"1".as_slice()));
+        h.add("b", None);
+        let mut bytes = Vec::new();
+        encode_buffered(42, Some(b"value"), &ctx(7, &h), &mut bytes);
+        let d = decode_buffered(&bytes).unwrap();
+        assert_eq!((d.time, d.timestamp, d.partition, d.offset), (42, 7, 0, 7));
+        assert_eq!(d.topic, "t");
+        assert_eq!(d.headers, h);
+        assert_eq!(d.value, Some(b"value".as_slice()));
+        encode_buffered(1, None, &ctx(1, &h), &mut bytes);
+        assert_eq!(decode_buffered(&bytes).unwrap().value, None);
+        assert!(decode_buffered(&bytes[..10]).is_none());
     }
 
     #[test]
