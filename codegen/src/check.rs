@@ -16,11 +16,15 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
             "this topology reads no topic: add `builder.stream::<K, V>(\"topic\")`",
         );
     }
-    let mut stores: HashMap<&str, usize> = HashMap::new();
+    let mut stores: HashMap<String, usize> = HashMap::new();
+    // Stores added for processors share the namespace of the DSL's.
+    for (name, _) in &graph.state_stores {
+        stores.insert(name.value(), usize::MAX);
+    }
     for node in &graph.nodes {
         let shared = matches!(&node.kind, NodeKind::Aggregate { op: crate::graph::AggOp::Cogroup { owner, .. }, .. } if *owner != node.id);
         if let NodeKind::Aggregate { store, .. } = &node.kind {
-            if !shared && stores.insert(store, node.id).is_some() {
+            if !shared && stores.insert(store.clone(), node.id).is_some() {
                 errors.at(
                     node.span,
                     format!("two stores are named `{store}`: store names must be unique"),

@@ -29,3 +29,16 @@ fn misused() -> impl Topology {
 }
 
 fn main() {}
+
+#[weir::topology]
+fn clashing() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store("counts");
+    builder
+        .stream::<String, String>("in")
+        .group_by_key()
+        .count(named("counts"))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
