@@ -32,9 +32,9 @@
 pub use weir_macros::topology;
 pub use weir_runtime::{
     app, cli, config, error, kafka, processor, record, serde, store, suppress, task, testing, time,
-    topology as plan, App, ConfigError, DeserializationHandler, Headers, Json, Plan, ProcessError,
-    RecordCollector, RecordContext, Serde, SerdeError, SessionWindows, SlidingWindows,
-    StreamsConfig, TimeWindows, Topology, TopologyDescription, Window, Windowed,
+    topology as plan, App, ConfigError, DeserializationHandler, EmitStrategy, Headers, Json, Plan,
+    ProcessError, RecordCollector, RecordContext, Serde, SerdeError, SessionWindows,
+    SlidingWindows, StreamsConfig, TimeWindows, Topology, TopologyDescription, Window, Windowed,
 };
 
 #[doc(hidden)]
@@ -64,7 +64,7 @@ pub mod prelude {
     };
     pub use crate::testing::{TestRecord, TopologyTestDriver};
     pub use crate::{
-        topology, App, Headers, Json, RecordContext, SessionWindows, SlidingWindows,
+        topology, App, EmitStrategy, Headers, Json, RecordContext, SessionWindows, SlidingWindows,
         StreamsBuilder, StreamsConfig, TimeWindows, Topology, Windowed,
     };
 }

@@ -432,3 +432,51 @@ fn sessions_grow_merge_and_close() {
         assert_eq!(store.fetch(&s("a")).len(), 2, "{backend}");
     }
 }
+
+#[weir::topology]
+fn final_results() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("clicks")
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(
+            Duration::from_millis(10),
+            Duration::from_millis(5),
+        ))
+        .emit_strategy(EmitStrategy::on_window_close())
+        .count()
+        .to_stream()
+        .to("final-results");
+    builder.build()
+}
+
+/// `emit_strategy(EmitStrategy::on_window_close())`, as Kafka Streams'
+/// `KStreamWindowAggregate` with `EmitStrategy.onWindowClose()`: no update
+/// goes downstream; once a window has closed, its final count does, read
+/// from the store by window start then key.
+#[test]
+fn emit_on_window_close_forwards_only_final_results() {
+    let mut config = StreamsConfig::new("final");
+    // Look for closed windows on every record (the driver's clock is still).
+    config
+        .set("emit.interval.ms.kstreams.windowed.aggregation", "0")
+        .unwrap();
+    let driver = TopologyTestDriver::with_config(final_results(), config);
+    let clicks = driver.create_input_topic::<String, String>("clicks");
+    let out = driver.create_output_topic::<Windowed<String>, i64>("final-results");
+    clicks.pipe_input_with_timestamp(s("b"), s("1"), 1);
+    clicks.pipe_input_with_timestamp(s("a"), s("2"), 5);
+    clicks.pipe_input_with_timestamp(s("b"), s("3"), 8);
+    clicks.pipe_input_with_timestamp(s("a"), s("4"), 12);
+    assert!(out.is_empty(), "no updates, nothing closed yet");
+    clicks.pipe_input_with_timestamp(s("c"), s("5"), 15); // [0, 10) closes
+    assert_eq!(
+        out.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(w("a", 0), 1, 5),
+            TestRecord::with_timestamp(w("b", 0), 2, 8)
+        ]
+    );
+    clicks.pipe_input_with_timestamp(s("c"), s("6"), 16);
+    assert!(out.is_empty(), "each window once");
+}

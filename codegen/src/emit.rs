@@ -146,6 +146,24 @@ fn closure_bound(slot: (NodeId, char), signature: TokenStream, span: Span) -> To
     )
 }
 
+/// The final-result windowed aggregations among `nodes`
+/// (`emit_strategy(EmitStrategy::on_window_close())`).
+fn final_result_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            matches!(
+                graph.nodes[n].kind,
+                NodeKind::Aggregate {
+                    emit_final: true,
+                    ..
+                }
+            )
+        })
+        .collect()
+}
+
 /// A processor node's fields: its instance (made on first use), its buffer
 /// of forwarded records, its punctuation schedules.
 fn processor_fields(node: NodeId) -> (syn::Ident, syn::Ident, syn::Ident) {
@@ -1144,7 +1162,18 @@ impl Emitter<'_> {
                 }
             };
         }
-        let kids = self.children(node);
+        let emit_final = matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::Aggregate {
+                emit_final: true,
+                ..
+            }
+        );
+        let (kids, final_results) = if emit_final {
+            (quote!(), self.final_results(node, st))
+        } else {
+            (self.children(node), quote!())
+        };
         // Unlike the non-windowed aggregations, Kafka Streams' windowed ones
         // drop only null keys: a null value reaches the aggregator.
         quote! {
@@ -1179,8 +1208,49 @@ impl Emitter<'_> {
                     let v = agg;
                     #kids
                 }
+                #final_results
             } else {
                 self.dropped += 1;
+            }
+        }
+    }
+
+    /// `emit_strategy(EmitStrategy::on_window_close())`: Kafka Streams'
+    /// `maybeForwardFinalResult`. At most once per emit interval of wall
+    /// time, and only when the close time moved on, the windows that closed
+    /// since the last emission are read from the store (by start, then key)
+    /// and forwarded, with the current record's headers.
+    fn final_results(&self, node: NodeId, st: &crate::plan::Store) -> TokenStream {
+        let p = &self.p;
+        let (j, store) = (st.index_in_sub, &st.name);
+        let w = format_ident!("w{}", node);
+        let (last, next) = (format_ident!("le{}", node), format_ident!("ne{}", node));
+        let (inner_k, _) = self.input_types(node, &mut Generics::default());
+        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
+        let kids = self.children(node);
+        quote! {
+            let now = self.wall_ms;
+            if now >= self.#next {
+                self.#next = now.saturating_add(self.emit_ms);
+                if self.#last == -1 || self.#last < close_time {
+                    let windows = self.#w;
+                    let size = windows.size_ms();
+                    let upper = close_time.saturating_sub(size);
+                    if upper >= 0 {
+                        let lower = if self.#last == -1 { 0 } else { (self.#last - size).max(0) + 1 };
+                        // Nothing to read unless a new window closed.
+                        if self.#last == -1 || !windows.windows_for(upper).eq(windows.windows_for(lower - 1)) {
+                            for (key_bytes, start, value_bytes, ts) in #p::closed_windows(&self.wstores, #j, #store, lower, upper)? {
+                                let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window: windows.window_at(start) };
+                                let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
+                                let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                                let ctx = &forwarded;
+                                #kids
+                            }
+                            self.#last = close_time;
+                        }
+                    }
+                }
             }
         }
     }
@@ -1279,9 +1349,10 @@ impl Emitter<'_> {
     fn processor_parts(
         &self,
         pnodes: &[NodeId],
+        enodes: &[NodeId],
     ) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
         let p = &self.p;
-        if pnodes.is_empty() {
+        if pnodes.is_empty() && enodes.is_empty() {
             return (quote!(), quote!(), quote!(), quote!());
         }
         let mut fields = quote!();
@@ -1319,12 +1390,21 @@ impl Emitter<'_> {
             changes: ::std::vec::Vec<#p::Change>,
             stream_ms: i64,
             wall_ms: i64,
+            emit_ms: i64,
         });
         clones.extend(quote! {
             changes: ::std::vec::Vec::new(),
             stream_ms: -1,
             wall_ms: 0,
+            emit_ms: self.emit_ms,
         });
+        // Final-result aggregations: the close time of their last emission
+        // and the wall-clock time of their next look.
+        for &n in enodes {
+            let (last, next) = (format_ident!("le{}", n), format_ident!("ne{}", n));
+            fields.extend(quote!(#last: i64, #next: i64,));
+            clones.extend(quote!(#last: -1, #next: 0,));
+        }
         let ensures = pnodes
             .iter()
             .map(|n| format_ident!("ensure_processor{}", n));
@@ -1351,6 +1431,9 @@ impl Emitter<'_> {
             fn has_processors(&self) -> bool {
                 true
             }
+            fn set_emit_interval(&mut self, ms: i64) {
+                self.emit_ms = ms;
+            }
         };
         (fields, clones, consts, methods)
     }
@@ -1362,10 +1445,15 @@ impl Emitter<'_> {
             .copied()
             .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Process { .. }))
             .collect();
-        if pnodes.is_empty() {
+        let enodes = final_result_nodes(self.graph, nodes);
+        if pnodes.is_empty() && enodes.is_empty() {
             return quote!();
         }
         let mut init = quote!();
+        for &n in &enodes {
+            let (last, next) = (format_ident!("le{}", n), format_ident!("ne{}", n));
+            init.extend(quote!(#last: -1, #next: 0,));
+        }
         for &n in &pnodes {
             let (pr, fw, sch) = processor_fields(n);
             init.extend(quote! {
@@ -1378,6 +1466,7 @@ impl Emitter<'_> {
             changes: ::std::vec::Vec::new(),
             stream_ms: -1,
             wall_ms: 0,
+            emit_ms: 1000,
         });
         init
     }
@@ -1957,7 +2046,9 @@ impl Emitter<'_> {
             .filter(|&n| matches!(self.graph.nodes[n].kind, NodeKind::Process { .. }))
             .collect();
         merges.extend(pnodes.iter().map(|&n| self.processor_methods(n)));
-        let (proc_fields, proc_clone, proc_consts, proc_methods) = self.processor_parts(&pnodes);
+        let enodes = final_result_nodes(self.graph, &s.nodes);
+        let (proc_fields, proc_clone, proc_consts, proc_methods) =
+            self.processor_parts(&pnodes, &enodes);
         // Only sub-topologies with cached stores have a record cache.
         let (cache_field, cache_clone) = if cached.is_empty() {
             (quote!(), quote!())
@@ -2208,11 +2299,16 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         quote!()
     };
 
-    let topology_processors = if graph
-        .nodes
-        .iter()
-        .any(|n| matches!(n.kind, NodeKind::Process { .. }))
-    {
+    let topology_processors = if graph.nodes.iter().any(|n| {
+        matches!(
+            n.kind,
+            NodeKind::Process { .. }
+                | NodeKind::Aggregate {
+                    emit_final: true,
+                    ..
+                }
+        )
+    }) {
         quote! {
             fn advance_time(&mut self, sub: usize, stream_time: i64, wall_clock_ms: i64) {
                 match sub {
@@ -2230,6 +2326,12 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 match sub {
                     #(#sub_indices => #p::SubTopology::has_processors(&self.#sub_fields),)*
                     _ => false,
+                }
+            }
+            fn set_emit_interval(&mut self, sub: usize, ms: i64) {
+                match sub {
+                    #(#sub_indices => #p::SubTopology::set_emit_interval(&mut self.#sub_fields, ms),)*
+                    _ => {}
                 }
             }
         }

@@ -124,6 +124,9 @@ pub enum NodeKind {
         /// `windowed_by(..)`: the `TimeWindows` expression (evaluated when the
         /// topology is constructed); the store is then a window store.
         windows: Option<Expr>,
+        /// `emit_strategy(EmitStrategy::on_window_close())`: only final
+        /// results, emitted as windows close.
+        emit_final: bool,
     },
     /// `to_stream()` of a table.
     ToStream,
@@ -303,6 +306,8 @@ enum Value {
         input: NodeId,
         repartition_name: Option<LitStr>,
         windows: Expr,
+        /// `emit_strategy(EmitStrategy::on_window_close())`.
+        emit_final: bool,
     },
     Cogrouped {
         inputs: Vec<(NodeId, Option<LitStr>, Expr)>,
@@ -335,6 +340,7 @@ struct Grouping {
     input: NodeId,
     repartition_name: Option<LitStr>,
     windows: Option<Expr>,
+    emit_final: bool,
 }
 
 /// Options such as `named("x")` and `partitions(4)` found among arguments.
@@ -821,6 +827,7 @@ impl<'e> Builder<'e> {
                     input,
                     repartition_name,
                     windows: None,
+                    emit_final: false,
                 },
             ),
             (
@@ -829,6 +836,7 @@ impl<'e> Builder<'e> {
                     input,
                     repartition_name,
                     windows,
+                    emit_final,
                 },
             ) => self.aggregate(
                 spec,
@@ -839,8 +847,51 @@ impl<'e> Builder<'e> {
                     input,
                     repartition_name,
                     windows: Some(windows),
+                    emit_final,
                 },
             ),
+            (
+                Op::EmitStrategy,
+                Value::Windowed {
+                    input,
+                    repartition_name,
+                    windows,
+                    ..
+                },
+            ) => {
+                let strategy = match &positional[0] {
+                    Expr::Call(c) => match &*c.func {
+                        Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let emit_final = match strategy.as_deref() {
+                    Some("on_window_close") => {
+                        if !crate::graph::is_time_windows(&windows) {
+                            self.errors.spanned(
+                                &positional[0],
+                                "`on_window_close` is supported with `TimeWindows` only so far",
+                            );
+                        }
+                        true
+                    }
+                    Some("on_window_update") => false,
+                    _ => {
+                        self.errors.spanned(
+                            &positional[0],
+                            "`emit_strategy` takes `EmitStrategy::on_window_close()` or `EmitStrategy::on_window_update()`",
+                        );
+                        false
+                    }
+                };
+                Some(Value::Windowed {
+                    input,
+                    repartition_name,
+                    windows,
+                    emit_final,
+                })
+            }
             (
                 Op::WindowedBy,
                 Value::Grouped {
@@ -853,6 +904,7 @@ impl<'e> Builder<'e> {
                     input,
                     repartition_name,
                     windows: positional[0].clone(),
+                    emit_final: false,
                 })
             }
             (Op::GroupBy, Value::Table(input)) => {
@@ -906,6 +958,7 @@ impl<'e> Builder<'e> {
                     in_memory: opts.in_memory,
                     cached: !opts.caching_disabled,
                     windows: None,
+                    emit_final: false,
                 };
                 Some(Value::Table(self.graph.add(
                     kind,
@@ -1378,6 +1431,7 @@ impl<'e> Builder<'e> {
                 in_memory: opts.in_memory,
                 cached: !opts.caching_disabled,
                 windows: None,
+                emit_final: false,
             };
             let node = self.graph.add(kind, name, span, Some(upstream));
             owner.get_or_insert(node);
@@ -1423,6 +1477,7 @@ impl<'e> Builder<'e> {
             input,
             repartition_name,
             windows,
+            emit_final,
         } = grouping;
         let op = match spec.op {
             Op::Count => AggOp::Count,
@@ -1530,8 +1585,11 @@ impl<'e> Builder<'e> {
             op,
             store,
             in_memory: opts.in_memory,
-            cached: !opts.caching_disabled,
+            // Final results come from the store, not from the cache's
+            // flushes (see the README for the difference).
+            cached: !opts.caching_disabled && !emit_final,
             windows,
+            emit_final,
         };
         let node = self.graph.add(kind, name, span, Some(upstream));
         if reusable.is_some() {
@@ -1663,4 +1721,9 @@ pub fn is_sliding(expr: &Expr) -> bool {
 /// Whether a (checked) `windowed_by` argument builds `SessionWindows`.
 pub fn is_session(expr: &Expr) -> bool {
     windows_call(expr).is_some_and(|(kind, _)| kind == "SessionWindows")
+}
+
+/// Whether a (checked) `windowed_by` argument builds `TimeWindows`.
+pub fn is_time_windows(expr: &Expr) -> bool {
+    windows_call(expr).is_some_and(|(kind, _)| kind == "TimeWindows")
 }

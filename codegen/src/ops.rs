@@ -115,6 +115,8 @@ pub enum Op {
     AddStateStore,
     /// `process_values(factory, "store"..)`: a user `FixedKeyProcessor`
     ProcessValues,
+    /// `emit_strategy(EmitStrategy::on_window_close())` on windowed grouped streams
+    EmitStrategy,
 }
 
 /// What the compiler knows about an operator.
@@ -182,6 +184,16 @@ pub const OPS: &[OpSpec] = &[
         options: NAMED,
         prefix: "KSTREAM-PROCESSOR-",
         usage: "process(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::Processor`",
+    },
+    OpSpec {
+        name: "emit_strategy",
+        op: Op::EmitStrategy,
+        on: Shape::WindowedGrouped,
+        gives: Shape::WindowedGrouped,
+        args: (1, 1),
+        options: &[],
+        prefix: "",
+        usage: "emit_strategy(EmitStrategy::on_window_close()) or emit_strategy(EmitStrategy::on_window_update())",
     },
     OpSpec {
         name: "process_values",

@@ -298,6 +298,36 @@ pub fn window_put(
         .map_err(|e| store_error(name, e))
 }
 
+/// A closed window to emit: key bytes, start, aggregate bytes, timestamp.
+pub type ClosedWindow = (Vec<u8>, i64, Vec<u8>, i64);
+
+/// The windows with `lower <= start <= upper` of window store `index`, as
+/// a final-result aggregation emits them: by start, then key bytes (Kafka
+/// Streams' time-ordered order), each as (key bytes, start, aggregate
+/// bytes, aggregate timestamp).
+pub fn closed_windows(
+    stores: &[WinStore],
+    index: usize,
+    name: &'static str,
+    lower: i64,
+    upper: i64,
+) -> Result<Vec<ClosedWindow>, ProcessError> {
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let mut out = Vec::new();
+    for (key, start, bytes) in store
+        .fetch_all(lower, upper)
+        .map_err(|e| store_error(name, e))?
+    {
+        let (ts, value) = split_timestamped(&bytes)
+            .ok_or_else(|| store_error(name, "an entry without a timestamp"))?;
+        out.push((key, start, value.to_vec(), ts));
+    }
+    out.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    Ok(out)
+}
+
 /// Whether two values serialise to the same bytes (Kafka Streams compares
 /// keys with `equals`; for serialised data, byte equality).
 pub fn same_bytes<T: Serde>(a: &T, b: &T) -> bool {

@@ -141,6 +141,12 @@ pub struct StreamsConfig {
     /// `cache.max.bytes.buffering`): the record cache's budget over all
     /// threads (default 10 MiB); 0 forwards every store update at once.
     pub cache_max_bytes: usize,
+    /// `emit.interval.ms.kstreams.windowed.aggregation` (Kafka Streams'
+    /// internal `__emit.interval.ms.kstreams.windowed.aggregation__` is read
+    /// too): how often, in wall-clock time, a windowed aggregation with
+    /// `EmitStrategy::on_window_close()` looks for closed windows (default
+    /// 1000).
+    pub emit_interval_ms: i64,
 }
 
 impl Default for StreamsConfig {
@@ -161,6 +167,7 @@ impl Default for StreamsConfig {
             state_dir: std::env::temp_dir().join("weir-streams"),
             default_dsl_store: None,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            emit_interval_ms: 1000,
         }
     }
 }
@@ -233,6 +240,10 @@ impl StreamsConfig {
                         })
                     }
                 })
+            }
+            "emit.interval.ms.kstreams.windowed.aggregation"
+            | "__emit.interval.ms.kstreams.windowed.aggregation__" => {
+                self.emit_interval_ms = parse(key, value, "milliseconds, >= 0")?
             }
             "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
                 self.cache_max_bytes = parse(key, value, "bytes, >= 0")?

@@ -86,6 +86,12 @@ impl<T: Topology> Task<T> {
         }
     }
 
+    /// Sets how often (wall-clock ms) final-result windowed aggregations
+    /// look for closed windows (`emit.interval.ms.kstreams.windowed.aggregation`).
+    pub fn set_emit_interval(&mut self, ms: i64) {
+        self.topology.set_emit_interval(self.id.subtopology, ms);
+    }
+
     /// Whether the task runs user processors (with punctuations).
     pub fn has_processors(&self) -> bool {
         self.processors

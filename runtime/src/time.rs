@@ -171,6 +171,29 @@ impl TimeWindows {
     }
 }
 
+/// When a windowed aggregation emits (Kafka Streams' `EmitStrategy`):
+/// written inside a topology, `windowed_by(..).emit_strategy(..)`, and read
+/// by the compiler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitStrategy {
+    /// Every update (the default).
+    OnWindowUpdate,
+    /// Only the final result, once the window has closed.
+    OnWindowClose,
+}
+
+impl EmitStrategy {
+    /// Only final results, once windows close.
+    pub fn on_window_close() -> Self {
+        EmitStrategy::OnWindowClose
+    }
+
+    /// Every update (the default).
+    pub fn on_window_update() -> Self {
+        EmitStrategy::OnWindowUpdate
+    }
+}
+
 /// The system's wall-clock time in milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -229,10 +229,17 @@ pub trait Topology: Clone + Send + 'static {
         Ok(())
     }
 
-    /// Whether sub-topology `sub` has user processors (`process(..)`).
+    /// Whether sub-topology `sub` needs the clocks: user processors
+    /// (`process(..)`) or final-result windowed aggregations.
     fn has_processors(&self, sub: usize) -> bool {
         let _ = sub;
         false
+    }
+
+    /// Sets how often (wall-clock ms) sub-topology `sub`'s final-result
+    /// windowed aggregations look for closed windows.
+    fn set_emit_interval(&mut self, sub: usize, ms: i64) {
+        let _ = (sub, ms);
     }
 
     /// Sub-topology `sub`'s session stores, in the order of [`Plan::stores`].
@@ -337,9 +344,14 @@ pub trait SubTopology: Clone + Send + 'static {
         Ok(())
     }
 
-    /// Whether it has user processors.
+    /// Whether it needs the clocks (user processors, final results).
     fn has_processors(&self) -> bool {
         false
+    }
+
+    /// Sets how often its final-result aggregations look for closed windows.
+    fn set_emit_interval(&mut self, ms: i64) {
+        let _ = ms;
     }
 
     /// This sub-topology's open session stores.

@@ -38,3 +38,24 @@ fn misused() -> impl Topology {
 }
 
 fn main() {}
+
+#[weir::topology]
+fn final_results() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let input = builder.stream::<String, String>("in");
+    input
+        .group_by_key()
+        .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(Duration::from_secs(5)))
+        .emit_strategy(EmitStrategy::on_window_close())
+        .count()
+        .to_stream()
+        .to("a");
+    input
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(5)))
+        .emit_strategy(EmitStrategy::eventually())
+        .count()
+        .to_stream()
+        .to("b");
+    builder.build()
+}

@@ -145,6 +145,7 @@ impl<T: Topology> StreamThread<'_, T> {
             self.config.deserialization_handler,
         )
         .with_timestamp_policy(self.config.timestamp_policy);
+        task.set_emit_interval(self.config.emit_interval_ms);
         let dir = self.config.task_directory(id);
         let mut state = TaskState::new(self.topology.plan(), &self.config.application_id, id, dir);
         let span = tracing::info_span!("task", task = %id);

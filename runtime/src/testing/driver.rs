@@ -465,6 +465,7 @@ fn new_tasks<T: Topology>(
             let mut task = Task::new(id, topology.clone(), config.deserialization_handler)
                 .with_timestamp_policy(config.timestamp_policy);
             task.set_cache_max_bytes(config.cache_max_bytes);
+            task.set_emit_interval(config.emit_interval_ms);
             if let Some(dir) = state_dir {
                 let dir =
                     crate::store::TaskDirectory(dir.join(application_id).join(id.to_string()));

@@ -95,6 +95,10 @@ public final class Runner {
         // by the test driver's commit after every record.
         props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, cacheBytes);
         props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
+        // Final results (`EmitStrategy.onWindowClose`) are looked for at most
+        // once per this much wall-clock time, which the test driver's mock
+        // clock never advances: look on every record (weir is set alike).
+        props.put("__emit.interval.ms.kstreams.windowed.aggregation__", 0L);
         // In-memory stores: the same semantics as RocksDB ones, without
         // opening a database per scenario (the weir side tests both backends).
         props.put(StreamsConfig.DSL_STORE_SUPPLIERS_CLASS_CONFIG,

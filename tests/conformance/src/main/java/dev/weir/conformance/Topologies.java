@@ -375,6 +375,15 @@ public final class Topologies {
                 .to("counts");
         });
 
+        define("windowed_count_final", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(java.time.Duration.ofMillis(1000), java.time.Duration.ofMillis(500)))
+            .emitStrategy(org.apache.kafka.streams.kstream.EmitStrategy.onWindowClose())
+            .count()
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
         // -- tables (a null value is a tombstone)
         define("table_filter", b -> b.<String, String>table("in")
             .filter((k, v) -> charCount(v) % 2 == 0)
