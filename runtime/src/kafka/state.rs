@@ -1187,15 +1187,19 @@ mod tests {
         partition: 1,
     };
 
-    /// Restoration speed: `cargo test -p weir-runtime --lib --release
+    /// Restoration speed of a store of `WEIR_RESTORE_RECORDS` (default one
+    /// million) distinct keys: `cargo test -p weir-runtime --lib --release
     /// restore_speed -- --ignored --nocapture`.
     #[test]
     #[ignore = "a measurement"]
     fn restore_speed() {
         let kafka = LocalKafka::shared().unwrap();
-        let n = 100_000;
+        let n = std::env::var("WEIR_RESTORE_RECORDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
         let topic = "state-restore-speed";
-        changelog(kafka, topic, n, 10_000);
+        changelog(kafka, topic, n, n);
         let mut config = StreamsConfig::new("restore-speed");
         config.bootstrap_servers = kafka.bootstrap_servers();
         let stop = AtomicBool::new(false);
