@@ -83,7 +83,10 @@ pub fn restore_consumer_config(config: &StreamsConfig, thread: usize) -> ClientC
         // A fetch left waiting at a changelog's end would delay the offset
         // query of the next restoration on the same connection by up to
         // this long (librdkafka's default: 500 ms per restored store).
-        .set("fetch.wait.max.ms", "10");
+        .set("fetch.wait.max.ms", "10")
+        // Restoration reads whole changelogs: bigger fetches, more queued.
+        .set("fetch.message.max.bytes", "8388608")
+        .set("queued.min.messages", "1000000");
     apply_overrides(
         &mut cc,
         &config.consumer,
