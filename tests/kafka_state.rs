@@ -745,3 +745,118 @@ fn a_processor_keeps_its_store_across_restarts_and_punctuates_on_wall_clock_time
     });
     assert_eq!(firsts(&out), ["a", "b", "c", "d"]);
 }
+
+#[weir::topology]
+fn users_per_region() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<String, String>("kstate-user-regions")
+        .group_by(|_user, region| (region.clone(), 1i64))
+        .count()
+        .to_stream()
+        .to("kstate-region-counts");
+    builder.build()
+}
+
+#[test]
+fn a_table_store_is_restored_from_its_source_topic_up_to_the_committed_offset() {
+    let kafka = kafka();
+    let app = "kstate-table-app";
+    let state = StateDir::new("table");
+    kafka.create_topic("kstate-user-regions", 1).unwrap();
+    kafka.create_topic("kstate-region-counts", 1).unwrap();
+    let produce_users = |users: &[(&str, Option<&str>)]| {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.bootstrap_servers())
+            .create()
+            .unwrap();
+        for (i, (user, region)) in users.iter().enumerate() {
+            let mut record = BaseRecord::<str, str>::to("kstate-user-regions")
+                .key(*user)
+                .timestamp(an_hour_ago_ms(1) + i as i64);
+            if let Some(region) = region {
+                record = record.payload(*region);
+            }
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let region_counts = |group: &str, n: usize| -> BTreeMap<String, Option<i64>> {
+        let out = read_strings_or_null(kafka, "kstate-region-counts", group, n);
+        out.into_iter().collect()
+    };
+
+    produce_users(&[
+        ("ann", Some("eu")),
+        ("bob", Some("eu")),
+        ("cid", Some("us")),
+    ]);
+    run(users_per_region(), config(kafka, app, &state.0));
+    assert_eq!(
+        region_counts("reader-table-1", 3),
+        BTreeMap::from([(s("eu"), Some(2)), (s("us"), Some(1))])
+    );
+    // No changelog topic for the table's store: its topic is the changelog.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    let md = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    let topics: Vec<&str> = md.topics().iter().map(|t| t.name()).collect();
+    assert!(
+        !topics
+            .iter()
+            .any(|t| t.starts_with(app) && t.contains("kstate-user-regions-STATE-STORE")),
+        "{topics:?}"
+    );
+
+    // A fresh state directory: the table store comes back from the topic
+    // (up to the committed offset), so moving ann subtracts her old region.
+    std::fs::remove_dir_all(&state.0).unwrap();
+    produce_users(&[("ann", Some("us")), ("bob", None)]);
+    let summary = run(users_per_region(), config(kafka, app, &state.0));
+    // The two new records, then their three changes through the
+    // repartition topic (ann: -eu +us; bob: -eu): nothing read twice.
+    assert_eq!(summary.processed, 5);
+    assert_eq!(
+        region_counts("reader-table-2", 6),
+        BTreeMap::from([(s("eu"), Some(0)), (s("us"), Some(2))])
+    );
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+/// Every (key, i64-or-null value) of `topic`, expecting `n` records.
+fn read_strings_or_null(
+    kafka: &LocalKafka,
+    topic: &str,
+    group: &str,
+    n: usize,
+) -> Vec<(String, Option<i64>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while out.len() < n {
+        assert!(Instant::now() < deadline, "only {out:?} in `{topic}`");
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            out.push((
+                String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
+                m.payload()
+                    .map(|v| i64::from_be_bytes(v.try_into().unwrap())),
+            ));
+        }
+    }
+    out
+}

@@ -164,3 +164,37 @@ fn a_grouped_table_subtracts_old_values_and_adds_new_ones() {
         ]
     );
 }
+
+/// A `table(topic)` store uses its topic as its changelog (rewrite
+/// `source-topic-changelog`): no changelog topic is written, and a restart
+/// rebuilds the store from the topic, so old values are still subtracted.
+#[test]
+fn a_table_store_is_restored_from_its_source_topic() {
+    let driver = TopologyTestDriver::new(users_per_region());
+    let text = driver.describe().to_string();
+    assert!(text.contains("source-topic-changelog"), "{text}");
+    assert!(
+        !text.contains("user-regions-STATE-STORE-0000000001-changelog"),
+        "{text}"
+    );
+    let users = driver.create_input_topic::<Option<String>, Option<String>>("user-regions");
+    users.pipe_input_with_timestamp(Some(s("ann")), Some(s("eu")), 1);
+    users.pipe_input_with_timestamp(Some(s("bob")), Some(s("eu")), 2);
+    assert!(
+        !driver
+            .produced_topic_names()
+            .iter()
+            .any(|t| t.contains("STATE-STORE-0000000001-changelog")),
+        "{:?}",
+        driver.produced_topic_names()
+    );
+    driver.restart();
+    users.pipe_input_with_timestamp(Some(s("ann")), Some(s("us")), 3); // eu - 1, us + 1
+    let counts = driver.create_output_topic::<String, Option<i64>>("users-per-region");
+    let after: Vec<(String, Option<i64>)> = counts
+        .read_key_values_to_list()
+        .into_iter()
+        .skip(2)
+        .collect();
+    assert_eq!(after, vec![(s("eu"), Some(1)), (s("us"), Some(1))]);
+}

@@ -48,8 +48,9 @@ pub struct Description {
     /// Internal topics: name, partitions, writer, kind.
     pub internal: Vec<(String, Option<i32>, usize, InternalKind)>,
     /// Stores: name, sub-topology, changelog index, in memory, windowed,
-    /// session.
-    pub stores: Vec<(String, usize, usize, bool, bool, bool)>,
+    /// session, source topic used as changelog.
+    #[allow(clippy::type_complexity)]
+    pub stores: Vec<(String, usize, usize, bool, bool, bool, Option<String>)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
 }
@@ -199,6 +200,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     s.in_memory,
                     s.windowed,
                     s.session,
+                    s.source_changelog.clone(),
                 )
             })
             .collect(),
@@ -386,7 +388,7 @@ impl Description {
             };
             quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
         });
-        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory, windowed, session)| {
+        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory, windowed, session, source)| {
             let kind = if *windowed {
                 quote!(#p::StoreKind::Window)
             } else if *session {
@@ -399,7 +401,11 @@ impl Description {
             } else {
                 quote!(#p::Backend::RocksDb)
             };
-            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: ::core::option::Option::Some(#changelog), backend: #backend, kind: #kind })
+            let (changelog, source) = match source {
+                Some(topic) => (quote!(::core::option::Option::None), quote!(::core::option::Option::Some(#topic))),
+                None => (quote!(::core::option::Option::Some(#changelog)), quote!(::core::option::Option::None)),
+            };
+            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: #changelog, source_changelog: #source, backend: #backend, kind: #kind })
         });
         let text = self.text();
         let mermaid = self.mermaid();

@@ -1282,6 +1282,15 @@ impl Emitter<'_> {
             }
             Some(st) => {
                 let (j, changelog) = (st.index_in_sub, st.changelog);
+                // With the source topic as changelog, nothing is logged.
+                let log = if st.source_changelog.is_some() {
+                    quote!()
+                } else {
+                    quote! {
+                        let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..*ctx };
+                        out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                    }
+                };
                 let (_, inner) = self.plan.types.node[node];
                 let inner = match self.plan.types.optional_inner(inner) {
                     Some(i) => self.ty(i, &mut Generics::default()),
@@ -1293,8 +1302,7 @@ impl Emitter<'_> {
                             let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.stores, #j, #store, key)?.map(|(x, _)| x);
                             let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
                             #p::store_put(&mut self.stores, #j, #store, key, ctx.timestamp, value, &mut self.store_buf)?;
-                            let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..*ctx };
-                            out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                            #log
                             #kids
                         }
                     } else {
@@ -1803,11 +1811,19 @@ impl Emitter<'_> {
         let m = flush_method(node);
         let (k, v) = self.output_types(node, &mut Generics::default());
         let kids = self.children(node);
-        let log = quote! {
-            let flushed = #p::flushed(#store, &entry)?;
-            let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..flushed.context };
-            out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), flushed.value, &changelog_ctx)?;
-            let ctx = &flushed.context;
+        let log = if st.source_changelog.is_some() {
+            // The source topic is the changelog: nothing to write.
+            quote! {
+                let flushed = #p::flushed(#store, &entry)?;
+                let ctx = &flushed.context;
+            }
+        } else {
+            quote! {
+                let flushed = #p::flushed(#store, &entry)?;
+                let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..flushed.context };
+                out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), flushed.value, &changelog_ctx)?;
+                let ctx = &flushed.context;
+            }
         };
         let body = if st.session {
             let (inner_k, _) = self.input_types(node, &mut Generics::default());

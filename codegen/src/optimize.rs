@@ -44,5 +44,15 @@ pub fn optimize(graph: &Graph, plan: &Plan) -> Vec<Rewrite> {
             ),
         }
     });
-    merged.chain(fused).collect()
+    let source_changelogs = plan.stores.iter().filter_map(|st| {
+        let topic = st.source_changelog.as_ref()?;
+        Some(Rewrite {
+            name: "source-topic-changelog",
+            detail: format!(
+                "store `{}` of `table(\"{topic}\")` uses its source topic `{topic}` as its changelog: no changelog topic, no changelog writes",
+                st.name
+            ),
+        })
+    });
+    merged.chain(source_changelogs).chain(fused).collect()
 }

@@ -150,8 +150,12 @@ pub struct Store {
     pub sub: usize,
     /// Index of its position among its sub-topology's stores.
     pub index_in_sub: usize,
-    /// Its changelog topic, by index into [`Plan::internal`].
+    /// Its changelog topic, by index into [`Plan::internal`] (`usize::MAX`
+    /// when the store's source topic is its changelog).
     pub changelog: usize,
+    /// A `table(topic)` store: the source topic is its changelog (no
+    /// changelog topic of its own, no changelog writes).
+    pub source_changelog: Option<String>,
     /// `in_memory()` instead of RocksDB.
     pub in_memory: bool,
     /// Behind the record cache (not `with_caching_disabled()`).
@@ -446,16 +450,22 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                          in_memory: bool,
                          cached: bool,
                          windowed: bool,
-                         session: bool| {
+                         session: bool,
+                         source_changelog: Option<String>| {
         let sub = node_sub[node.id];
-        internal.push(Internal {
-            topic: format!("{name}-changelog"),
-            kind: InternalKind::Changelog,
-            node: node.id,
-            partitions: None,
-            written_by: sub,
-            read_by: sub,
-        });
+        let changelog = if source_changelog.is_some() {
+            usize::MAX
+        } else {
+            internal.push(Internal {
+                topic: format!("{name}-changelog"),
+                kind: InternalKind::Changelog,
+                node: node.id,
+                partitions: None,
+                written_by: sub,
+                read_by: sub,
+            });
+            internal.len() - 1
+        };
         let index_in_sub = stores
             .iter()
             .filter(|s| s.sub == sub && s.windowed == windowed && s.session == session)
@@ -465,7 +475,8 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             node: node.id,
             sub,
             index_in_sub,
-            changelog: internal.len() - 1,
+            changelog,
+            source_changelog,
             in_memory,
             cached,
             windowed,
@@ -478,7 +489,18 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             // A table source whose old values a `group_by` needs is materialized.
             NodeKind::TableSource { from_topic, store } if needs_old_values(graph, node.id) => {
                 if *from_topic {
-                    add_store(node, store, false, true, false, false);
+                    // The table's topic is its changelog (Kafka Streams'
+                    // source-topic changelog optimisation).
+                    let topic = node
+                        .inputs
+                        .first()
+                        .and_then(|&i| match &graph.nodes[i].kind {
+                            NodeKind::Source { topics, .. } => {
+                                topics.first().map(syn::LitStr::value)
+                            }
+                            _ => None,
+                        });
+                    add_store(node, store, false, true, false, false, topic);
                 } else {
                     errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
                 }
@@ -486,7 +508,9 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             // A suppression's buffer is logged through an in-memory store
             // mirroring it, restored after a restart (Kafka Streams' buffer
             // store and its changelog).
-            NodeKind::Suppress { store, .. } => add_store(node, store, true, false, false, false),
+            NodeKind::Suppress { store, .. } => {
+                add_store(node, store, true, false, false, false, None)
+            }
             // A processor's stores (`builder.add_state_store`), created
             // with the first processor connected to them.
             NodeKind::Process { stores: names, .. } => {
@@ -496,7 +520,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                             .state_stores
                             .iter()
                             .any(|(n, m)| n.value() == name.value() && *m);
-                        add_store(node, &name.value(), in_memory, false, false, false);
+                        add_store(node, &name.value(), in_memory, false, false, false, None);
                     } else {
                         later_processors.push((name.clone(), node.id));
                     }
@@ -522,6 +546,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                     *cached,
                     windows.is_some() && !session,
                     session,
+                    None,
                 );
             }
             _ => {}

@@ -78,6 +78,9 @@ pub struct StorePlan {
     pub subtopology: usize,
     /// Its changelog, by index into [`Plan::internal_topics`].
     pub changelog: Option<usize>,
+    /// The source topic that is its changelog instead (a `table(topic)`
+    /// store): restored from it, never written to.
+    pub source_changelog: Option<&'static str>,
     /// In memory or RocksDB.
     pub backend: crate::store::Backend,
     /// Key-value or window store.

@@ -74,6 +74,10 @@ pub(crate) struct ChangelogStore {
     /// The offset after the last changelog record the store is known to
     /// hold (restored up to, or checkpointed); `None` before restoration.
     pub offset: Option<i64>,
+    /// The changelog is the store's source topic (a `table(topic)` store):
+    /// restored up to the application's committed offset, never written,
+    /// not checkpointed.
+    pub source: bool,
 }
 
 /// The state of one task: its directory and changelogged stores.
@@ -124,6 +128,23 @@ impl TaskState {
                     topic: plan.internal_topic_name(application_id, internal),
                     persistent: false,
                     offset: None,
+                    source: false,
+                });
+            }
+            // Stores whose source topic is their changelog.
+            for (index, store) in own().filter(|s| s.kind == kind).enumerate() {
+                let Some(topic) = store.source_changelog else {
+                    continue;
+                };
+                changelogs.push(ChangelogStore {
+                    kind,
+                    index,
+                    name: store.name,
+                    internal: usize::MAX,
+                    topic: topic.to_owned(),
+                    persistent: false,
+                    offset: None,
+                    source: true,
                 });
             }
         }
@@ -140,6 +161,7 @@ impl TaskState {
     pub fn changelog_partitions(&self) -> Vec<ChangelogPartition> {
         self.changelogs
             .iter()
+            .filter(|c| !c.source)
             .map(|c| (c.internal, self.id.partition))
             .collect()
     }
@@ -275,7 +297,9 @@ pub(crate) fn open_task<T: Topology>(
     }
 
     for c in &mut state.changelogs {
-        c.persistent = store_of(task, c).is_some_and(|s| s.persistent());
+        // A source-topic changelog is restored in full every time (its
+        // offsets are the input's, which the checkpoint does not follow).
+        c.persistent = !c.source && store_of(task, c).is_some_and(|s| s.persistent());
     }
     let path = state.dir.checkpoint_path();
     let loaded = match checkpoint::read(&path) {
@@ -375,11 +399,17 @@ pub(crate) struct Restorer {
     config: ClientConfig,
     consumer: Option<BaseConsumer<ClientLogger>>,
     client: String,
+    /// A consumer in the application's group that only reads its committed
+    /// offsets (for source-topic changelogs), created on first use.
+    offsets_config: ClientConfig,
+    offsets: Option<BaseConsumer<ClientLogger>>,
 }
 
 impl Restorer {
     /// The restorer of stream thread `thread` (0-based).
     pub fn new(config: &StreamsConfig, thread: usize) -> Self {
+        let mut offsets_config = restore_consumer_config(config, thread);
+        offsets_config.set("group.id", &config.application_id);
         let config = restore_consumer_config(config, thread);
         let client = config
             .get("client.id")
@@ -389,7 +419,31 @@ impl Restorer {
             config,
             consumer: None,
             client,
+            offsets_config,
+            offsets: None,
         }
+    }
+
+    /// The application's committed offset of `topic`-`partition`, `None`
+    /// when nothing was committed (Kafka Streams restores a source-topic
+    /// changelog up to it: what comes after is processed, not restored).
+    fn committed(&mut self, topic: &str, partition: i32) -> Result<Option<i64>, KafkaError> {
+        let consumer = match self.offsets.take() {
+            Some(c) => c,
+            None => self
+                .offsets_config
+                .create_with_context(ClientLogger::new(format!("{}-offsets", self.client)))?,
+        };
+        let consumer = self.offsets.insert(consumer);
+        let mut tpl = TopicPartitionList::with_capacity(1);
+        tpl.add_partition(topic, partition);
+        let committed = consumer.committed_offsets(tpl, WATERMARK_TIMEOUT)?;
+        Ok(committed
+            .find_partition(topic, partition)
+            .and_then(|p| match p.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            }))
     }
 
     fn consumer(&mut self) -> Result<&BaseConsumer<ClientLogger>, AppError> {
@@ -430,6 +484,15 @@ impl Restorer {
         else {
             return Ok(interrupted);
         };
+        let end = if changelog.source {
+            let committed = self
+                .committed(&changelog.topic, partition)
+                .map_err(|e| restore_error(format!("cannot read the committed offset: {e}")))?;
+            committed.unwrap_or(low).clamp(low, end)
+        } else {
+            end
+        };
+        let consumer = self.consumer()?;
         let start = match changelog.offset {
             Some(o) if (low..=end).contains(&o) => o,
             Some(o) => {
@@ -630,6 +693,7 @@ mod tests {
                 name: "counts",
                 subtopology: 1,
                 changelog: Some(1),
+                source_changelog: None,
                 backend: Backend::RocksDb,
                 kind: StoreKind::KeyValue,
             },
@@ -637,6 +701,7 @@ mod tests {
                 name: "local",
                 subtopology: 1,
                 changelog: None,
+                source_changelog: None,
                 backend: Backend::RocksDb,
                 kind: StoreKind::KeyValue,
             },
@@ -755,6 +820,7 @@ mod tests {
                 internal: 1,
                 topic: CHANGELOG.into(),
                 persistent: false,
+                source: false,
                 offset: None,
             }]
         );
@@ -1091,6 +1157,7 @@ mod tests {
             topic: topic.to_owned(),
             persistent: true,
             offset,
+            source: false,
         }
     }
 

@@ -594,6 +594,9 @@ struct State<T: Topology> {
     changelogs: HashMap<String, Vec<RawRecord>>,
     /// Changelog topics by full name.
     changelog_topics: BTreeSet<String>,
+    /// Source topics serving as changelogs (`table(topic)` stores): their
+    /// processed records are kept for [`TopologyTestDriver::restart`].
+    source_changelogs: BTreeSet<String>,
 }
 
 impl<T: Topology> State<T> {
@@ -641,6 +644,12 @@ impl<T: Topology> State<T> {
             offset
         };
         let readers = self.sources.get(&record.topic).cloned().unwrap_or_default();
+        if self.source_changelogs.contains(&record.topic) {
+            self.changelogs
+                .entry(record.topic.clone())
+                .or_default()
+                .push(record.clone());
+        }
         let mut sent = Vec::new();
         for (sub, source) in readers {
             let id = TaskId {
@@ -841,6 +850,12 @@ impl<T: Topology> TopologyTestDriver<T> {
             .filter_map(|st| st.changelog)
             .map(|i| plan.internal_topic_name(&application_id, i))
             .collect();
+        let source_changelogs = plan
+            .stores
+            .iter()
+            .filter_map(|st| st.source_changelog)
+            .map(str::to_owned)
+            .collect();
         TopologyTestDriver {
             state_dir,
             config,
@@ -859,6 +874,7 @@ impl<T: Topology> TopologyTestDriver<T> {
                 wall_clock_ms,
                 changelogs: HashMap::new(),
                 changelog_topics,
+                source_changelogs,
             }),
         }
     }
@@ -887,18 +903,22 @@ impl<T: Topology> TopologyTestDriver<T> {
             state.wall_clock_ms,
         );
         for (position, store) in self.plan.stores.iter().enumerate() {
-            let Some(changelog) = store.changelog else {
-                continue;
+            // The changelog, or the source topic serving as one (its piped
+            // records were kept, with null keys: skipped below).
+            let topic = match (store.changelog, store.source_changelog) {
+                (Some(changelog), _) => self
+                    .plan
+                    .internal_topic_name(&self.application_id, changelog),
+                (None, Some(source)) => source.to_owned(),
+                (None, None) => continue,
             };
-            let topic = self
-                .plan
-                .internal_topic_name(&self.application_id, changelog);
             let batch: Vec<(Vec<u8>, Option<Vec<u8>>)> = state
                 .changelogs
                 .get(&topic)
                 .map(|records| {
                     records
                         .iter()
+                        .filter(|r| r.key.is_some())
                         .map(|r| {
                             let value =
                                 crate::store::restore::store_value(r.timestamp, r.value.as_deref());
