@@ -118,7 +118,7 @@ pub fn open_stores(
 }
 
 #[cold]
-fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
+pub(crate) fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
     ProcessError::Store {
         store: store.to_owned(),
         reason: reason.to_string(),
@@ -133,17 +133,25 @@ pub fn split_timestamped(bytes: &[u8]) -> Option<(i64, &[u8])> {
     Some((i64::from_be_bytes(*ts), value))
 }
 
-/// Decodes a timestamped store value into the aggregate and its timestamp.
-fn decode_timestamped<A: Serde>(
-    name: &'static str,
-    bytes: &[u8],
-) -> Result<(A, i64), ProcessError> {
-    let (ts, value) = split_timestamped(bytes).ok_or_else(|| {
+/// [`split_timestamped`], a store error when the entry has no timestamp.
+pub(crate) fn split_stored<'b>(
+    name: &str,
+    bytes: &'b [u8],
+) -> Result<(i64, &'b [u8]), ProcessError> {
+    split_timestamped(bytes).ok_or_else(|| {
         store_error(
             name,
             format!("entry of {} bytes has no timestamp", bytes.len()),
         )
-    })?;
+    })
+}
+
+/// Decodes a timestamped store value into the aggregate and its timestamp.
+pub(crate) fn decode_timestamped<A: Serde>(
+    name: &str,
+    bytes: &[u8],
+) -> Result<(A, i64), ProcessError> {
+    let (ts, value) = split_stored(name, bytes)?;
     let value = A::deserialize(Some(value))
         .map_err(|e| store_error(name, format!("cannot deserialize a stored value: {e}")))?;
     Ok((value, ts))

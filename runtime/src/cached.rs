@@ -12,6 +12,7 @@
 //! it downstream. Keys of a window store's cache are its changelog keys
 //! (key, window start, sequence number).
 
+use crate::__private::{decode_timestamped, split_stored as split, store_error};
 use crate::error::ProcessError;
 use crate::record::RecordContext;
 use crate::serde::Serde;
@@ -19,24 +20,6 @@ use crate::store::cache::{CacheEntry, RecordCache};
 use crate::store::{KeyValueStore, KvStore, WinStore, WindowStore};
 
 pub use crate::store::cache::DirtyEntry;
-
-#[cold]
-fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
-    ProcessError::Store {
-        store: store.to_owned(),
-        reason: reason.to_string(),
-    }
-}
-
-/// Splits a timestamped value, `[timestamp: 8 bytes, big-endian][value]`.
-fn split<'b>(name: &str, bytes: &'b [u8]) -> Result<(i64, &'b [u8]), ProcessError> {
-    crate::__private::split_timestamped(bytes).ok_or_else(|| {
-        store_error(
-            name,
-            format!("entry of {} bytes has no timestamp", bytes.len()),
-        )
-    })
-}
 
 fn decode<A: Serde>(name: &str, bytes: Option<&[u8]>) -> Result<A, ProcessError> {
     A::deserialize(bytes)
@@ -56,13 +39,11 @@ pub fn cached_get<A: Serde>(
     evicted: &mut Vec<DirtyEntry>,
 ) -> Result<Option<(A, i64)>, ProcessError> {
     if let Some(entry) = cache.get(name, key) {
-        return match entry.value.as_deref() {
-            Some(bytes) => {
-                let (ts, value) = split(name, bytes)?;
-                Ok(Some((decode(name, Some(value))?, ts)))
-            }
-            None => Ok(None),
-        };
+        return entry
+            .value
+            .as_deref()
+            .map(|bytes| decode_timestamped(name, bytes))
+            .transpose();
     }
     let store = stores
         .get(index)
@@ -70,10 +51,9 @@ pub fn cached_get<A: Serde>(
     let Some(bytes) = store.get(key).map_err(|e| store_error(name, e))? else {
         return Ok(None);
     };
-    let (ts, value) = split(name, &bytes)?;
-    let value = decode(name, Some(value))?;
+    let decoded = decode_timestamped(name, &bytes)?;
     evicted.extend(cache.put(name, key, CacheEntry::clean(bytes)));
-    Ok(Some((value, ts)))
+    Ok(Some(decoded))
 }
 
 /// Reads the timestamped aggregate of `key` in the window starting at
@@ -89,13 +69,11 @@ pub fn cached_window_get<A: Serde>(
     cache_key: &[u8],
 ) -> Result<Option<(A, i64)>, ProcessError> {
     if let Some(entry) = cache.get(name, cache_key) {
-        return match entry.value.as_deref() {
-            Some(bytes) => {
-                let (ts, value) = split(name, bytes)?;
-                Ok(Some((decode(name, Some(value))?, ts)))
-            }
-            None => Ok(None),
-        };
+        return entry
+            .value
+            .as_deref()
+            .map(|bytes| decode_timestamped(name, bytes))
+            .transpose();
     }
     crate::__private::window_get(stores, index, name, key, start)
 }

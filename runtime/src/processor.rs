@@ -315,10 +315,7 @@ pub struct KeyValueStoreRef<'s, K, V> {
 
 impl<K: Serde, V: Serde> KeyValueStoreRef<'_, K, V> {
     fn error(&self, reason: impl std::fmt::Display) -> ProcessError {
-        ProcessError::Store {
-            store: self.name.to_owned(),
-            reason: reason.to_string(),
-        }
+        crate::__private::store_error(self.name, reason)
     }
 
     fn key_bytes(&self, key: &K) -> Result<Vec<u8>, ProcessError> {

@@ -8,6 +8,7 @@
 //! aggregates (no timestamp), so its changelog is byte-compatible with Kafka
 //! Streams'. Reads go through the record cache like every cached store.
 
+use crate::__private::store_error;
 use crate::cached::DirtyEntry;
 use crate::error::ProcessError;
 use crate::record::RecordContext;
@@ -89,14 +90,6 @@ pub fn split_session_key(bytes: &[u8]) -> Option<(&[u8], Window)> {
             end: i64::from_be_bytes(*end),
         },
     ))
-}
-
-#[cold]
-fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
-    ProcessError::Store {
-        store: store.to_owned(),
-        reason: reason.to_string(),
-    }
 }
 
 /// The sessions of `key` that end at or after `earliest_end` and start at

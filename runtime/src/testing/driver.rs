@@ -223,7 +223,7 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
     /// The value of `key` in the window starting at `start`.
     pub fn fetch(&self, key: &K, start: i64) -> Option<V> {
         use crate::store::WindowStore as _;
-        let key = TestKeyValueStore::<T, K, V>::key_bytes(key);
+        let key = store_key_bytes(key);
         let bytes = self
             .with_store(|s| s.fetch(&key, start))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -233,7 +233,7 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
     /// `key`'s windows with `from <= start <= to`: (start, value), by start.
     pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Vec<(i64, V)> {
         use crate::store::WindowStore as _;
-        let key = TestKeyValueStore::<T, K, V>::key_bytes(key);
+        let key = store_key_bytes(key);
         let entries = self
             .with_store(|s| s.fetch_range(&key, from, to))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -260,6 +260,16 @@ impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
     }
 }
 
+/// A store key's bytes, for the typed store views (panics like Kafka
+/// Streams' stores on a null key).
+fn store_key_bytes<K: Serde>(key: &K) -> Vec<u8> {
+    match crate::serde::to_bytes(key) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => panic!("a store key cannot be null"),
+        Err(e) => panic!("cannot serialize the key: {e}"),
+    }
+}
+
 /// A typed view of a task's session store in the test driver: sessions
 /// (key, `[start, end]`) and their aggregates.
 pub struct TestSessionStore<'a, T: Topology, K, V> {
@@ -279,14 +289,6 @@ impl<T: Topology, K: Serde, V: Serde> TestSessionStore<'_, T, K, V> {
             .unwrap_or_else(|| panic!("store `{}` is not open", self.name))
     }
 
-    fn key_bytes(key: &K) -> Vec<u8> {
-        match crate::serde::to_bytes(key) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => panic!("a store key cannot be null"),
-            Err(e) => panic!("cannot serialize the key: {e}"),
-        }
-    }
-
     /// Every session of `key`, by ascending (end, start): Kafka Streams'
     /// `SessionStore.fetch(key)`.
     pub fn fetch(&self, key: &K) -> Vec<(crate::time::Window, V)> {
@@ -301,7 +303,7 @@ impl<T: Topology, K: Serde, V: Serde> TestSessionStore<'_, T, K, V> {
         earliest_end: i64,
         latest_start: i64,
     ) -> Vec<(crate::time::Window, V)> {
-        let key = Self::key_bytes(key);
+        let key = store_key_bytes(key);
         let mut cache = crate::store::cache::RecordCache::new(0);
         let found = self.with_store(|s| {
             crate::session::find_sessions(
@@ -330,7 +332,7 @@ impl<T: Topology, K: Serde, V: Serde> TestSessionStore<'_, T, K, V> {
     pub fn put(&self, key: &K, window: crate::time::Window, value: &V) {
         use crate::store::KeyValueStore as _;
         let mut session = Vec::new();
-        crate::session::session_key(&Self::key_bytes(key), window, &mut session);
+        crate::session::session_key(&store_key_bytes(key), window, &mut session);
         let bytes = crate::serde::to_bytes(value)
             .unwrap_or_else(|e| panic!("cannot serialize the value: {e}"))
             .unwrap_or_else(|| panic!("use `remove` to remove a session"));
@@ -342,7 +344,7 @@ impl<T: Topology, K: Serde, V: Serde> TestSessionStore<'_, T, K, V> {
     pub fn remove(&self, key: &K, window: crate::time::Window) {
         use crate::store::KeyValueStore as _;
         let mut session = Vec::new();
-        crate::session::session_key(&Self::key_bytes(key), window, &mut session);
+        crate::session::session_key(&store_key_bytes(key), window, &mut session);
         self.with_store(|s| s.delete(&session))
             .unwrap_or_else(|e| panic!("{e}"));
     }
@@ -367,14 +369,6 @@ impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
             .unwrap_or_else(|| panic!("store `{}` is not open", self.name))
     }
 
-    fn key_bytes(key: &K) -> Vec<u8> {
-        match crate::serde::to_bytes(key) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => panic!("a store key cannot be null"),
-            Err(e) => panic!("cannot serialize the key: {e}"),
-        }
-    }
-
     fn decode(&self, bytes: &[u8]) -> (V, i64) {
         let Some((ts, value)) = crate::__private::split_timestamped(bytes) else {
             panic!("store `{}`: an entry without a timestamp", self.name);
@@ -393,7 +387,7 @@ impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
     /// The value for `key` with its timestamp (`getTimestampedKeyValueStore`).
     pub fn get_with_timestamp(&self, key: &K) -> Option<(V, i64)> {
         use crate::store::KeyValueStore as _;
-        let key = Self::key_bytes(key);
+        let key = store_key_bytes(key);
         let bytes = self
             .with_store(|s| s.get(&key))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -420,7 +414,7 @@ impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
     /// changelog).
     pub fn put(&self, key: &K, value: &V, timestamp: i64) {
         use crate::store::KeyValueStore as _;
-        let key = Self::key_bytes(key);
+        let key = store_key_bytes(key);
         let mut bytes = timestamp.to_be_bytes().to_vec();
         match value.serialize(&mut bytes) {
             Ok(true) => {}
@@ -434,7 +428,7 @@ impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
     /// Removes `key`.
     pub fn delete(&self, key: &K) {
         use crate::store::KeyValueStore as _;
-        let key = Self::key_bytes(key);
+        let key = store_key_bytes(key);
         self.with_store(|s| s.delete(&key))
             .unwrap_or_else(|e| panic!("{e}"));
     }
