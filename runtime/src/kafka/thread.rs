@@ -127,6 +127,9 @@ struct StreamThread<'a, T: Topology> {
     /// Changelog records restored into stores.
     restored: u64,
     stop: &'a AtomicBool,
+    /// Whether any sub-topology needs the wall clock (user processors,
+    /// final-result aggregations): otherwise the poll loop skips it.
+    clocked: bool,
 }
 
 impl<T: Topology> StreamThread<'_, T> {
@@ -466,7 +469,9 @@ impl<T: Topology> StreamThread<'_, T> {
                 }
             }
             ctx.producer.context().check()?;
-            self.punctuate_wall_clock(ctx)?;
+            if self.clocked {
+                self.punctuate_wall_clock(ctx)?;
+            }
             if now >= next_commit {
                 self.flush_caches(ctx)?;
                 if ctx.commit(consumer, "commit.interval.ms")? != CommitOutcome::NotFlushed {
@@ -532,6 +537,7 @@ pub(crate) fn run_stream_thread<T: Topology>(
         .map_err(|e| AppError::kafka("subscribing", e))?;
     tracing::info!(topics = ?topics, "stream thread started");
 
+    let clocked = (0..topology.plan().subtopologies.len()).any(|sub| topology.has_processors(sub));
     let mut thread = StreamThread {
         topology,
         config,
@@ -543,6 +549,7 @@ pub(crate) fn run_stream_thread<T: Topology>(
         restorer: Restorer::new(config, index),
         restored: 0,
         stop,
+        clocked,
     };
     let result = match thread
         .poll_loop(&consumer, idle)
