@@ -659,14 +659,18 @@ fn first_seen() -> impl Topology {
     builder.build()
 }
 
-/// Every (partition, key, value) of `topic` so far, waiting until `done`
-/// holds.
-fn read_strings(
+/// Records of `topic` (read from the start by a fresh group), each
+/// `decode`d, until `done` holds.
+fn consume<R>(
     kafka: &LocalKafka,
     topic: &str,
     group: &str,
-    done: impl Fn(&[(i32, String, String)]) -> bool,
-) -> Vec<(i32, String, String)> {
+    decode: impl Fn(&rdkafka::message::BorrowedMessage<'_>) -> R,
+    done: impl Fn(&[R]) -> bool,
+) -> Vec<R>
+where
+    R: std::fmt::Debug,
+{
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka.bootstrap_servers())
         .set("group.id", group)
@@ -680,15 +684,28 @@ fn read_strings(
     while !done(&out) {
         assert!(Instant::now() < deadline, "only {out:?} in `{topic}`");
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            let m = m.unwrap();
-            out.push((
-                m.partition(),
-                String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
-                String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
-            ));
+            out.push(decode(&m.unwrap()));
         }
     }
     out
+}
+
+/// Every (partition, key, value) of `topic` so far, waiting until `done`
+/// holds.
+fn read_strings(
+    kafka: &LocalKafka,
+    topic: &str,
+    group: &str,
+    done: impl Fn(&[(i32, String, String)]) -> bool,
+) -> Vec<(i32, String, String)> {
+    let decode = |m: &rdkafka::message::BorrowedMessage<'_>| {
+        (
+            m.partition(),
+            String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
+            String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
+        )
+    };
+    consume(kafka, topic, group, decode, done)
 }
 
 #[test]
@@ -837,26 +854,12 @@ fn read_strings_or_null(
     group: &str,
     n: usize,
 ) -> Vec<(String, Option<i64>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka.bootstrap_servers())
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while out.len() < n {
-        assert!(Instant::now() < deadline, "only {out:?} in `{topic}`");
-        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            let m = m.unwrap();
-            out.push((
-                String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
-                m.payload()
-                    .map(|v| i64::from_be_bytes(v.try_into().unwrap())),
-            ));
-        }
-    }
-    out
+    let decode = |m: &rdkafka::message::BorrowedMessage<'_>| {
+        (
+            String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
+            m.payload()
+                .map(|v| i64::from_be_bytes(v.try_into().unwrap())),
+        )
+    };
+    consume(kafka, topic, group, decode, |out| out.len() >= n)
 }
