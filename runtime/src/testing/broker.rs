@@ -36,7 +36,7 @@ use std::collections::hash_map::RandomState;
 use std::fs::{self, File};
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -96,7 +96,8 @@ const TOOL_JVM_OPTS: &[&str] = &[
 /// Starts java in the background with the pipe from the Rust process moved to
 /// fd 3, prints java's pid on stdout, and exits with java's status. A
 /// background subshell blocks reading fd 3; at end of file it stops java
-/// (SIGTERM, SIGKILL after 10 s) and removes `<dir>` unless `<keep>` is 1.
+/// (SIGTERM, SIGKILL after 10 s) and removes `<dir>` unless `<keep>` is 1 or
+/// the line `keep` came through the pipe first ([`LocalKafka::pause`]).
 /// SIGINT is ignored by both (and thus by java, a background job): a Ctrl-C
 /// reaches the whole foreground process group, and the owner decides.
 const SUPERVISOR: &str = r#"
@@ -108,7 +109,7 @@ trap '' INT
 java=$!
 echo "$java"
 (
-  while read -r _ <&3; do :; done
+  while read -r line <&3; do [ "$line" = keep ] && keep=1; done
   exec 3<&-
   if [ ! -e "$dir/java.exited" ] && kill -0 "$java" 2>/dev/null; then
     kill -TERM "$java" 2>/dev/null
@@ -420,6 +421,47 @@ impl LocalKafka {
     /// is still running after 12 s. Then deletes the broker's directory.
     pub fn stop(mut self) {
         self.shutdown();
+    }
+
+    /// Stops the broker process as [`LocalKafka::stop`] does, but keeps its
+    /// data, configuration and ports: for the clients, a broker outage.
+    /// [`LocalKafka::resume`] starts it again. Pausing a paused broker does
+    /// nothing.
+    pub fn pause(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            if let Some(pipe) = process.pipe.as_mut() {
+                // Tells the supervisor not to delete the directory.
+                let _ = pipe.write_all(b"keep\n").and_then(|()| pipe.flush());
+            }
+            self.stop_process(process);
+            tracing::info!(bootstrap = %self.bootstrap_servers(), "Kafka broker paused");
+        }
+    }
+
+    /// Starts a broker stopped by [`LocalKafka::pause`] again on the same
+    /// ports and data, and waits until it answers metadata requests.
+    /// Resuming a running broker does nothing.
+    pub fn resume(&mut self) -> Result<(), BrokerError> {
+        if self.process.is_some() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let exited = self.dir.join("java.exited");
+        fs::remove_file(&exited)
+            .or_else(|e| match e.kind() {
+                io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(io_err(format!("removing {}", exited.display())))?;
+        let classpath = classpath()?;
+        self.spawn(&classpath, &self.dir.join("server.properties"))?;
+        self.wait_ready()?;
+        tracing::info!(
+            bootstrap = %self.bootstrap_servers(),
+            elapsed = ?started.elapsed(),
+            "Kafka broker resumed"
+        );
+        Ok(())
     }
 
     fn shutdown(&mut self) {
@@ -981,43 +1023,60 @@ mod tests {
         }
         producer.flush(Duration::from_secs(30)).expect("flushed");
 
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", kafka.bootstrap_servers())
-            .set("group.id", "round-trip-test")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        let mut assignment = TopicPartitionList::new();
-        for partition in 0..3 {
-            assignment
-                .add_partition_offset("round-trip", partition, Offset::Beginning)
-                .expect("assignment");
-        }
-        consumer.assign(&assignment).expect("assigned");
-        let mut received = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while received.len() < 3 && Instant::now() < deadline {
-            if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-                let message = message.expect("no consumer error");
-                received.push((
-                    message.partition(),
-                    message.offset(),
-                    String::from_utf8(message.key().expect("key").to_vec()).expect("utf-8"),
-                    String::from_utf8(message.payload().expect("value").to_vec()).expect("utf-8"),
-                ));
+        let read_back = |kafka: &LocalKafka| {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", kafka.bootstrap_servers())
+                .set("group.id", "round-trip-test")
+                .set("enable.auto.commit", "false")
+                .create()
+                .expect("consumer");
+            let mut assignment = TopicPartitionList::new();
+            for partition in 0..3 {
+                assignment
+                    .add_partition_offset("round-trip", partition, Offset::Beginning)
+                    .expect("assignment");
             }
-        }
-        received.sort();
-        assert_eq!(
-            received,
-            vec![
-                (0, 0, "k0".to_string(), "v0".to_string()),
-                (1, 0, "k1".to_string(), "v1".to_string()),
-                (2, 0, "k2".to_string(), "v2".to_string()),
-            ]
-        );
-        drop(consumer);
+            consumer.assign(&assignment).expect("assigned");
+            let mut received = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while received.len() < 3 && Instant::now() < deadline {
+                if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+                    let message = message.expect("no consumer error");
+                    received.push((
+                        message.partition(),
+                        message.offset(),
+                        String::from_utf8(message.key().expect("key").to_vec()).expect("utf-8"),
+                        String::from_utf8(message.payload().expect("value").to_vec())
+                            .expect("utf-8"),
+                    ));
+                }
+            }
+            received.sort();
+            received
+        };
+        let written = vec![
+            (0, 0, "k0".to_string(), "v0".to_string()),
+            (1, 0, "k1".to_string(), "v1".to_string()),
+            (2, 0, "k2".to_string(), "v2".to_string()),
+        ];
+        assert_eq!(read_back(&kafka), written);
         drop(producer);
+
+        // A pause is an outage: the port closes, the data stays.
+        let mut kafka = kafka;
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, kafka.port));
+        let started = Instant::now();
+        kafka.pause();
+        eprintln!("pause() took {:?}", started.elapsed());
+        assert!(
+            TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_err(),
+            "port still open after pause()"
+        );
+        assert!(kafka.dir.join("data").is_dir(), "data deleted by pause()");
+        let started = Instant::now();
+        kafka.resume().expect("the broker resumes");
+        eprintln!("resume() took {:?}", started.elapsed());
+        assert_eq!(read_back(&kafka), written, "records survive a pause");
 
         let (port, dir, keep_dir) = (kafka.port, kafka.dir.clone(), kafka.keep_dir);
         let started = Instant::now();
