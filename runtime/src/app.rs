@@ -24,7 +24,9 @@
 
 use crate::config::{ConfigError, StreamsConfig};
 use crate::error::ProcessError;
-use crate::kafka::{prepare_topics, run_stream_thread, IdleTracker, Routing, ThreadSummary};
+use crate::kafka::{
+    prepare_topics, run_stream_thread, Connectivity, IdleTracker, Routing, ThreadSummary,
+};
 use crate::task::TaskId;
 use crate::topology::Topology;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -352,6 +354,8 @@ impl<T: Topology> App<T> {
             threads,
             self.config.max_idle_ms.map(Duration::from_millis),
         ));
+        // One account of broker reachability for all clients of all threads.
+        let links = Arc::new(Connectivity::default());
         let mut handles = Vec::with_capacity(threads);
         let mut spawn_error = None;
         for index in 0..threads {
@@ -361,11 +365,12 @@ impl<T: Topology> App<T> {
             let routing = Arc::clone(&self.routing);
             let stop = Arc::clone(&self.stop);
             let idle = Arc::clone(&idle);
+            let links = Arc::clone(&links);
             let spawned = std::thread::Builder::new()
                 .name(name.clone())
                 .spawn(move || {
                     let _guard = StopOnPanic(&stop);
-                    run_stream_thread(index, topology, &config, routing, &stop, &idle)
+                    run_stream_thread(index, topology, &config, routing, &stop, &idle, &links)
                 });
             match spawned {
                 Ok(h) => handles.push((name, h)),

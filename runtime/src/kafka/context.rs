@@ -1,6 +1,7 @@
 //! librdkafka callbacks: logging through `tracing`, delivery reports, and
 //! the consumer's rebalance hooks (commit on revocation, task changes).
 
+use super::connectivity::{is_unreachable, Connectivity};
 use super::routing::Routing;
 use crate::app::AppError;
 use rdkafka::config::RDKafkaLogLevel;
@@ -11,7 +12,7 @@ use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Locks, ignoring poisoning (a panicking stream thread stops the app anyway).
@@ -20,18 +21,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Routes librdkafka's logs and errors to `tracing`. librdkafka retries on
-/// its own (broker down, leader moves), so errors are warnings unless fatal.
+/// its own (broker down, leader moves), so errors are warnings unless fatal;
+/// failures to reach a broker go to the application's [`Connectivity`],
+/// which logs an outage once rather than every reconnection attempt.
 pub(crate) struct ClientLogger {
     client: String,
     quiet: bool,
+    links: Arc<Connectivity>,
 }
 
 impl ClientLogger {
-    /// Logs for a client named `client`.
-    pub fn new(client: impl Into<String>) -> Self {
+    /// Logs for a client named `client` of the application whose brokers'
+    /// reachability `links` tracks.
+    pub fn new(client: impl Into<String>, links: Arc<Connectivity>) -> Self {
         ClientLogger {
             client: client.into(),
             quiet: false,
+            links,
         }
     }
 
@@ -41,6 +47,22 @@ impl ClientLogger {
         ClientLogger {
             client: client.into(),
             quiet: true,
+            links: Arc::default(),
+        }
+    }
+
+    /// The application's account of broker reachability.
+    pub fn links(&self) -> &Connectivity {
+        &self.links
+    }
+
+    /// An error from a client call (`poll`, a fetch): a failure to reach
+    /// the brokers goes to [`Connectivity`], anything else is a warning.
+    pub fn client_error(&self, what: &str, error: &KafkaError) {
+        if is_unreachable(error) {
+            self.links.unreachable(&self.client, error);
+        } else {
+            tracing::warn!(client = %self.client, "{what} (retrying): {error}");
         }
     }
 }
@@ -48,17 +70,22 @@ impl ClientLogger {
 impl ClientContext for ClientLogger {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         let client = self.client.as_str();
+        // Connection failures ("FAIL") also reach the error callback, which
+        // reports them through `Connectivity`; metadata cache updates
+        // ("METADATAUPDATE": a leader not known yet while a broker restarts)
+        // sort themselves out.
+        let quiet = self.quiet || fac == "FAIL" || fac == "METADATAUPDATE";
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
             | RDKafkaLogLevel::Error
             | RDKafkaLogLevel::Warning
-                if !self.quiet =>
+                if !quiet =>
             {
                 tracing::warn!(client, facility = fac, "librdkafka: {log_message}")
             }
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info if !self.quiet => {
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info if !quiet => {
                 tracing::info!(client, facility = fac, "librdkafka: {log_message}")
             }
             _ => tracing::debug!(client, facility = fac, "librdkafka: {log_message}"),
@@ -71,6 +98,9 @@ impl ClientContext for ClientLogger {
             tracing::error!(client, "fatal Kafka client error: {error}: {reason}");
         } else if self.quiet {
             tracing::debug!(client, "Kafka client error: {error}: {reason}");
+        } else if is_unreachable(&error) {
+            self.links
+                .unreachable(client, &format_args!("{error}: {reason}"));
         } else {
             tracing::warn!(client, "Kafka client error (retrying): {error}: {reason}");
         }
@@ -102,9 +132,9 @@ pub(crate) struct ProducerCtx {
 }
 
 impl ProducerCtx {
-    pub fn new(client: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<String>, links: Arc<Connectivity>) -> Self {
         ProducerCtx {
-            log: ClientLogger::new(client),
+            log: ClientLogger::new(client, links),
             failed: AtomicU64::new(0),
             first_failure: Mutex::new(None),
             changelog_offsets: Mutex::new(HashMap::new()),
@@ -172,6 +202,9 @@ impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, delivery_result: &DeliveryResult<'_>, opaque: usize) {
+        if delivery_result.is_ok() {
+            self.log.links.reached();
+        }
         if let (Ok(message), Some(internal)) = (delivery_result, opaque.checked_sub(1)) {
             self.acknowledged((internal, message.partition()), message.offset());
         }
@@ -217,7 +250,7 @@ pub(crate) enum CommitOutcome {
 pub(crate) struct ConsumerCtx {
     log: ClientLogger,
     pub producer: BaseProducer<ProducerCtx>,
-    routing: std::sync::Arc<Routing>,
+    routing: Arc<Routing>,
     flush_timeout: Duration,
     /// Next offset to commit (last processed + 1) per partition.
     pending: Mutex<HashMap<PartitionKey, i64>>,
@@ -232,12 +265,13 @@ pub(crate) struct ConsumerCtx {
 impl ConsumerCtx {
     pub fn new(
         client: impl Into<String>,
+        links: Arc<Connectivity>,
         producer: BaseProducer<ProducerCtx>,
-        routing: std::sync::Arc<Routing>,
+        routing: Arc<Routing>,
         flush_timeout: Duration,
     ) -> Self {
         ConsumerCtx {
-            log: ClientLogger::new(client),
+            log: ClientLogger::new(client, links),
             producer,
             routing,
             flush_timeout,
@@ -247,6 +281,12 @@ impl ConsumerCtx {
             failure: Mutex::new(None),
             closed: AtomicBool::new(false),
         }
+    }
+
+    /// The consumer's logger (and, through it, the application's account
+    /// of broker reachability).
+    pub fn logger(&self) -> &ClientLogger {
+        &self.log
     }
 
     /// Records that `offset` of `(topic, partition)` was processed.
@@ -315,6 +355,7 @@ impl ConsumerCtx {
         }
         match consumer.commit(&tpl, CommitMode::Sync) {
             Ok(()) => {
+                self.log.links.reached();
                 tracing::debug!(partitions = snapshot.len(), "committed offsets ({reason})");
                 Ok(CommitOutcome::Committed(snapshot.len()))
             }

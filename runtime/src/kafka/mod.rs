@@ -21,6 +21,7 @@
 mod admin;
 mod clients;
 mod collector;
+mod connectivity;
 mod context;
 mod routing;
 mod state;
@@ -29,5 +30,6 @@ mod thread;
 pub use clients::{admin_config, consumer_config, producer_config, restore_consumer_config};
 
 pub(crate) use admin::prepare_topics;
+pub(crate) use connectivity::Connectivity;
 pub(crate) use routing::Routing;
 pub(crate) use thread::{run_stream_thread, IdleTracker, ThreadSummary};

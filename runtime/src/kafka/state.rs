@@ -23,6 +23,7 @@
 //!   records (the producer's delivery reports), plus one.
 
 use super::clients::restore_consumer_config;
+use super::connectivity::Connectivity;
 use super::context::{ChangelogPartition, ClientLogger, ProducerCtx};
 use crate::app::AppError;
 use crate::config::StreamsConfig;
@@ -36,6 +37,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Changelog records per store write batch during restoration (Kafka
@@ -403,11 +405,13 @@ pub(crate) struct Restorer {
     /// offsets (for source-topic changelogs), created on first use.
     offsets_config: ClientConfig,
     offsets: Option<BaseConsumer<ClientLogger>>,
+    links: Arc<Connectivity>,
 }
 
 impl Restorer {
-    /// The restorer of stream thread `thread` (0-based).
-    pub fn new(config: &StreamsConfig, thread: usize) -> Self {
+    /// The restorer of stream thread `thread` (0-based), of the application
+    /// whose broker reachability `links` tracks.
+    pub fn new(config: &StreamsConfig, thread: usize, links: Arc<Connectivity>) -> Self {
         let mut offsets_config = restore_consumer_config(config, thread);
         offsets_config.set("group.id", &config.application_id);
         let config = restore_consumer_config(config, thread);
@@ -421,6 +425,7 @@ impl Restorer {
             client,
             offsets_config,
             offsets: None,
+            links,
         }
     }
 
@@ -430,9 +435,10 @@ impl Restorer {
     fn committed(&mut self, topic: &str, partition: i32) -> Result<Option<i64>, KafkaError> {
         let consumer = match self.offsets.take() {
             Some(c) => c,
-            None => self
-                .offsets_config
-                .create_with_context(ClientLogger::new(format!("{}-offsets", self.client)))?,
+            None => self.offsets_config.create_with_context(ClientLogger::new(
+                format!("{}-offsets", self.client),
+                Arc::clone(&self.links),
+            ))?,
         };
         let consumer = self.offsets.insert(consumer);
         let mut tpl = TopicPartitionList::with_capacity(1);
@@ -451,7 +457,10 @@ impl Restorer {
             Some(consumer) => consumer,
             None => self
                 .config
-                .create_with_context(ClientLogger::new(self.client.clone()))
+                .create_with_context(ClientLogger::new(
+                    self.client.clone(),
+                    Arc::clone(&self.links),
+                ))
                 .map_err(|e| AppError::kafka("creating the restore consumer", e))?,
         };
         Ok(self.consumer.insert(consumer))
@@ -577,10 +586,9 @@ impl Restorer {
                 Some(Err(e @ KafkaError::MessageConsumptionFatal(_))) => {
                     return Err(restore_error(e.to_string()));
                 }
-                Some(Err(e)) => {
-                    tracing::warn!(task = %task, store = changelog.name,
-                        "restore consumer error (retrying): {e}")
-                }
+                Some(Err(e)) => consumer
+                    .context()
+                    .client_error("restore consumer error", &e),
             }
             let now = Instant::now();
             if now >= next_progress {
@@ -857,7 +865,7 @@ mod tests {
 
         // Delivery reports: the offset after the highest acknowledged one,
         // whatever the order; other partitions and topics do not count.
-        let producer = ProducerCtx::new("p");
+        let producer = ProducerCtx::new("p", Arc::default());
         state.acknowledged(&producer);
         assert_eq!(state.changelogs[0].offset, Some(40), "nothing written");
         for offset in [41, 45, 43] {
@@ -904,7 +912,7 @@ mod tests {
         state.changelogs.clear();
         let mut task = task();
         let stop = AtomicBool::new(false);
-        let mut restorer = Restorer::new(&config, 0);
+        let mut restorer = Restorer::new(&config, 0, Arc::default());
         let opened = open_task(
             &mut task,
             &mut state,
@@ -940,7 +948,7 @@ mod tests {
         let mut state = TaskState::new(&PLAN, "app", TASK, dir.clone());
         state.changelogs[0].persistent = true;
         state.changelogs[0].offset = Some(3);
-        let producer = ProducerCtx::new("p");
+        let producer = ProducerCtx::new("p", Arc::default());
 
         task.stores_mut()[0].put(b"k", b"v").unwrap();
         checkpoint(&mut task, &mut state, &producer).unwrap();
@@ -994,7 +1002,7 @@ mod tests {
         let mut state = TaskState::new(&PLAN, "app", TASK, dir.clone());
         state.changelogs[0].persistent = task.stores_mut()[0].persistent();
         assert!(!state.changelogs[0].persistent);
-        let producer = ProducerCtx::new("p");
+        let producer = ProducerCtx::new("p", Arc::default());
         producer.acknowledged((1, 2), 5);
         checkpoint(&mut task, &mut state, &producer).unwrap();
         assert!(!dir.checkpoint_path().exists());
@@ -1009,7 +1017,7 @@ mod tests {
         let _held = KvStore::open("counts", Backend::RocksDb, &dir).unwrap();
         let mut state = TaskState::new(&PLAN, "app", TASK, dir.clone());
         let stop = AtomicBool::new(false);
-        let mut restorer = Restorer::new(&config, 0);
+        let mut restorer = Restorer::new(&config, 0, Arc::default());
         let started = Instant::now();
         let e = open_task(
             &mut task(),
@@ -1169,7 +1177,7 @@ mod tests {
         let model = changelog(kafka, topic, n, 700);
         let mut config = StreamsConfig::new("restore-test");
         config.bootstrap_servers = kafka.bootstrap_servers();
-        let mut restorer = Restorer::new(&config, 0);
+        let mut restorer = Restorer::new(&config, 0, Arc::default());
         let stop = AtomicBool::new(false);
         let tmp = TempDir::new("state-restore");
         let mut store = KvStore::open("counts", Backend::RocksDb, &tmp.task_dir()).unwrap();
@@ -1272,7 +1280,7 @@ mod tests {
         let stop = AtomicBool::new(false);
         let tmp = TempDir::new("state-restore-speed");
         for backend in [Backend::RocksDb, Backend::InMemory] {
-            let mut restorer = Restorer::new(&config, 0);
+            let mut restorer = Restorer::new(&config, 0, Arc::default());
             let dir = TaskDirectory(tmp.path().join(format!("{backend:?}")));
             let mut store = KvStore::open("counts", backend, &dir).unwrap();
             let mut c = changelog_store(topic, None);

@@ -3,6 +3,7 @@
 
 use super::clients::{consumer_config, producer_config, thread_client_id};
 use super::collector::KafkaCollector;
+use super::connectivity::Connectivity;
 use super::context::{Change, CommitOutcome, ConsumerCtx, ProducerCtx};
 use super::routing::Routing;
 use super::state::{checkpoint, close_task, open_task, Restorer, TaskState, LOCK_WAIT};
@@ -20,6 +21,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How often an idle stream thread asks unreachable brokers whether they
+/// are back, and how long it waits for the answer.
+const PROBE_EVERY: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long a commit waits for the producer to drain.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -418,6 +424,7 @@ impl<T: Topology> StreamThread<'_, T> {
         let mut next_commit = Instant::now() + commit_interval;
         let mut clock = IdleClock::new(idle);
         let mut since_producer_poll = 0u32;
+        let mut next_probe = Instant::now();
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -446,12 +453,24 @@ impl<T: Topology> StreamThread<'_, T> {
                 None => {
                     ctx.producer.poll(Duration::ZERO);
                     since_producer_poll = 0;
+                    if ctx.logger().links().is_down() && now >= next_probe {
+                        // Nothing to do: ask the brokers whether they are back
+                        // (an idle application has no other answer to see),
+                        // or confirm the outage (librdkafka reports repeated
+                        // connection failures only now and then).
+                        match consumer.fetch_metadata(None, PROBE_TIMEOUT) {
+                            Ok(_) => ctx.logger().links().reached(),
+                            Err(e) => ctx.logger().links().unreachable("broker probe", &e),
+                        }
+                        next_probe = Instant::now() + PROBE_EVERY;
+                    }
                 }
                 Some(Err(e @ KafkaError::MessageConsumptionFatal(_))) => {
                     return Err(AppError::kafka("consuming", e));
                 }
-                Some(Err(e)) => tracing::warn!("consumer error (retrying): {e}"),
+                Some(Err(e)) => ctx.logger().client_error("consumer error", &e),
                 Some(Ok(msg)) => {
+                    ctx.logger().links().reached();
                     clock.touch(now);
                     if let Err(e) = self.process(ctx, &msg) {
                         drop(msg);
@@ -514,16 +533,21 @@ pub(crate) fn run_stream_thread<T: Topology>(
     routing: Arc<Routing>,
     stop: &AtomicBool,
     idle: &IdleTracker,
+    links: &Arc<Connectivity>,
 ) -> Result<ThreadSummary, AppError> {
     let client_id = thread_client_id(config, index);
     let span = tracing::info_span!("stream_thread", thread = %client_id);
     let _entered = span.enter();
 
     let producer: BaseProducer<ProducerCtx> = producer_config(config, index)
-        .create_with_context(ProducerCtx::new(format!("{client_id}-producer")))
+        .create_with_context(ProducerCtx::new(
+            format!("{client_id}-producer"),
+            Arc::clone(links),
+        ))
         .map_err(|e| AppError::kafka("creating the producer", e))?;
     let ctx = ConsumerCtx::new(
         format!("{client_id}-consumer"),
+        Arc::clone(links),
         producer,
         Arc::clone(&routing),
         FLUSH_TIMEOUT,
@@ -546,7 +570,7 @@ pub(crate) fn run_stream_thread<T: Topology>(
         retired: TaskMetrics::default(),
         produced: 0,
         headers: Headers::new(),
-        restorer: Restorer::new(config, index),
+        restorer: Restorer::new(config, index, Arc::clone(links)),
         restored: 0,
         stop,
         clocked,
