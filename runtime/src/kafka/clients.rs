@@ -97,7 +97,10 @@ pub fn restore_consumer_config(config: &StreamsConfig, thread: usize) -> ClientC
 }
 
 /// The producer of stream thread `thread` (0-based): Java-compatible
-/// partitioning (`murmur2_random`), Kafka Streams' `linger.ms=100`, then
+/// partitioning (`murmur2_random`), Kafka Streams' `linger.ms=100`, no
+/// delivery deadline (`message.timeout.ms=0`: through a broker outage of any
+/// length records wait to be delivered, and offsets to be committed, rather
+/// than the application failing after librdkafka's default 5 minutes), then
 /// `producer.*` entries.
 pub fn producer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
     let mut cc = ClientConfig::new();
@@ -108,6 +111,11 @@ pub fn producer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
         )
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "100");
+    // `delivery.timeout.ms` is librdkafka's alias: a user's value under
+    // either name wins.
+    if !config.producer.contains_key("delivery.timeout.ms") {
+        cc.set("message.timeout.ms", "0");
+    }
     apply_overrides(&mut cc, &config.producer, &[], "producer");
     cc
 }
@@ -167,6 +175,15 @@ mod tests {
         let pc = producer_config(&c, 0);
         assert_eq!(pc.get("linger.ms"), Some("5"));
         assert_eq!(pc.get("partitioner"), Some("consistent_random"));
+        assert_eq!(
+            producer_config(&config(), 0).get("message.timeout.ms"),
+            Some("0"),
+            "no delivery deadline by default"
+        );
+        c.set_pair("producer.delivery.timeout.ms=60000").unwrap();
+        let pc = producer_config(&c, 0);
+        assert_eq!(pc.get("delivery.timeout.ms"), Some("60000"));
+        assert_eq!(pc.get("message.timeout.ms"), None, "the user's alias wins");
         let ac = admin_config(&c);
         assert_eq!(ac.get("request.timeout.ms"), Some("1000"));
         assert_eq!(ac.get("bootstrap.servers"), Some("broker:9093"));
