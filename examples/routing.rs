@@ -22,7 +22,8 @@ pub struct Payment {
 
 /// Merges `payments-eu` and `payments-us`, drops empty ones, re-keys by
 /// account, and routes: `large-payments` (≥ `large_cents`), `payments`
-/// (positive), and the rest to `rejected-<reason>`.
+/// (positive, in a currency we take), and the rest to `rejected-<reason>`:
+/// `rejected-non-positive` or `rejected-currency`.
 #[weir::topology]
 pub fn payment_routing(large_cents: i64) -> impl Topology {
     let builder = StreamsBuilder::new();
@@ -35,13 +36,16 @@ pub fn payment_routing(large_cents: i64) -> impl Topology {
         .peek(|account, p| tracing::debug!(%account, cents = p.0.cents, "payment"))
         .split(named("route-"))
         .branch("large", move |_, p| p.0.cents >= large_cents)
-        .branch("normal", |_, p| p.0.cents > 0)
+        .branch("normal", |_, p| p.0.cents > 0 && ["EUR", "USD"].contains(&p.0.currency.as_str()))
         .default_branch("rejected");
     routed["large"].to("large-payments");
     routed["normal"].to("payments");
     routed["rejected"]
         .map_values(|p| format!("{} {} {}", p.0.account, p.0.cents, p.0.currency))
-        .to(|_, _, _| "rejected-non-positive");
+        .to(|_, line: &String| match line.rsplit(' ').nth(1) {
+            Some(cents) if cents.parse::<i64>().is_ok_and(|c| c > 0) => "rejected-currency",
+            _ => "rejected-non-positive",
+        });
     builder.build()
 }
 
@@ -58,10 +62,14 @@ mod tests {
     use super::*;
 
     fn pay(account: &str, cents: i64) -> Json<Payment> {
+        pay_in(account, cents, "EUR")
+    }
+
+    fn pay_in(account: &str, cents: i64, currency: &str) -> Json<Payment> {
         Json(Payment {
             account: account.into(),
             cents,
-            currency: "EUR".into(),
+            currency: currency.into(),
         })
     }
 
@@ -74,9 +82,11 @@ mod tests {
         us.pipe_input("y".into(), pay("bob", 10));
         eu.pipe_input("z".into(), pay("carol", -1));
         eu.pipe_input("w".into(), pay("", 99));
+        us.pipe_input("v".into(), pay_in("dave", 20, "XTS"));
         let large = driver.create_output_topic::<String, Json<Payment>>("large-payments");
         let normal = driver.create_output_topic::<String, Json<Payment>>("payments");
         let rejected = driver.create_output_topic::<String, String>("rejected-non-positive");
+        let currency = driver.create_output_topic::<String, String>("rejected-currency");
         assert_eq!(
             large.read_key_value(),
             ("alice".to_string(), pay("alice", 5000))
@@ -86,6 +96,10 @@ mod tests {
             rejected.read_key_value(),
             ("carol".to_string(), "carol -1 EUR".to_string())
         );
-        assert!(large.is_empty() && normal.is_empty() && rejected.is_empty());
+        assert_eq!(
+            currency.read_key_value(),
+            ("dave".to_string(), "dave 20 XTS".to_string())
+        );
+        assert!(large.is_empty() && normal.is_empty() && rejected.is_empty() && currency.is_empty());
     }
 }

@@ -434,7 +434,9 @@ fn headers_travel_with_the_record() {
         5,
     ));
     let words = driver.create_output_topic::<String, String>("words");
-    for record in words.read_records_to_list() {
+    let records = words.read_records_to_list();
+    assert_eq!(records.len(), 2, "one record per word");
+    for record in records {
         assert_eq!(record.headers, headers);
         assert_eq!(record.timestamp, 5);
     }

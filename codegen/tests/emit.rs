@@ -99,3 +99,27 @@ fn processor() {
     assert!(!code.contains("dyn "), "{code}");
     insta::assert_snapshot!(code);
 }
+
+/// A stream read by three chains: the record is cloned for the first two
+/// and moved into the last, with nothing else allocated.
+#[test]
+fn fan_out() {
+    let code = expand(quote! {
+        fn fan_out() -> impl Topology {
+            let builder = StreamsBuilder::new();
+            let lines = builder.stream::<String, String>("lines");
+            lines.filter(|_k, v| !v.is_empty()).to("non-empty");
+            lines.map_values(|v| v.len() as i64).to("lengths");
+            lines.to("copy");
+            builder.build()
+        }
+    });
+    let process = code.split("fn process").nth(1).expect("a process method");
+    let path = process.split("impl<").next().unwrap_or_default();
+    assert_eq!(path.matches("Clone::clone(&k)").count(), 2, "{path}");
+    assert_eq!(path.matches("Clone::clone(&v)").count(), 2, "{path}");
+    for banned in ["dyn ", "Box", "Vec::new", "vec!", "collect"] {
+        assert!(!path.contains(banned), "`{banned}` in the per-record path");
+    }
+    insta::assert_snapshot!(code);
+}
