@@ -36,7 +36,9 @@ pub fn payment_routing(large_cents: i64) -> impl Topology {
         .peek(|account, p| tracing::debug!(%account, cents = p.0.cents, "payment"))
         .split(named("route-"))
         .branch("large", move |_, p| p.0.cents >= large_cents)
-        .branch("normal", |_, p| p.0.cents > 0 && ["EUR", "USD"].contains(&p.0.currency.as_str()))
+        .branch("normal", |_, p| {
+            p.0.cents > 0 && ["EUR", "USD"].contains(&p.0.currency.as_str())
+        })
         .default_branch("rejected");
     routed["large"].to("large-payments");
     routed["normal"].to("payments");
@@ -100,6 +102,8 @@ mod tests {
             currency.read_key_value(),
             ("dave".to_string(), "dave 20 XTS".to_string())
         );
-        assert!(large.is_empty() && normal.is_empty() && rejected.is_empty() && currency.is_empty());
+        assert!(
+            large.is_empty() && normal.is_empty() && rejected.is_empty() && currency.is_empty()
+        );
     }
 }

@@ -33,8 +33,9 @@ pub use weir_macros::topology;
 pub use weir_runtime::{
     app, cli, config, error, kafka, processor, record, serde, store, suppress, task, testing, time,
     topology as plan, App, ConfigError, DeserializationHandler, EmitStrategy, Headers, Json, Plan,
-    ProcessError, RecordCollector, RecordContext, Serde, SerdeError, SessionWindows,
-    SlidingWindows, StreamsConfig, TimeWindows, Topology, TopologyDescription, Window, Windowed,
+    ProcessError, RecordCollector, RecordContext, Serde, SerdeError, SessionWindowed,
+    SessionWindows, SlidingWindows, StreamsConfig, TimeWindows, Topology, TopologyDescription,
+    Window, Windowed,
 };
 
 #[doc(hidden)]
@@ -64,8 +65,8 @@ pub mod prelude {
     };
     pub use crate::testing::{TestRecord, TopologyTestDriver};
     pub use crate::{
-        topology, App, EmitStrategy, Headers, Json, RecordContext, SessionWindows, SlidingWindows,
-        StreamsBuilder, StreamsConfig, TimeWindows, Topology, Windowed,
+        topology, App, EmitStrategy, Headers, Json, RecordContext, SessionWindowed, SessionWindows,
+        SlidingWindows, StreamsBuilder, StreamsConfig, TimeWindows, Topology, Windowed,
     };
 }
 

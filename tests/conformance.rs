@@ -527,6 +527,55 @@ fn sliding_aggregate_topology() -> impl Topology {
 }
 
 #[weir::topology]
+fn windowed_count_bytes_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::TimeWindows::of_size_and_grace(
+            Duration::from_millis(500),
+            Duration::from_millis(300),
+        ))
+        .count()
+        .to_stream()
+        .to("out-bytes");
+    builder.build()
+}
+
+#[weir::topology]
+fn session_count_bytes_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::SessionWindows::of_inactivity_gap_and_grace(
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+        ))
+        .count()
+        .to_stream()
+        .map(|wk, n| (weir::SessionWindowed(wk), n))
+        .to("out-bytes");
+    builder.build()
+}
+
+#[weir::topology]
+fn numbers_bytes_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let s = builder.stream::<Option<String>, Option<String>>("in");
+    s.map_values(|v| {
+        v.as_ref()
+            .map(|_| char_count(&v) as i64 * 1_000_000_007 - 3_000_000_000)
+    })
+    .to("longs-bytes");
+    s.map_values(|v| v.as_ref().map(|_| -(char_count(&v) as i32)))
+        .to("ints-bytes");
+    s.map_values(|v| v.as_ref().map(|_| char_count(&v) as f64 / 3.0))
+        .to("doubles-bytes");
+    builder.build()
+}
+
+#[weir::topology]
 fn session_count_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
     builder
@@ -873,60 +922,12 @@ fn table_group_by_aggregate_topology() -> impl Topology {
 /// Runs `inputs` through the weir topology called `name`.
 /// `cache` is `statestore.cache.max.bytes`.
 fn run_weir(name: &str, inputs: &[InRecord], cache: usize) -> Result<SideRun, String> {
+    let spec = SPECS
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| format!("no spec named `{name}` in SPECS (tests/conformance.rs)"))?;
     let peeked = Arc::new(AtomicU64::new(0));
-    let records = match name {
-        "filter" => drive(filter_topology(), inputs, cache),
-        "filter_not" => drive(filter_not_topology(), inputs, cache),
-        "map" => drive(map_topology(), inputs, cache),
-        "map_values" => drive(map_values_topology(), inputs, cache),
-        "map_values_with_key" => drive(map_values_with_key_topology(), inputs, cache),
-        "flat_map" => drive(flat_map_topology(), inputs, cache),
-        "flat_map_values" => drive(flat_map_values_topology(), inputs, cache),
-        "flat_map_values_with_key" => drive(flat_map_values_with_key_topology(), inputs, cache),
-        "select_key" => drive(select_key_topology(), inputs, cache),
-        "peek" => drive(peek_topology(peeked.clone()), inputs, cache),
-        "split" => drive(split_topology(), inputs, cache),
-        "merge" => drive(merge_topology(), inputs, cache),
-        "repartition" => drive(repartition_topology(), inputs, cache),
-        "repartition_named" => drive(repartition_named_topology(), inputs, cache),
-        "repartition_fanout" => drive(repartition_fanout_topology(), inputs, cache),
-        "to_extractor" => drive(to_extractor_topology(), inputs, cache),
-        "to_extractor_ctx" => drive(to_extractor_ctx_topology(), inputs, cache),
-        "chain_repartition" => drive(chain_repartition_topology(), inputs, cache),
-        "chain_mixed" => drive(chain_mixed_topology(peeked.clone()), inputs, cache),
-        "count_by_key" => drive(count_by_key_topology(), inputs, cache),
-        "count_group_by" => drive(count_group_by_topology(), inputs, cache),
-        "reduce_concat" => drive(reduce_concat_topology(), inputs, cache),
-        "aggregate_after_map" => drive(aggregate_after_map_topology(), inputs, cache),
-        "windowed_count_suppressed" => drive(windowed_count_suppressed_topology(), inputs, cache),
-        "table_filter" => drive(table_filter_topology(), inputs, cache),
-        "cogroup" => drive(cogroup_topology(), inputs, cache),
-        "table_group_by_count" => drive(table_group_by_count_topology(), inputs, cache),
-        "table_group_by_reduce" => drive(table_group_by_reduce_topology(), inputs, cache),
-        "table_group_by_aggregate" => drive(table_group_by_aggregate_topology(), inputs, cache),
-        "table_filter_not_map_values" => {
-            drive(table_filter_not_map_values_topology(), inputs, cache)
-        }
-        "to_table_map_values" => drive(to_table_map_values_topology(), inputs, cache),
-        "count_filter" => drive(count_filter_topology(), inputs, cache),
-        "reduce_time_limited" => drive(reduce_time_limited_topology(), inputs, cache),
-        "windowed_count" => drive(windowed_count_topology(), inputs, cache),
-        "windowed_count_hopping" => drive(windowed_count_hopping_topology(), inputs, cache),
-        "windowed_reduce" => drive(windowed_reduce_topology(), inputs, cache),
-        "sliding_count" => drive(sliding_count_topology(), inputs, cache),
-        "windowed_count_final" => drive(windowed_count_final_topology(), inputs, cache),
-        "processor_first_seen" => drive(processor_first_seen_topology(), inputs, cache),
-        "processor_values_totals" => drive(processor_values_totals_topology(), inputs, cache),
-        "session_count" => drive(session_count_topology(), inputs, cache),
-        "session_reduce" => drive(session_reduce_topology(), inputs, cache),
-        "session_aggregate" => drive(session_aggregate_topology(), inputs, cache),
-        "sliding_reduce" => drive(sliding_reduce_topology(), inputs, cache),
-        "sliding_aggregate" => drive(sliding_aggregate_topology(), inputs, cache),
-        "windowed_aggregate" => drive(windowed_aggregate_topology(), inputs, cache),
-        other => Err(format!(
-            "no weir topology named `{other}` in run_weir (tests/conformance.rs)"
-        )),
-    }?;
+    let records = (spec.weir)(inputs, cache, &peeked)?;
     Ok(SideRun {
         records,
         peeked: peeked.load(Ordering::Relaxed),
@@ -987,11 +988,21 @@ struct Spec {
     /// The user topics it may write (internal ones are not compared).
     outputs: &'static [&'static str],
     gen: Gen,
+    /// Runs the weir twin through weir's driver: inputs, cache bytes, the
+    /// counter `peek` closures add to.
+    weir: WeirRun,
 }
+
+/// Output records per user topic.
+type Records = BTreeMap<String, Vec<OutRecord>>;
+
+/// The weir side of a spec (see `Spec::weir`).
+type WeirRun = fn(&[InRecord], usize, &Arc<AtomicU64>) -> Result<Records, String>;
 
 const SPECS: &[Spec] = &[
     Spec {
         name: "filter",
+        weir: |i, c, _| drive(filter_topology(), i, c),
         feature: "filter",
         inputs: &["in"],
         outputs: &["out"],
@@ -999,6 +1010,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "filter_not",
+        weir: |i, c, _| drive(filter_not_topology(), i, c),
         feature: "filterNot",
         inputs: &["in"],
         outputs: &["out"],
@@ -1010,6 +1022,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "map",
+        weir: |i, c, _| drive(map_topology(), i, c),
         feature: "map (swap key and value)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1017,6 +1030,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "map_values",
+        weir: |i, c, _| drive(map_values_topology(), i, c),
         feature: "mapValues (upper-case, null kept)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1024,6 +1038,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "map_values_with_key",
+        weir: |i, c, _| drive(map_values_with_key_topology(), i, c),
         feature: "mapValues with key",
         inputs: &["in"],
         outputs: &["out"],
@@ -1031,6 +1046,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "flat_map",
+        weir: |i, c, _| drive(flat_map_topology(), i, c),
         feature: "flatMap (words, keyed by word)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1038,6 +1054,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "flat_map_values",
+        weir: |i, c, _| drive(flat_map_values_topology(), i, c),
         feature: "flatMapValues (null → one null)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1045,6 +1062,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "flat_map_values_with_key",
+        weir: |i, c, _| drive(flat_map_values_with_key_topology(), i, c),
         feature: "flatMapValues with key",
         inputs: &["in"],
         outputs: &["out"],
@@ -1052,6 +1070,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "select_key",
+        weir: |i, c, _| drive(select_key_topology(), i, c),
         feature: "selectKey",
         inputs: &["in"],
         outputs: &["out"],
@@ -1059,6 +1078,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "peek",
+        weir: |i, c, p| drive(peek_topology(p.clone()), i, c),
         feature: "peek (count compared too)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1066,6 +1086,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "split",
+        weir: |i, c, _| drive(split_topology(), i, c),
         feature: "split / branch / defaultBranch",
         inputs: &["in"],
         outputs: &["out-a", "out-nullkey", "out-other"],
@@ -1073,6 +1094,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "merge",
+        weir: |i, c, _| drive(merge_topology(), i, c),
         feature: "merge (3 topics, 2 sources)",
         inputs: &["left", "right-a", "right-b"],
         outputs: &["out"],
@@ -1080,6 +1102,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "repartition",
+        weir: |i, c, _| drive(repartition_topology(), i, c),
         feature: "repartition()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1087,6 +1110,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "repartition_named",
+        weir: |i, c, _| drive(repartition_named_topology(), i, c),
         feature: "repartition(Repartitioned.as)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1094,6 +1118,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "repartition_fanout",
+        weir: |i, c, _| drive(repartition_fanout_topology(), i, c),
         feature: "2 repartitions merged (order)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1101,6 +1126,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "to_extractor",
+        weir: |i, c, _| drive(to_extractor_topology(), i, c),
         feature: "to(TopicNameExtractor)",
         inputs: &["in"],
         outputs: &["out-a", "out-b", "out-other"],
@@ -1108,6 +1134,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "to_extractor_ctx",
+        weir: |i, c, _| drive(to_extractor_ctx_topology(), i, c),
         feature: "to(extractor) using RecordContext.topic",
         inputs: &["in-x", "in-y"],
         outputs: &["from-in-x", "from-in-y"],
@@ -1115,6 +1142,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "chain_repartition",
+        weir: |i, c, _| drive(chain_repartition_topology(), i, c),
         feature: "filter→selectKey→repartition→mapValues→to",
         inputs: &["in"],
         outputs: &["out"],
@@ -1122,6 +1150,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "chain_mixed",
+        weir: |i, c, p| drive(chain_mixed_topology(p.clone()), i, c),
         feature: "merge→flatMapValues→filterNot→peek→mapValues→split→selectKey",
         inputs: &["left", "right"],
         outputs: &["out-long", "out-short"],
@@ -1129,6 +1158,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "count_by_key",
+        weir: |i, c, _| drive(count_by_key_topology(), i, c),
         feature: "groupByKey().count()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1136,6 +1166,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "count_group_by",
+        weir: |i, c, _| drive(count_group_by_topology(), i, c),
         feature: "groupBy(selector).count() (repartition, null keys)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1143,6 +1174,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "reduce_concat",
+        weir: |i, c, _| drive(reduce_concat_topology(), i, c),
         feature: "groupByKey().reduce()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1150,6 +1182,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "windowed_count",
+        weir: |i, c, _| drive(windowed_count_topology(), i, c),
         feature: "windowedBy(TimeWindows.ofSizeAndGrace).count() (late records)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1157,6 +1190,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "windowed_count_hopping",
+        weir: |i, c, _| drive(windowed_count_hopping_topology(), i, c),
         feature: "groupBy→windowedBy(hopping, no grace).count()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1164,6 +1198,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "windowed_reduce",
+        weir: |i, c, _| drive(windowed_reduce_topology(), i, c),
         feature: "windowedBy(TimeWindows).reduce()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1171,6 +1206,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "sliding_count",
+        weir: |i, c, _| drive(sliding_count_topology(), i, c),
         feature: "windowedBy(SlidingWindows.ofTimeDifferenceAndGrace).count()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1178,6 +1214,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "sliding_reduce",
+        weir: |i, c, _| drive(sliding_reduce_topology(), i, c),
         feature: "windowedBy(SlidingWindows, no grace).reduce()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1185,6 +1222,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "sliding_aggregate",
+        weir: |i, c, _| drive(sliding_aggregate_topology(), i, c),
         feature: "groupBy→windowedBy(SlidingWindows).aggregate()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1192,13 +1230,39 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "session_count",
+        weir: |i, c, _| drive(session_count_topology(), i, c),
         feature: "windowedBy(SessionWindows.ofInactivityGapAndGrace).count() (merges)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,
     },
     Spec {
+        name: "windowed_count_bytes",
+        weir: |i, c, _| drive(windowed_count_bytes_topology(), i, c),
+        feature: "windowed count written with TimeWindowedSerde + LongSerde (bytes)",
+        inputs: &["in"],
+        outputs: &["out-bytes"],
+        gen: GEN,
+    },
+    Spec {
+        name: "session_count_bytes",
+        weir: |i, c, _| drive(session_count_bytes_topology(), i, c),
+        feature: "session count written with SessionWindowedSerde + LongSerde (bytes)",
+        inputs: &["in"],
+        outputs: &["out-bytes"],
+        gen: GEN,
+    },
+    Spec {
+        name: "numbers_bytes",
+        weir: |i, c, _| drive(numbers_bytes_topology(), i, c),
+        feature: "Long, Integer, Double serdes, nulls kept (bytes)",
+        inputs: &["in"],
+        outputs: &["longs-bytes", "ints-bytes", "doubles-bytes"],
+        gen: GEN,
+    },
+    Spec {
         name: "session_reduce",
+        weir: |i, c, _| drive(session_reduce_topology(), i, c),
         feature: "windowedBy(SessionWindows, no grace).reduce()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1206,6 +1270,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "session_aggregate",
+        weir: |i, c, _| drive(session_aggregate_topology(), i, c),
         feature: "groupBy→windowedBy(SessionWindows).aggregate(init, agg, merger)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1213,6 +1278,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "processor_first_seen",
+        weir: |i, c, _| drive(processor_first_seen_topology(), i, c),
         feature: "process(Processor) with a store and a stream-time punctuation",
         inputs: &["in"],
         outputs: &["out"],
@@ -1220,6 +1286,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "processor_values_totals",
+        weir: |i, c, _| drive(processor_values_totals_topology(), i, c),
         feature: "processValues(FixedKeyProcessor) with a store, then groupByKey().count() (no repartition)",
         inputs: &["in"],
         outputs: &["out", "counts"],
@@ -1227,6 +1294,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "windowed_count_final",
+        weir: |i, c, _| drive(windowed_count_final_topology(), i, c),
         feature: "windowedBy(TimeWindows).emitStrategy(onWindowClose()).count()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1234,6 +1302,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "windowed_aggregate",
+        weir: |i, c, _| drive(windowed_aggregate_topology(), i, c),
         feature: "windowedBy(TimeWindows).aggregate()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1241,6 +1310,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "table_group_by_count",
+        weir: |i, c, _| drive(table_group_by_count_topology(), i, c),
         feature: "table.groupBy().count() (adder/subtractor)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1248,6 +1318,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "table_group_by_reduce",
+        weir: |i, c, _| drive(table_group_by_reduce_topology(), i, c),
         feature: "table.filter().groupBy().reduce(adder, subtractor)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1255,6 +1326,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "table_group_by_aggregate",
+        weir: |i, c, _| drive(table_group_by_aggregate_topology(), i, c),
         feature: "table.mapValues().groupBy().aggregate(init, adder, subtractor)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1262,6 +1334,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "cogroup",
+        weir: |i, c, _| drive(cogroup_topology(), i, c),
         feature: "cogroup(groupByKey, groupBy).aggregate()",
         inputs: &["left", "right"],
         outputs: &["out"],
@@ -1269,6 +1342,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "table_filter",
+        weir: |i, c, _| drive(table_filter_topology(), i, c),
         feature: "table(topic).filter() (tombstones)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1276,6 +1350,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "table_filter_not_map_values",
+        weir: |i, c, _| drive(table_filter_not_map_values_topology(), i, c),
         feature: "table(topic).filterNot().mapValues(with key)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1283,6 +1358,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "to_table_map_values",
+        weir: |i, c, _| drive(to_table_map_values_topology(), i, c),
         feature: "stream.toTable().mapValues()",
         inputs: &["in"],
         outputs: &["out"],
@@ -1290,6 +1366,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "count_filter",
+        weir: |i, c, _| drive(count_filter_topology(), i, c),
         feature: "count().filter() (misses become tombstones)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1297,6 +1374,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "windowed_count_suppressed",
+        weir: |i, c, _| drive(windowed_count_suppressed_topology(), i, c),
         feature: "windowed count + suppress(untilWindowCloses(unbounded))",
         inputs: &["in"],
         outputs: &["out"],
@@ -1304,6 +1382,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "reduce_time_limited",
+        weir: |i, c, _| drive(reduce_time_limited_topology(), i, c),
         feature: "reduce + suppress(untilTimeLimit, maxRecords(3) emit early)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1311,6 +1390,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         name: "aggregate_after_map",
+        weir: |i, c, _| drive(aggregate_after_map_topology(), i, c),
         feature: "map→groupByKey().aggregate() (auto repartition)",
         inputs: &["in"],
         outputs: &["out"],
@@ -1364,7 +1444,7 @@ struct Scenario {
 #[derive(Debug, Default)]
 struct SideRun {
     /// Records per user topic, in order.
-    records: BTreeMap<String, Vec<OutRecord>>,
+    records: Records,
     /// Records `peek` saw.
     peeked: u64,
 }
@@ -1379,11 +1459,24 @@ fn is_internal(topic: &str) -> bool {
 
 /// Pipes `inputs` into a fresh driver, draining every user topic after each
 /// record (so each output knows which input produced it).
-fn drive<T: Topology>(
-    topology: T,
-    inputs: &[InRecord],
-    cache: usize,
-) -> Result<BTreeMap<String, Vec<OutRecord>>, String> {
+/// Output topics whose name ends with this are compared byte for byte (as
+/// `0x` and lowercase hex); others as UTF-8 text. The same rule as
+/// `Runner.RAW_SUFFIX` on the Kafka Streams side.
+const RAW_SUFFIX: &str = "-bytes";
+
+fn render(bytes: Option<Vec<u8>>, raw: bool) -> Option<String> {
+    let bytes = bytes?;
+    Some(if raw {
+        bytes.iter().fold(String::from("0x"), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+    } else {
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn drive<T: Topology>(topology: T, inputs: &[InRecord], cache: usize) -> Result<Records, String> {
     let run = || {
         let mut config = StreamsConfig::new(APPLICATION_ID);
         config.cache_max_bytes = cache;
@@ -1411,13 +1504,14 @@ fn drive<T: Topology>(
                 if is_internal(&produced) {
                     continue;
                 }
+                let raw = produced.ends_with(RAW_SUFFIX);
                 let output =
-                    driver.create_output_topic::<Option<String>, Option<String>>(&produced);
+                    driver.create_output_topic::<Option<Vec<u8>>, Option<Vec<u8>>>(&produced);
                 for r in output.read_records_to_list() {
                     out.entry(produced.clone()).or_default().push(OutRecord {
                         topic: produced.clone(),
-                        key: r.key,
-                        value: r.value,
+                        key: render(r.key, raw),
+                        value: render(r.value, raw),
                         timestamp: r.timestamp,
                         headers: r
                             .headers

@@ -25,7 +25,7 @@ pub use config::{ConfigError, DeserializationHandler, StreamsConfig};
 pub use session::SessionWindows;
 pub use sliding::SlidingWindows;
 pub use task::{Task, TaskId, TaskMetrics};
-pub use time::{EmitStrategy, TimeWindows, Window, Windowed};
+pub use time::{EmitStrategy, SessionWindowed, TimeWindows, Window, Windowed};
 pub mod app;
 pub mod cached;
 pub mod cli;

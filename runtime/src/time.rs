@@ -83,6 +83,58 @@ impl<K: Serde> Serde for Windowed<K> {
     }
 }
 
+/// A session-windowed key on the wire, as Kafka Streams'
+/// `SessionWindowedSerializer`: key bytes, then the session's end and start
+/// (8 bytes each, big-endian). Session aggregations produce [`Windowed`]
+/// keys; wrap them to write a topic that Kafka Streams (or another weir
+/// application) reads with `WindowedSerdes.sessionWindowedSerdeFrom(..)`:
+/// `.to_stream().map(|k, v| (SessionWindowed(k), v)).to("sessions")`.
+/// ([`Windowed`]'s own format is the time-windowed one, which carries only
+/// the start.)
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionWindowed<K>(pub Windowed<K>);
+
+impl<K> From<Windowed<K>> for SessionWindowed<K> {
+    fn from(windowed: Windowed<K>) -> Self {
+        SessionWindowed(windowed)
+    }
+}
+
+impl<K: Serde> Serde for SessionWindowed<K> {
+    fn serialize(&self, out: &mut Vec<u8>) -> Result<bool, SerdeError> {
+        if !self.0.key.serialize(out)? {
+            return Ok(false);
+        }
+        out.extend_from_slice(&self.0.window.end.to_be_bytes());
+        out.extend_from_slice(&self.0.window.start.to_be_bytes());
+        Ok(true)
+    }
+
+    fn deserialize(data: Option<&[u8]>) -> Result<Self, SerdeError> {
+        let bytes = data.ok_or(SerdeError::UnexpectedNull {
+            type_name: "SessionWindowed",
+        })?;
+        let (key, times) = bytes
+            .split_last_chunk::<16>()
+            .ok_or(SerdeError::WrongSize {
+                type_name: "SessionWindowed",
+                expected: 16,
+                actual: bytes.len(),
+            })?;
+        let (end, start) = times.split_at(8);
+        let be = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
+        Ok(SessionWindowed(Windowed::new(
+            K::deserialize(Some(key))?,
+            be(start),
+            be(end),
+        )))
+    }
+
+    fn is_null(&self) -> bool {
+        self.0.key.is_null()
+    }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -245,5 +297,21 @@ mod tests {
         let back = Windowed::<String>::deserialize(Some(&bytes)).unwrap();
         assert_eq!(back, Windowed::new("k".to_string(), 1000, i64::MAX));
         assert_eq!(back.with_window_size(Duration::from_secs(1)), w);
+    }
+
+    #[test]
+    fn session_windowed_keys_match_kafka_streams_wire_format() {
+        // SessionKeySchema.toBinary: key, end, start.
+        let w = SessionWindowed(Windowed::new("k".to_string(), 1000, 2000));
+        let bytes = crate::serde::to_bytes(&w).unwrap().unwrap();
+        assert_eq!(
+            bytes,
+            [b'k', 0, 0, 0, 0, 0, 0, 7, 208, 0, 0, 0, 0, 0, 0, 3, 232]
+        );
+        assert_eq!(
+            SessionWindowed::<String>::deserialize(Some(&bytes)).unwrap(),
+            w
+        );
+        assert!(SessionWindowed::<String>::deserialize(Some(&bytes[..15])).is_err());
     }
 }

@@ -27,7 +27,7 @@ import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
@@ -123,12 +123,12 @@ public final class Runner {
         }
         Topologies.PEEKED.set(0);
         final StringSerializer ser = new StringSerializer();
-        final StringDeserializer de = new StringDeserializer();
+        final ByteArrayDeserializer de = new ByteArrayDeserializer();
         long records = 0;
         try (TopologyTestDriver driver = new TopologyTestDriver(topology.get(),
                 config(stateDir, scenario.path("cache_bytes").asLong(0)))) {
             final Map<String, TestInputTopic<String, String>> inputs = new HashMap<>();
-            final Map<String, TestOutputTopic<String, String>> outputs = new HashMap<>();
+            final Map<String, TestOutputTopic<byte[], byte[]>> outputs = new HashMap<>();
             int index = 0;
             for (final JsonNode record : scenario.path("inputs")) {
                 final String topic = record.path("topic").asText();
@@ -150,9 +150,9 @@ public final class Runner {
                     if (produced.startsWith(APPLICATION_ID + "-")) {
                         continue;
                     }
-                    final TestOutputTopic<String, String> output =
+                    final TestOutputTopic<byte[], byte[]> output =
                         outputs.computeIfAbsent(produced, t -> driver.createOutputTopic(t, de, de));
-                    for (final TestRecord<String, String> r : output.readRecordsToList()) {
+                    for (final TestRecord<byte[], byte[]> r : output.readRecordsToList()) {
                         writeLine(mapper, out, outputRecord(mapper, name, produced, r, index));
                         records++;
                     }
@@ -174,13 +174,14 @@ public final class Runner {
     private static ObjectNode outputRecord(final ObjectMapper mapper,
                                            final String scenario,
                                            final String topic,
-                                           final TestRecord<String, String> r,
+                                           final TestRecord<byte[], byte[]> r,
                                            final int input) {
         final ObjectNode line = mapper.createObjectNode();
+        final boolean raw = topic.endsWith(RAW_SUFFIX);
         line.put("scenario", scenario);
         line.put("topic", topic);
-        line.put("key", r.key());
-        line.put("value", r.value());
+        line.put("key", render(r.key(), raw));
+        line.put("value", render(r.value(), raw));
         line.put("timestamp", r.timestamp());
         final ArrayNode headers = line.putArray("headers");
         for (final Header h : r.headers()) {
@@ -190,6 +191,27 @@ public final class Runner {
         }
         line.put("input", input);
         return line;
+    }
+
+    /**
+     * Output topics whose name ends with this are compared byte for byte: their
+     * keys and values are written as "0x" and lowercase hex. Others are
+     * UTF-8 text, as the String deserializer reads them.
+     */
+    static final String RAW_SUFFIX = "-bytes";
+
+    private static String render(final byte[] bytes, final boolean raw) {
+        if (bytes == null) {
+            return null;
+        }
+        if (!raw) {
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+        final StringBuilder hex = new StringBuilder(2 + 2 * bytes.length).append("0x");
+        for (final byte b : bytes) {
+            hex.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
+        }
+        return hex.toString();
     }
 
     private static String text(final JsonNode node) {

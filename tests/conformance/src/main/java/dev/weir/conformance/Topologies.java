@@ -17,6 +17,8 @@ import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.SessionWindows;
@@ -30,7 +32,9 @@ import org.apache.kafka.streams.state.Stores;
  * tests/conformance.rs, written in weir's DSL with the same closures: keep the
  * two in step (the helpers below are mirrored there too).
  *
- * Keys and values are nullable Strings everywhere (default String serdes).
+ * Keys and values are nullable Strings (default String serdes), except on
+ * output topics named `*-bytes`, which use Kafka's own serdes for numbers and
+ * windowed keys and are compared byte for byte (see Runner.RAW_SUFFIX).
  */
 public final class Topologies {
     private Topologies() {}
@@ -339,6 +343,31 @@ public final class Topologies {
             .toStream()
             .map((wk, v) -> KeyValue.pair(windowed(wk), v == null ? null : String.valueOf(v)))
             .to("out"));
+
+        // -- byte-level: Kafka's serdes for numbers and windowed keys
+        define("windowed_count_bytes", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(java.time.Duration.ofMillis(500), java.time.Duration.ofMillis(300)))
+            .count()
+            .toStream()
+            .to("out-bytes", Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, 500), Serdes.Long())));
+
+        define("session_count_bytes", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(500)))
+            .count()
+            .toStream()
+            .to("out-bytes", Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class), Serdes.Long())));
+
+        define("numbers_bytes", b -> {
+            final KStream<String, String> s = in(b, "in");
+            s.mapValues(v -> v == null ? null : charCount(v) * 1_000_000_007L - 3_000_000_000L)
+                .to("longs-bytes", Produced.with(Serdes.String(), Serdes.Long()));
+            s.mapValues(v -> v == null ? null : -charCount(v))
+                .to("ints-bytes", Produced.with(Serdes.String(), Serdes.Integer()));
+            s.mapValues(v -> v == null ? null : charCount(v) / 3.0)
+                .to("doubles-bytes", Produced.with(Serdes.String(), Serdes.Double()));
+        });
 
         define("session_reduce", b -> in(b, "in")
             .groupByKey()
