@@ -6,10 +6,13 @@ use std::collections::HashMap;
 
 /// Reports duplicate processor names and topologies without sources.
 pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
-    if !graph
-        .nodes
-        .iter()
-        .any(|n| matches!(n.kind, NodeKind::Source { .. }))
+    // A source that failed to parse was reported already: not having one
+    // is then a consequence, not a second mistake.
+    if errors.is_empty()
+        && !graph
+            .nodes
+            .iter()
+            .any(|n| matches!(n.kind, NodeKind::Source { .. }))
     {
         errors.spanned(
             fn_name,
