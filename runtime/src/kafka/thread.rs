@@ -577,6 +577,9 @@ pub(crate) fn run_stream_thread<T: Topology>(
     };
     let result = match thread
         .poll_loop(&consumer, idle)
+        .inspect(|()| {
+            tracing::info!("shutting down: flushing caches, committing, leaving the group")
+        })
         .and_then(|()| thread.flush_caches(consumer.context()))
     {
         Ok(()) => match consumer.context().commit(&consumer, "shutdown") {
