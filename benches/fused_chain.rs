@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench --bench fused_chain`
 
+#[path = "support/mod.rs"]
+mod support;
+
 use criterion::{criterion_group, Criterion, Throughput};
 use std::hint::black_box;
 use weir::plan::SinkTopic;
@@ -163,15 +166,6 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
-/// Mean time per iteration that criterion measured for `name` in this run.
-fn mean_ns(name: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{dir}/criterion/fused_chain/{name}/new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
 /// Alternates the two loops `rounds` times and keeps each one's fastest run:
 /// on a shared machine, interference only ever slows a run down, so the
 /// ratio of minima is the steadier figure.
@@ -190,9 +184,13 @@ fn interleaved_best(rounds: usize) -> (f64, f64) {
 }
 
 fn main() {
+    support::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if let (Some(hand), Some(fused)) = (mean_ns("hand_written"), mean_ns("compiled")) {
+    if let (Some(hand), Some(fused)) = (
+        support::mean_ns("fused_chain", "hand_written"),
+        support::mean_ns("fused_chain", "compiled"),
+    ) {
         println!(
             "fused_chain (criterion means): compiled {:.1} M records/s, hand-written {:.1} M records/s, ratio compiled/hand-written = {:.3}",
             RECORDS as f64 / fused * 1e3,

@@ -24,6 +24,9 @@
 //!
 //! Run: `cargo bench --bench windowed_count`
 
+#[path = "support/mod.rs"]
+mod support;
+
 use criterion::{criterion_group, BatchSize, Criterion, SamplingMode, Throughput};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -426,15 +429,6 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 
-/// Mean time per iteration that criterion measured for `name` in this run.
-fn mean_ns(name: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = format!("{dir}/criterion/windowed_count/{name}/new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
 /// The 1-minute load average (the machine is shared: figures are noisy).
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -492,6 +486,7 @@ fn only(variant: &str) {
 }
 
 fn main() {
+    support::start();
     if let Ok(variant) = std::env::var("WINDOWED_COUNT_ONLY") {
         return only(&variant);
     }
@@ -503,10 +498,10 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     let (Some(hand), Some(memory), Some(memory_cached), Some(rocksdb)) = (
-        mean_ns("memory_hand_written"),
-        mean_ns("memory_compiled"),
-        mean_ns("memory_cached_compiled"),
-        mean_ns("rocksdb_compiled"),
+        support::mean_ns("windowed_count", "memory_hand_written"),
+        support::mean_ns("windowed_count", "memory_compiled"),
+        support::mean_ns("windowed_count", "memory_cached_compiled"),
+        support::mean_ns("windowed_count", "rocksdb_compiled"),
     ) else {
         return; // filtered, or `--test`
     };
