@@ -1416,6 +1416,33 @@ struct InRecord {
     headers: Vec<Header>,
 }
 
+/// Writes one scenario's weir outputs as the runner writes Kafka Streams':
+/// a line per record (topic by topic, in order within each), then a summary
+/// line, or an error line.
+fn write_weir_lines(
+    out: &mut impl io::Write,
+    scenario: &str,
+    run: &Result<SideRun, String>,
+) -> io::Result<()> {
+    let summary = match run {
+        Ok(run) => {
+            for record in run.records.values().flatten() {
+                let mut line = serde_json::to_value(record).map_err(io::Error::other)?;
+                line["scenario"] = scenario.into();
+                writeln!(out, "{line}")?;
+            }
+            serde_json::json!({
+                "scenario": scenario,
+                "produced": run.records.keys().collect::<Vec<_>>(),
+                "peeked": run.peeked,
+                "records": run.records.values().map(Vec::len).sum::<usize>(),
+            })
+        }
+        Err(error) => serde_json::json!({ "scenario": scenario, "error": error }),
+    };
+    writeln!(out, "{summary}")
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 struct OutRecord {
     topic: String,
@@ -2237,9 +2264,14 @@ fn weir_matches_kafka_streams() {
     let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut failures: Vec<String> = Vec::new();
     let missing = KafkaRun::default();
+    // weir's outputs in the runner's JSON form, kept with the others on a
+    // failure: out.jsonl (Kafka Streams) and weir-out.jsonl side by side.
+    let mut weir_out =
+        BufWriter::new(fs::File::create(dir.join("weir-out.jsonl")).expect("weir-out.jsonl"));
     for scenario in &scenarios {
         let k = kafka.get(&scenario.scenario).unwrap_or(&missing);
         let w = run_weir(scenario.topology, &scenario.inputs, scenario.cache_bytes);
+        write_weir_lines(&mut weir_out, &scenario.scenario, &w).expect("writing weir-out.jsonl");
         let diffs = first_differences(scenario, k, &w);
         let tally = tallies.entry(scenario.topology).or_default();
         let ok = diffs.is_empty();
@@ -2275,6 +2307,7 @@ fn weir_matches_kafka_streams() {
             failures.push(format!("{diff}{}\n", reproduce_hint(scenario)));
         }
     }
+    weir_out.flush().expect("writing weir-out.jsonl");
     let weir_elapsed = weir_started.elapsed();
 
     // The summary table (markdown, pasted into tests/conformance/README.md).
