@@ -5,7 +5,8 @@
 //! method is the fused chain as straight-line code: deserialise, call the
 //! closures in order, serialise into reused buffers, hand bytes to the
 //! collector. A record moves by value; at a fan-out it is cloned for every
-//! consumer but the last. No trait objects, channels, queues or collections
+//! consumer but the last, except for consumers that only read it (a filter
+//! then a sink, say), which borrow it. No trait objects, channels, queues or collections
 //! are added between operators. The function body is replaced by a call to a
 //! generated constructor whose bounds let rustc infer every intermediate type
 //! from the closures themselves.
@@ -577,7 +578,8 @@ impl Emitter<'_> {
         let mut out = TokenStream::new();
         for (i, &kid) in kids.iter().enumerate() {
             let body = self.flow(kid);
-            if i + 1 < kids.len() {
+            // A consumer that only reads the record is lent it: no clone.
+            if i + 1 < kids.len() && !self.borrows_only(kid) {
                 out.extend(quote! {{
                     let k = ::core::clone::Clone::clone(&k);
                     let v = ::core::clone::Clone::clone(&v);
@@ -589,6 +591,27 @@ impl Emitter<'_> {
             }
         }
         out
+    }
+
+    /// Whether the record arriving at `node` is only read from there on, in
+    /// this sub-topology: every operator downstream takes `k` and `v` by
+    /// reference (predicates, `peek`, sinks, `print`, a repartition sink),
+    /// so a fan-out can lend the record to `node` instead of cloning it.
+    fn borrows_only(&self, node: NodeId) -> bool {
+        match &self.graph.nodes[node].kind {
+            NodeKind::Sink { .. } | NodeKind::Print { .. } => true,
+            NodeKind::Repartition { changes: false, .. } => {
+                self.plan.internal_of(node) != usize::MAX
+            }
+            NodeKind::Filter { .. }
+            | NodeKind::Peek { .. }
+            | NodeKind::Split
+            | NodeKind::Branch { .. } => self
+                .children_in_sub(node)
+                .into_iter()
+                .all(|kid| self.borrows_only(kid)),
+            _ => false,
+        }
     }
 
     /// Code for a record `(k, v)` arriving at `node`.

@@ -100,8 +100,9 @@ fn processor() {
     insta::assert_snapshot!(code);
 }
 
-/// A stream read by three chains: the record is cloned for the first two
-/// and moved into the last, with nothing else allocated.
+/// A stream read by three chains: the first only reads the record (filter,
+/// sink) and borrows it, the second takes it by value (map_values) and gets
+/// a clone, the last gets the record itself. Nothing else is allocated.
 #[test]
 fn fan_out() {
     let code = expand(quote! {
@@ -116,8 +117,8 @@ fn fan_out() {
     });
     let process = code.split("fn process").nth(1).expect("a process method");
     let path = process.split("impl<").next().unwrap_or_default();
-    assert_eq!(path.matches("Clone::clone(&k)").count(), 2, "{path}");
-    assert_eq!(path.matches("Clone::clone(&v)").count(), 2, "{path}");
+    assert_eq!(path.matches("Clone::clone(&k)").count(), 1, "{path}");
+    assert_eq!(path.matches("Clone::clone(&v)").count(), 1, "{path}");
     for banned in ["dyn ", "Box", "Vec::new", "vec!", "collect"] {
         assert!(!path.contains(banned), "`{banned}` in the per-record path");
     }
