@@ -863,3 +863,66 @@ fn read_strings_or_null(
     };
     consume(kafka, topic, group, decode, |out| out.len() >= n)
 }
+
+#[weir::topology]
+fn users_per_region_checked() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<String, String>("kstate-bad-user-regions")
+        .group_by(|_user, region| (region.clone(), 1i64))
+        .count()
+        .to_stream()
+        .to("kstate-bad-region-counts");
+    builder.build()
+}
+
+/// A table record whose value is not UTF-8 is skipped by processing
+/// (log-and-continue) and must be skipped by restoration from the source
+/// topic too: loaded into the store, it would fail the next update of its
+/// key (the old value is read back) or reappear in the table.
+#[test]
+fn a_malformed_table_record_is_skipped_when_restoring_as_when_processing() {
+    let kafka = kafka();
+    let app = "kstate-badtable-app";
+    let state = StateDir::new("badtable");
+    kafka.create_topic("kstate-bad-user-regions", 1).unwrap();
+    kafka.create_topic("kstate-bad-region-counts", 1).unwrap();
+    let produce_users = |users: &[(&str, &[u8])]| {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.bootstrap_servers())
+            .create()
+            .unwrap();
+        for (i, (user, region)) in users.iter().enumerate() {
+            let record = BaseRecord::<str, [u8]>::to("kstate-bad-user-regions")
+                .key(*user)
+                .payload(*region)
+                .timestamp(an_hour_ago_ms(1) + i as i64);
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let region_counts = |group: &str, n: usize| -> BTreeMap<String, Option<i64>> {
+        read_strings_or_null(kafka, "kstate-bad-region-counts", group, n)
+            .into_iter()
+            .collect()
+    };
+
+    produce_users(&[("ann", b"eu"), ("bad", b"\xff\xfe"), ("cid", b"us")]);
+    let summary = run(users_per_region_checked(), config(kafka, app, &state.0));
+    assert_eq!(summary.skipped_records, 1, "{summary:?}");
+    assert_eq!(
+        region_counts("reader-badtable-1", 2),
+        BTreeMap::from([(s("eu"), Some(1)), (s("us"), Some(1))])
+    );
+
+    // Restored from the topic into a fresh state directory: `bad` must not
+    // be in the store, so its first valid region is an addition only.
+    std::fs::remove_dir_all(&state.0).unwrap();
+    produce_users(&[("bad", b"us")]);
+    let summary = run(users_per_region_checked(), config(kafka, app, &state.0));
+    assert_eq!(summary.skipped_records, 0, "{summary:?}");
+    assert_eq!(
+        region_counts("reader-badtable-2", 3),
+        BTreeMap::from([(s("eu"), Some(1)), (s("us"), Some(2))])
+    );
+}

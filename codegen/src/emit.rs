@@ -2338,6 +2338,43 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         quote!()
     };
 
+    // `table(topic)` stores restore from their source topic: each record is
+    // checked against the table's types first (see SourceRecordCheck).
+    let source_checks: Vec<TokenStream> = plan
+        .stores
+        .iter()
+        .filter(|st| st.source_changelog.is_some())
+        .filter_map(|st| {
+            let source = graph.nodes[st.node].inputs.first()?;
+            let NodeKind::Source { key, value, .. } = &graph.nodes[*source].kind else {
+                return None;
+            };
+            let name = &st.name;
+            Some(quote! {
+                #name => {
+                    let check: #p::SourceRecordCheck = |key, value| {
+                        <#key as #p::Serde>::deserialize(key)?;
+                        <::core::option::Option<#value> as #p::Serde>::deserialize(value)?;
+                        ::core::result::Result::Ok(())
+                    };
+                    ::core::option::Option::Some(check)
+                }
+            })
+        })
+        .collect();
+    let topology_source_checks = if source_checks.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            fn source_record_check(&self, store: &str) -> ::core::option::Option<#p::SourceRecordCheck> {
+                match store {
+                    #(#source_checks)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    };
+
     let topology_processors = if graph.nodes.iter().any(|n| {
         matches!(
             n.kind,
@@ -2463,6 +2500,7 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
                 }
             }
             #topology_retention
+            #topology_source_checks
             fn dropped_records(&self, sub: usize) -> u64 {
                 match sub {
                     #(#sub_indices => #p::SubTopology::dropped_records(&self.#sub_fields),)*

@@ -3,10 +3,10 @@
 
 pub use crate::error::{ProcessError, RecordPart};
 pub use crate::record::{RecordContext, SourceRecord};
-pub use crate::serde::Serde;
+pub use crate::serde::{Serde, SerdeError};
 pub use crate::topology::{
-    InternalTopic, Plan, RecordCollector, SinkTopic, SourcePlan, SubTopology, SubTopologyPlan,
-    TopicRef, Topology,
+    InternalTopic, Plan, RecordCollector, SinkTopic, SourcePlan, SourceRecordCheck, SubTopology,
+    SubTopologyPlan, TopicRef, Topology,
 };
 pub use core::marker::PhantomData;
 

@@ -71,6 +71,18 @@ impl<T: Topology> Task<T> {
         .with_processors()
     }
 
+    /// The check records of store `store`'s source topic must pass to be
+    /// restored (see [`crate::topology::SourceRecordCheck`]), with the
+    /// deserialization handler that decides what a failure does.
+    pub fn source_record_check(
+        &self,
+        store: &str,
+    ) -> Option<(crate::topology::SourceRecordCheck, DeserializationHandler)> {
+        self.topology
+            .source_record_check(store)
+            .map(|check| (check, self.handler))
+    }
+
     fn with_processors(mut self) -> Self {
         self.processors = self.topology.has_processors(self.id.subtopology);
         self

@@ -6,6 +6,13 @@ use crate::error::ProcessError;
 use crate::record::{RecordContext, SourceRecord};
 use std::fmt;
 
+/// Checks that a record of a `table(topic)` store's source topic
+/// deserializes with the table's key and value types: restoration from the
+/// source topic runs it, so that a malformed record processing skipped (or
+/// failed on) is not loaded into the store either.
+pub type SourceRecordCheck =
+    fn(Option<&[u8]>, Option<&[u8]>) -> Result<(), crate::serde::SerdeError>;
+
 /// A topic named in a plan: a user topic, or an internal one whose full name
 /// is `<application.id>-<name>` and is only known at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,6 +199,13 @@ pub trait Topology: Clone + Send + 'static {
     fn stores_mut(&mut self, sub: usize) -> &mut [crate::store::KvStore] {
         let _ = sub;
         &mut []
+    }
+
+    /// For a store whose source topic is its changelog (`table(topic)`), the
+    /// check its records must pass to be restored; `None` for other stores.
+    fn source_record_check(&self, store: &str) -> Option<SourceRecordCheck> {
+        let _ = store;
+        None
     }
 
     /// How long window store `store` keeps windows (window size + grace),

@@ -26,12 +26,13 @@ use super::clients::restore_consumer_config;
 use super::connectivity::Connectivity;
 use super::context::{ChangelogPartition, ClientLogger, ProducerCtx};
 use crate::app::AppError;
+use crate::config::DeserializationHandler;
 use crate::config::StreamsConfig;
 use crate::store::checkpoint::{self, Offsets};
 use crate::store::restore::{store_value, StoreMut, RESTORE_BATCH};
 use crate::store::{KeyValueStore, StoreError, TaskDirectory, WindowStore};
 use crate::task::{Task, TaskId};
-use crate::topology::{Plan, StoreKind, Topology};
+use crate::topology::{Plan, SourceRecordCheck, StoreKind, Topology};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -322,13 +323,14 @@ pub(crate) fn open_task<T: Topology>(
     }
 
     for c in &mut state.changelogs {
+        let check = task.source_record_check(c.name);
         let Some(store) = store_of(task, c) else {
             return Err(AppError::InvalidTopology(format!(
                 "task {id}: store `{}` was not opened",
                 c.name
             )));
         };
-        let r = restorer.restore(id, store, c, stop)?;
+        let r = restorer.restore(id, store, c, check, stop)?;
         opened.restored += r.restored;
         if !r.complete {
             opened.complete = false;
@@ -469,11 +471,17 @@ impl Restorer {
     /// Restores `store` from its changelog partition, from `changelog.offset`
     /// (or the beginning) to the end offset observed now, advancing
     /// `changelog.offset` after every batch written.
+    ///
+    /// `check`, for a store whose source topic is its changelog, is the
+    /// table's deserialization check: a record failing it is skipped (and
+    /// logged) or fails the restoration, as the deserialization handler
+    /// says, so the store holds what processing would have put there.
     pub fn restore(
         &mut self,
         task: TaskId,
         mut store: StoreMut<'_>,
         changelog: &mut ChangelogStore,
+        check: Option<(SourceRecordCheck, DeserializationHandler)>,
         stop: &AtomicBool,
     ) -> Result<Restored, AppError> {
         let partition = task.partition;
@@ -541,6 +549,7 @@ impl Restorer {
         let mut position = start;
         let mut restored = 0u64;
         let mut skipped = 0u64;
+        let mut skipped_malformed = 0u64;
         let mut next_progress = started + PROGRESS_EVERY;
         let mut complete = true;
         let write = |store: &mut StoreMut<'_>,
@@ -566,13 +575,31 @@ impl Restorer {
                         position = end;
                         break;
                     }
-                    match msg.key() {
-                        Some(key) => {
+                    let malformed = match (msg.key(), check) {
+                        (Some(key), Some((check, handler))) => {
+                            check(Some(key), msg.payload()).err().map(|e| (e, handler))
+                        }
+                        _ => None,
+                    };
+                    match (msg.key(), malformed) {
+                        (Some(_), Some((e, DeserializationHandler::LogAndFail))) => {
+                            return Err(restore_error(format!(
+                                "malformed record at offset {offset}: {e} \
+                                 (default.deserialization.exception.handler=log-and-fail)"
+                            )));
+                        }
+                        (Some(_), Some((e, DeserializationHandler::LogAndContinue))) => {
+                            tracing::warn!(task = %task, store = changelog.name,
+                                topic = %changelog.topic, partition, offset,
+                                "skipping a malformed record while restoring from the source topic: {e}");
+                            skipped_malformed += 1;
+                        }
+                        (Some(key), None) => {
                             let ts = msg.timestamp().to_millis().unwrap_or(-1);
                             batch.push((key.to_vec(), store_value(ts, msg.payload())));
                             restored += 1;
                         }
-                        None => skipped += 1,
+                        (None, _) => skipped += 1,
                     }
                     position = position.max(offset + 1);
                     if batch.len() >= RESTORE_BATCH {
@@ -605,6 +632,10 @@ impl Restorer {
         if skipped > 0 {
             tracing::warn!(task = %task, store = changelog.name,
                 "skipped {skipped} changelog records without a key");
+        }
+        if skipped_malformed > 0 {
+            tracing::warn!(task = %task, store = changelog.name,
+                "skipped {skipped_malformed} malformed source-topic records");
         }
         let elapsed = started.elapsed();
         let ms = elapsed.as_millis();
@@ -1185,7 +1216,7 @@ mod tests {
         // No checkpoint: everything, tombstones included.
         let mut c = changelog_store(topic, None);
         let r = restorer
-            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, &stop)
+            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, None, &stop)
             .unwrap();
         assert_eq!(
             r,
@@ -1200,14 +1231,14 @@ mod tests {
         // From a checkpoint: only what follows it.
         let mut c = changelog_store(topic, Some(n as i64 - 300));
         let r = restorer
-            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, &stop)
+            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, None, &stop)
             .unwrap();
         assert_eq!(r.restored, 300);
         assert_eq!(c.offset, Some(n as i64));
         assert_eq!(contents(&store), model);
         // Up to date: nothing.
         let r = restorer
-            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, &stop)
+            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, None, &stop)
             .unwrap();
         assert_eq!(r.restored, 0);
 
@@ -1216,7 +1247,7 @@ mod tests {
         store.put(b"stale", b"x").unwrap();
         let mut c = changelog_store(topic, Some(n as i64 + 10));
         let r = restorer
-            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, &stop)
+            .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, None, &stop)
             .unwrap();
         assert_eq!(r.restored, n as u64);
         assert_eq!(contents(&store), model);
@@ -1229,7 +1260,7 @@ mod tests {
             partition: 0,
         };
         let r = restorer
-            .restore(task_p0, StoreMut::KeyValue(&mut empty), &mut c, &stop)
+            .restore(task_p0, StoreMut::KeyValue(&mut empty), &mut c, None, &stop)
             .unwrap();
         assert_eq!(
             r,
@@ -1243,7 +1274,7 @@ mod tests {
         // Shutdown interrupts; the offset says how far it got.
         stop.store(true, Ordering::Relaxed);
         let mut c = changelog_store(topic, None);
-        let r = restorer.restore(TASK_P1, StoreMut::KeyValue(&mut empty), &mut c, &stop);
+        let r = restorer.restore(TASK_P1, StoreMut::KeyValue(&mut empty), &mut c, None, &stop);
         assert!(
             matches!(
                 r,
@@ -1286,7 +1317,7 @@ mod tests {
             let mut c = changelog_store(topic, None);
             let started = Instant::now();
             let r = restorer
-                .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, &stop)
+                .restore(TASK_P1, StoreMut::KeyValue(&mut store), &mut c, None, &stop)
                 .unwrap();
             let elapsed = started.elapsed();
             assert_eq!(r.restored, n as u64);
