@@ -834,8 +834,8 @@ fn to_table_map_values_topology() -> impl Topology {
     builder
         .stream::<Option<String>, Option<String>>("in")
         .to_table()
-        // A stream's null value becomes a tombstone; Java concatenates "null".
-        .map_values(|v| v.map(|v| format!("<{v}>")))
+        // A stream's null value is a tombstone: the mapper never sees it.
+        .map_values(|v| format!("<{v}>"))
         .to_stream()
         .to("out");
     builder.build()
@@ -882,6 +882,20 @@ fn table_group_by_count_topology() -> impl Topology {
     builder
         .table::<Option<String>, String>("in")
         .group_by(|_k, v| (first_char(&Some(v.clone())), v))
+        .count()
+        .to_stream()
+        .map_values(|n| n.map(|n| n.to_string()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn to_table_group_by_count_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .to_table()
+        .group_by(|_k, v: String| (first_char(&Some(v.clone())), v))
         .count()
         .to_stream()
         .map_values(|n| n.map(|n| n.to_string()))
@@ -1312,6 +1326,14 @@ const SPECS: &[Spec] = &[
         name: "table_group_by_count",
         weir: |i, c, _| drive(table_group_by_count_topology(), i, c),
         feature: "table.groupBy().count() (adder/subtractor)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "to_table_group_by_count",
+        weir: |i, c, _| drive(to_table_group_by_count_topology(), i, c),
+        feature: "stream.toTable().groupBy().count() (materialized to_table store)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

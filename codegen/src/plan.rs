@@ -48,6 +48,11 @@ impl Types {
         self.parent.len() - 1
     }
 
+    /// The declared type of `v`'s class, if any.
+    fn concrete_of(&self, v: usize) -> Option<Type> {
+        self.concrete[self.find(v)].clone()
+    }
+
     fn fresh_optional(&mut self, inner: usize) -> usize {
         let v = self.fresh(None);
         self.optional[v] = Some(inner);
@@ -109,6 +114,24 @@ impl Types {
             (None, None, Some(inner)) => Ty::Optional(inner),
             (None, None, None) => Ty::Generic(r),
         }
+    }
+}
+
+/// `T` when `ty` is written `Option<T>` (or with a path to `Option`).
+fn option_arg(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner.clone()),
+        _ => None,
     }
 }
 
@@ -344,6 +367,18 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 windows: Some(_),
                 ..
             } => (t.fresh_windowed(k), v),
+            // `to_table()` of a stream of `Option<T>` values: `None` is a
+            // tombstone, so the table's values are known optional and table
+            // operators see `T`, as with `table::<K, T>(topic)`.
+            NodeKind::TableSource {
+                from_topic: false, ..
+            } => match t.concrete_of(v).as_ref().and_then(option_arg) {
+                Some(inner) => {
+                    let inner = t.fresh(Some(inner));
+                    (k, t.fresh_optional(inner))
+                }
+                None => (k, v),
+            },
             NodeKind::Merge => {
                 for &other in &node.inputs[1..] {
                     let (ok, ov) = t.node[other];
@@ -502,7 +537,8 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                         });
                     add_store(node, store, false, true, false, false, topic);
                 } else {
-                    errors.at(node.span, "`group_by` of a table made with `to_table()` is not supported yet: use `builder.table::<K, V>(topic)`");
+                    // `to_table()`: a store of its own, with a changelog.
+                    add_store(node, store, false, true, false, false, None);
                 }
             }
             // A suppression's buffer is logged through an in-memory store

@@ -447,6 +447,14 @@ public final class Topologies {
             .mapValues(n -> n == null ? null : String.valueOf(n))
             .to("out"));
 
+        define("to_table_group_by_count", b -> in(b, "in")
+            .toTable()
+            .groupBy((k, v) -> KeyValue.pair(firstChar(v), v))
+            .count()
+            .toStream()
+            .mapValues(n -> n == null ? null : String.valueOf(n))
+            .to("out"));
+
         define("table_group_by_reduce", b -> b.<String, String>table("in")
             .filter((k, v) -> !v.isEmpty())
             .groupBy((k, v) -> KeyValue.pair(firstChar(v), orNull(k) + "=" + v))
