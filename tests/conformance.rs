@@ -904,6 +904,52 @@ fn to_table_group_by_count_topology() -> impl Topology {
 }
 
 #[weir::topology]
+fn count_regroup_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .count()
+        .group_by(|k, n| (Some(n.to_string()), k.clone()))
+        .count()
+        .to_stream()
+        .map_values(|n| n.map(|n| n.to_string()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn aggregate_regroup_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .aggregate(String::new, |_k, v, agg| {
+            format!("{agg}{}", first_char(&v).unwrap_or_default())
+        })
+        .group_by(|k, agg| (Some(agg.chars().count().to_string()), k.clone()))
+        .count()
+        .to_stream()
+        .map_values(|n| n.map(|n| n.to_string()))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn reduce_regroup_reduce_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .reduce(|agg, v| Some(format!("{}|{}", or_null(&agg), or_null(&v))))
+        .group_by(|k, agg| (first_char(&agg), or_null(k).to_string()))
+        .reduce(|agg, k| format!("{agg}+{k}"), |agg, k| format!("{agg}-{k}"))
+        .to_stream()
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
 fn table_group_by_reduce_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
     builder
@@ -1334,6 +1380,30 @@ const SPECS: &[Spec] = &[
         name: "to_table_group_by_count",
         weir: |i, c, _| drive(to_table_group_by_count_topology(), i, c),
         feature: "stream.toTable().groupBy().count() (materialized to_table store)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "count_regroup",
+        weir: |i, c, _| drive(count_regroup_topology(), i, c),
+        feature: "groupByKey().count().groupBy().count() (old counts subtracted)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "aggregate_regroup",
+        weir: |i, c, _| drive(aggregate_regroup_topology(), i, c),
+        feature: "groupByKey().aggregate().groupBy().count() (the initializer as a new key's old value)",
+        inputs: &["in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "reduce_regroup_reduce",
+        weir: |i, c, _| drive(reduce_regroup_reduce_topology(), i, c),
+        feature: "groupByKey().reduce().groupBy().reduce(adder, subtractor)",
         inputs: &["in"],
         outputs: &["out"],
         gen: GEN,

@@ -1,7 +1,7 @@
 //! Check: rules over the whole graph that no single operator can see.
 
 use crate::ctxt::Errors;
-use crate::graph::{Graph, NodeKind};
+use crate::graph::{AggOp, Graph, NodeKind};
 use std::collections::HashMap;
 
 /// Reports duplicate processor names and topologies without sources.
@@ -18,6 +18,13 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
             fn_name,
             "this topology reads no topic: add `builder.stream::<K, V>(\"topic\")`",
         );
+    }
+    for node in &graph.nodes {
+        if let NodeKind::TableGroupBy { .. } = node.kind {
+            if let Some(why) = group_by_unsupported(graph, node) {
+                errors.at(node.span, format!("`group_by` of {why} is not supported yet: group a `table(topic)`, a `to_table()` (also after `filter`/`map_values`), or the result of a stream `count`/`reduce`/`aggregate` directly"));
+            }
+        }
     }
     let mut stores: HashMap<String, usize> = HashMap::new();
     // Stores added for processors share the namespace of the DSL's.
@@ -48,6 +55,46 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
             );
         } else {
             seen.insert(&node.name, node.id);
+        }
+    }
+}
+
+/// Why the table a `group_by` regroups cannot be regrouped (its changes
+/// must carry old values, which only some tables send), if it cannot.
+fn group_by_unsupported(graph: &Graph, group_by: &crate::graph::Node) -> Option<&'static str> {
+    let mut input = *group_by.inputs.first()?;
+    let mut direct = true;
+    loop {
+        match &graph.nodes[input].kind {
+            NodeKind::TableSource { .. } => return None,
+            NodeKind::TableFilter { .. } | NodeKind::TableMapValues { .. } => {
+                direct = false;
+                input = *graph.nodes[input].inputs.first()?;
+            }
+            NodeKind::Aggregate {
+                op:
+                    AggOp::Count
+                    | AggOp::Reduce { .. }
+                    | AggOp::Aggregate { .. }
+                    | AggOp::Cogroup { .. },
+                windows: None,
+                ..
+            } => {
+                let filtered = graph.nodes[input]
+                    .outputs
+                    .iter()
+                    .any(|&o| matches!(graph.nodes[o].kind, NodeKind::TableFilter { .. }));
+                return match (direct, filtered) {
+                    (true, false) => None,
+                    (false, _) => Some("a filtered or mapped aggregation result"),
+                    (true, true) => Some("an aggregation result that a table `filter` also reads"),
+                };
+            }
+            NodeKind::Aggregate {
+                windows: Some(_), ..
+            } => return Some("a windowed aggregation result"),
+            NodeKind::Aggregate { .. } => return Some("a grouped table's aggregation result"),
+            _ => return Some("this table"),
         }
     }
 }

@@ -555,15 +555,26 @@ impl Emitter<'_> {
         })
     }
 
+    /// Whether `node`, a stream aggregation, feeds a `group_by` directly: it
+    /// then sends its old value `o` along (Kafka Streams' `sendOldValues`).
+    fn feeds_group_by(&self, node: NodeId) -> bool {
+        matches!(self.graph.nodes[node].kind, NodeKind::Aggregate { .. })
+            && self.graph.nodes[node]
+                .outputs
+                .iter()
+                .any(|&o| matches!(self.graph.nodes[o].kind, NodeKind::TableGroupBy { .. }))
+    }
+
     /// Code for a record `(k, v)` arriving at `node`'s children.
     fn children(&self, node: NodeId) -> TokenStream {
         // A table node feeding a `group_by` also carries its old value `o`.
-        let with_old = matches!(
+        let with_old = (matches!(
             self.graph.nodes[node].kind,
             NodeKind::TableSource { .. }
                 | NodeKind::TableFilter { .. }
                 | NodeKind::TableMapValues { .. }
-        ) && crate::plan::needs_old_values(self.graph, node);
+        ) && crate::plan::needs_old_values(self.graph, node))
+            || self.feeds_group_by(node);
         self.fan_out(&self.children_in_sub(node), with_old)
     }
 
@@ -650,9 +661,16 @@ impl Emitter<'_> {
             }
             NodeKind::TableGroupBy { .. } => {
                 let kids = self.children(node);
+                // An aggregation's result is never a tombstone.
+                let wrap = if n.inputs.first().is_some_and(|&i| self.feeds_group_by(i)) {
+                    quote!(let v = ::core::option::Option::Some(v);)
+                } else {
+                    quote!()
+                };
                 // Kafka Streams' KTableRepartitionMap: the old pair is subtracted
                 // (sent first), the new one added; one record when the key stays.
                 quote! {
+                    #wrap
                     let new_pair = match v {
                         ::core::option::Option::Some(x) => ::core::option::Option::Some((self.#f)(&k, x)),
                         ::core::option::Option::None => ::core::option::Option::None,
@@ -988,11 +1006,36 @@ impl Emitter<'_> {
             };
         }
         let no_old = self.no_old_value(node, &agg_ty);
+        // A `group_by` downstream subtracts the old aggregate: read it apart
+        // (the update consumes `old`). As Kafka Streams' KStreamAggregate,
+        // count and aggregate send the initial value as the old one of a new
+        // key (KStreamReduce sends none); behind the cache the old value is
+        // the store's at flush, absent for a new key.
+        let old_for_group_by = if self.feeds_group_by(node) {
+            let initial = match op {
+                AggOp::Count => quote!(.or(::core::option::Option::Some(0))),
+                AggOp::Aggregate { .. } => {
+                    let g = field((node, 'g'));
+                    quote!(.or_else(|| ::core::option::Option::Some((self.#g)())))
+                }
+                AggOp::Cogroup { owner, .. } => {
+                    let g = field((*owner, 'g'));
+                    quote!(.or_else(|| ::core::option::Option::Some((self.#g)())))
+                }
+                _ => quote!(),
+            };
+            quote! {
+                let o: ::core::option::Option<#agg_ty> = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?.map(|(a, _)| a)#initial;
+            }
+        } else {
+            quote!()
+        };
         let kids = self.children(node);
         quote! {
             if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
                 if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
                     let old = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;
+                    #old_for_group_by
                     #update
                     let ts = ts.max(ctx.timestamp);
                     let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
@@ -1889,10 +1932,12 @@ impl Emitter<'_> {
         } else {
             // A table filter downstream takes the old value too (Kafka
             // Streams' `sendOldValues`, read from the store at flush).
-            let want_old = self
-                .children_in_sub(node)
-                .iter()
-                .any(|&c| matches!(self.graph.nodes[c].kind, NodeKind::TableFilter { .. }));
+            let want_old = self.children_in_sub(node).iter().any(|&c| {
+                matches!(
+                    self.graph.nodes[c].kind,
+                    NodeKind::TableFilter { .. } | NodeKind::TableGroupBy { .. }
+                )
+            });
             let old = if want_old {
                 let agg_var = self.plan.types.node[node].1;
                 let agg_ty = match self.plan.types.optional_inner(agg_var) {

@@ -455,6 +455,32 @@ public final class Topologies {
             .mapValues(n -> n == null ? null : String.valueOf(n))
             .to("out"));
 
+        define("count_regroup", b -> in(b, "in")
+            .groupByKey()
+            .count()
+            .groupBy((k, n) -> KeyValue.pair(String.valueOf(n), k))
+            .count()
+            .toStream()
+            .mapValues(n -> n == null ? null : String.valueOf(n))
+            .to("out"));
+
+        define("aggregate_regroup", b -> in(b, "in")
+            .groupByKey()
+            .aggregate(() -> "", (k, v, agg) -> agg + firstChar(v))
+            .groupBy((k, agg) -> KeyValue.pair(String.valueOf(charCount(agg)), k))
+            .count()
+            .toStream()
+            .mapValues(n -> n == null ? null : String.valueOf(n))
+            .to("out"));
+
+        define("reduce_regroup_reduce", b -> in(b, "in")
+            .groupByKey()
+            .reduce((agg, v) -> agg + "|" + v)
+            .groupBy((k, agg) -> KeyValue.pair(firstChar(agg), k))
+            .reduce((agg, k) -> agg + "+" + k, (agg, k) -> agg + "-" + k)
+            .toStream()
+            .to("out"));
+
         define("table_group_by_reduce", b -> b.<String, String>table("in")
             .filter((k, v) -> !v.isEmpty())
             .groupBy((k, v) -> KeyValue.pair(firstChar(v), orNull(k) + "=" + v))
