@@ -926,3 +926,73 @@ fn a_malformed_table_record_is_skipped_when_restoring_as_when_processing() {
         BTreeMap::from([(s("eu"), Some(1)), (s("us"), Some(2))])
     );
 }
+
+#[weir::topology]
+fn users_per_region_ckpt() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .table::<String, String>("kstate-ckpt-user-regions")
+        .group_by(|_user, region| (region.clone(), 1i64))
+        .count()
+        .to_stream()
+        .to("kstate-ckpt-region-counts");
+    builder.build()
+}
+
+/// A RocksDB `table(topic)` store is checkpointed at the committed offset
+/// of its source partition: a restart with the state directory kept
+/// restores nothing, and still subtracts the old values it keeps.
+#[test]
+fn a_table_store_is_checkpointed_at_the_committed_offset_of_its_source() {
+    let kafka = kafka();
+    let app = "kstate-ckpt-app";
+    let state = StateDir::new("ckpt");
+    kafka.create_topic("kstate-ckpt-user-regions", 1).unwrap();
+    kafka.create_topic("kstate-ckpt-region-counts", 1).unwrap();
+    let produce_users = |users: &[(&str, Option<&str>)]| {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.bootstrap_servers())
+            .create()
+            .unwrap();
+        for (i, (user, region)) in users.iter().enumerate() {
+            let mut record = BaseRecord::<str, str>::to("kstate-ckpt-user-regions")
+                .key(*user)
+                .timestamp(an_hour_ago_ms(1) + i as i64);
+            if let Some(region) = region {
+                record = record.payload(*region);
+            }
+            producer.send(record).map_err(|(e, _)| e).unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let region_counts = |group: &str, n: usize| -> BTreeMap<String, Option<i64>> {
+        read_strings_or_null(kafka, "kstate-ckpt-region-counts", group, n)
+            .into_iter()
+            .collect()
+    };
+
+    produce_users(&[
+        ("ann", Some("eu")),
+        ("bob", Some("eu")),
+        ("cid", Some("us")),
+    ]);
+    let first = run(users_per_region_ckpt(), config(kafka, app, &state.0));
+    assert_eq!(first.restored, 0);
+    let task = state.0.join(app).join("0_0");
+    let offsets = checkpoint(&state.0, app, "0_0");
+    assert_eq!(
+        offsets.get(&("kstate-ckpt-user-regions".to_string(), 0)),
+        Some(&3),
+        "checkpoint in {}: {offsets:?}",
+        task.display()
+    );
+
+    produce_users(&[("ann", Some("us")), ("bob", None)]);
+    let second = run(users_per_region_ckpt(), config(kafka, app, &state.0));
+    assert_eq!(second.restored, 0, "nothing to restore: {second:?}");
+    assert_eq!(second.processed, 5);
+    assert_eq!(
+        region_counts("reader-ckpt-1", 6),
+        BTreeMap::from([(s("eu"), Some(0)), (s("us"), Some(2))])
+    );
+}

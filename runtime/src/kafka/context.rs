@@ -254,6 +254,9 @@ pub(crate) struct ConsumerCtx {
     flush_timeout: Duration,
     /// Next offset to commit (last processed + 1) per partition.
     pending: Mutex<HashMap<PartitionKey, i64>>,
+    /// The last offset committed per partition (what a checkpoint of a
+    /// store whose source topic is its changelog records).
+    committed: Mutex<HashMap<PartitionKey, i64>>,
     changes: Mutex<Vec<Change>>,
     has_changes: AtomicBool,
     failure: Mutex<Option<AppError>>,
@@ -276,6 +279,7 @@ impl ConsumerCtx {
             routing,
             flush_timeout,
             pending: Mutex::new(HashMap::new()),
+            committed: Mutex::new(HashMap::new()),
             changes: Mutex::new(Vec::new()),
             has_changes: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -287,6 +291,11 @@ impl ConsumerCtx {
     /// of broker reachability).
     pub fn logger(&self) -> &ClientLogger {
         &self.log
+    }
+
+    /// The offset last committed for `(topic, partition)` by this consumer.
+    pub fn committed(&self, key: PartitionKey) -> Option<i64> {
+        lock(&self.committed).get(&key).copied()
     }
 
     /// Records that `offset` of `(topic, partition)` was processed.
@@ -356,6 +365,7 @@ impl ConsumerCtx {
         match consumer.commit(&tpl, CommitMode::Sync) {
             Ok(()) => {
                 self.log.links.reached();
+                lock(&self.committed).extend(snapshot.iter().copied());
                 tracing::debug!(partitions = snapshot.len(), "committed offsets ({reason})");
                 Ok(CommitOutcome::Committed(snapshot.len()))
             }

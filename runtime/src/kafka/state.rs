@@ -182,6 +182,18 @@ impl TaskState {
         }
     }
 
+    /// Advances the offsets of stores whose source topic is their changelog
+    /// to the offset committed for that topic's partition (`committed`): at a
+    /// commit the store holds every record before it.
+    fn source_committed(&mut self, committed: &dyn Fn(&str, i32) -> Option<i64>) {
+        let partition = self.id.partition;
+        for c in self.changelogs.iter_mut().filter(|c| c.source) {
+            if let Some(offset) = committed(&c.topic, partition) {
+                c.offset = Some(c.offset.map_or(offset, |o| o.max(offset)));
+            }
+        }
+    }
+
     /// Advances the offsets with what the producer has acknowledged since.
     fn acknowledged(&mut self, producer: &ProducerCtx) {
         let partition = self.id.partition;
@@ -300,9 +312,9 @@ pub(crate) fn open_task<T: Topology>(
     }
 
     for c in &mut state.changelogs {
-        // A source-topic changelog is restored in full every time (its
-        // offsets are the input's, which the checkpoint does not follow).
-        c.persistent = !c.source && store_of(task, c).is_some_and(|s| s.persistent());
+        // A source-topic changelog is checkpointed at the committed offset
+        // of its partition (see `TaskState::source_committed`).
+        c.persistent = store_of(task, c).is_some_and(|s| s.persistent());
     }
     let path = state.dir.checkpoint_path();
     let loaded = match checkpoint::read(&path) {
@@ -350,8 +362,10 @@ pub(crate) fn checkpoint<T: Topology>(
     task: &mut Task<T>,
     state: &mut TaskState,
     producer: &ProducerCtx,
+    committed: &dyn Fn(&str, i32) -> Option<i64>,
 ) -> Result<(), AppError> {
     state.acknowledged(producer);
+    state.source_committed(committed);
     let Some(offsets) = state.checkpoint_offsets() else {
         return Ok(());
     };
@@ -379,10 +393,11 @@ pub(crate) fn close_task<T: Topology>(
     task: &mut Task<T>,
     state: &mut TaskState,
     producer: &ProducerCtx,
+    committed: &dyn Fn(&str, i32) -> Option<i64>,
     clean: bool,
 ) {
     if clean {
-        if let Err(e) = checkpoint(task, state, producer) {
+        if let Err(e) = checkpoint(task, state, producer, committed) {
             tracing::error!(task = %state.id, "closing the task: {e}");
         }
     }
@@ -982,7 +997,7 @@ mod tests {
         let producer = ProducerCtx::new("p", Arc::default());
 
         task.stores_mut()[0].put(b"k", b"v").unwrap();
-        checkpoint(&mut task, &mut state, &producer).unwrap();
+        checkpoint(&mut task, &mut state, &producer, &|_, _| None).unwrap();
         let path = dir.checkpoint_path();
         assert_eq!(
             checkpoint::read(&path).unwrap(),
@@ -990,11 +1005,11 @@ mod tests {
         );
         // Unchanged offsets: the file is not rewritten.
         std::fs::remove_file(&path).unwrap();
-        checkpoint(&mut task, &mut state, &producer).unwrap();
+        checkpoint(&mut task, &mut state, &producer, &|_, _| None).unwrap();
         assert!(!path.exists());
         // New acknowledged records: written again.
         producer.acknowledged((1, 2), 9);
-        checkpoint(&mut task, &mut state, &producer).unwrap();
+        checkpoint(&mut task, &mut state, &producer, &|_, _| None).unwrap();
         assert_eq!(
             checkpoint::read(&path).unwrap(),
             offsets(&[(CHANGELOG, 2, 10)])
@@ -1003,14 +1018,14 @@ mod tests {
         // A clean close writes the checkpoint and forgets the partitions; a
         // dirty one writes nothing.
         producer.acknowledged((1, 2), 10);
-        close_task(&mut task, &mut state, &producer, false);
+        close_task(&mut task, &mut state, &producer, &|_, _| None, false);
         assert_eq!(
             checkpoint::read(&path).unwrap(),
             offsets(&[(CHANGELOG, 2, 10)])
         );
         assert_eq!(producer.changelog_offset((1, 2)), None);
         producer.acknowledged((1, 2), 11);
-        close_task(&mut task, &mut state, &producer, true);
+        close_task(&mut task, &mut state, &producer, &|_, _| None, true);
         assert_eq!(
             checkpoint::read(&path).unwrap(),
             offsets(&[(CHANGELOG, 2, 12)])
@@ -1035,7 +1050,7 @@ mod tests {
         assert!(!state.changelogs[0].persistent);
         let producer = ProducerCtx::new("p", Arc::default());
         producer.acknowledged((1, 2), 5);
-        checkpoint(&mut task, &mut state, &producer).unwrap();
+        checkpoint(&mut task, &mut state, &producer, &|_, _| None).unwrap();
         assert!(!dir.checkpoint_path().exists());
     }
 

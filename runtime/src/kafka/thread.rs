@@ -171,7 +171,13 @@ impl<T: Topology> StreamThread<'_, T> {
         };
         self.restored += opened.restored;
         if !opened.complete {
-            close_task(&mut task, &mut state, ctx.producer.context(), true);
+            close_task(
+                &mut task,
+                &mut state,
+                ctx.producer.context(),
+                &committed_of(&self.routing, ctx),
+                true,
+            );
             tracing::info!(task = %id, "shutdown requested while restoring: task not started");
             return Ok(None);
         }
@@ -218,7 +224,13 @@ impl<T: Topology> StreamThread<'_, T> {
         if !unflushed.is_empty() {
             tracing::debug!(task = %id, "dropping cached updates of uncommitted records");
         }
-        close_task(&mut task, &mut state, ctx.producer.context(), clean);
+        close_task(
+            &mut task,
+            &mut state,
+            ctx.producer.context(),
+            &committed_of(&self.routing, ctx),
+            clean,
+        );
         let m = task.metrics();
         self.retired.processed += m.processed;
         self.retired.skipped_records += m.skipped_records;
@@ -304,8 +316,9 @@ impl<T: Topology> StreamThread<'_, T> {
     /// Checkpoints every task's stores, after a commit drained the producer.
     fn checkpoint_all(&mut self, ctx: &ConsumerCtx) -> Result<(), AppError> {
         let producer = ctx.producer.context();
+        let committed = committed_of(&self.routing, ctx);
         for slot in self.tasks.values_mut() {
-            checkpoint(&mut slot.task, &mut slot.state, producer)?;
+            checkpoint(&mut slot.task, &mut slot.state, producer, &committed)?;
         }
         Ok(())
     }
@@ -521,6 +534,18 @@ impl<T: Topology> StreamThread<'_, T> {
             produced: self.produced,
             restored: self.restored,
         }
+    }
+}
+
+/// The offset this thread's consumer last committed for a source topic's
+/// partition, by topic name.
+fn committed_of<'a>(
+    routing: &'a Routing,
+    ctx: &'a ConsumerCtx,
+) -> impl Fn(&str, i32) -> Option<i64> + 'a {
+    move |topic, partition| {
+        let index = routing.topics().iter().position(|t| t == topic)?;
+        ctx.committed((index, partition))
     }
 }
 
