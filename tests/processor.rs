@@ -201,3 +201,76 @@ fn process_values_keeps_keys_so_grouping_needs_no_repartition() {
         "{text}"
     );
 }
+
+/// Punctuates every 100 ms of stream time and cancels itself after the
+/// third time, from within `punctuate` (Kafka Streams' `Cancellable`).
+#[derive(Default)]
+struct ThreeTicks {
+    fired: u32,
+}
+
+impl Processor for ThreeTicks {
+    type KeyIn = String;
+    type ValueIn = String;
+    type KeyOut = String;
+    type ValueOut = String;
+
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) {
+        let id = ctx.schedule(Duration::from_millis(100), PunctuationType::StreamTime);
+        assert_eq!(id, 0);
+        // A cancelled schedule's id is not given out again.
+        let other = ctx.schedule(Duration::from_secs(1), PunctuationType::StreamTime);
+        assert!(ctx.cancel(other));
+        assert!(!ctx.cancel(other), "already cancelled");
+    }
+
+    fn process(
+        &mut self,
+        _record: Record<'_, String, String>,
+        _ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), ProcessError> {
+        Ok(())
+    }
+
+    fn punctuate(
+        &mut self,
+        punctuation: Punctuation,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> Result<(), ProcessError> {
+        assert_eq!(punctuation.id, 0);
+        self.fired += 1;
+        ctx.forward(s("tick"), self.fired.to_string());
+        if self.fired == 3 {
+            assert!(ctx.cancel(punctuation.id));
+        }
+        Ok(())
+    }
+}
+
+#[weir::topology]
+fn three_ticks() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<String, String>("events")
+        .process(ThreeTicks::default)
+        .to("ticks");
+    builder.build()
+}
+
+#[test]
+fn a_punctuation_cancelled_from_its_own_punctuate_fires_no_more() {
+    let driver = TopologyTestDriver::new(three_ticks());
+    let events = driver.create_input_topic::<String, String>("events");
+    for ts in (0..1_000).step_by(50) {
+        events.pipe_input_with_timestamp(s("k"), s("v"), ts);
+    }
+    let ticks = driver.create_output_topic::<String, String>("ticks");
+    assert_eq!(
+        ticks.read_records_to_list(),
+        vec![
+            TestRecord::with_timestamp(s("tick"), s("1"), 0),
+            TestRecord::with_timestamp(s("tick"), s("2"), 100),
+            TestRecord::with_timestamp(s("tick"), s("3"), 200),
+        ]
+    );
+}

@@ -110,17 +110,22 @@ struct Schedule {
 
 /// A processor's scheduled punctuations.
 #[derive(Debug, Clone, Default)]
-pub struct Schedules(Vec<Schedule>);
+pub struct Schedules {
+    list: Vec<Schedule>,
+    /// Ids are never reused, also after a cancellation.
+    next_id: usize,
+}
 
 impl Schedules {
     fn add(&mut self, kind: PunctuationType, interval: i64, wall_clock_ms: i64) -> usize {
-        let id = self.0.len();
+        let id = self.next_id;
+        self.next_id += 1;
         let next = match kind {
             // Aligned to 0: fires as soon as there is data.
             PunctuationType::StreamTime => 0,
             PunctuationType::WallClockTime => wall_clock_ms.saturating_add(interval),
         };
-        self.0.push(Schedule {
+        self.list.push(Schedule {
             id,
             kind,
             interval: interval.max(1),
@@ -129,12 +134,19 @@ impl Schedules {
         id
     }
 
+    /// Removes punctuation `id`; false if there is none (any more).
+    fn cancel(&mut self, id: usize) -> bool {
+        let before = self.list.len();
+        self.list.retain(|s| s.id != id);
+        self.list.len() != before
+    }
+
     /// Takes the next punctuation of `kind` due at `now` (earliest first,
     /// then in scheduling order) and schedules its next one, skipping
     /// missed intervals (Kafka Streams' `PunctuationSchedule.next`).
     pub fn next_due(&mut self, kind: PunctuationType, now: i64) -> Option<Punctuation> {
         let s = self
-            .0
+            .list
             .iter_mut()
             .filter(|s| s.kind == kind && s.next <= now)
             .min_by_key(|s| s.next)?;
@@ -153,7 +165,7 @@ impl Schedules {
 
     /// Whether any punctuation is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 }
 
@@ -234,6 +246,13 @@ impl<'a, KO, VO> ProcessorContext<'a, KO, VO> {
     pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> usize {
         let ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         self.schedules.add(kind, ms, self.wall_clock_ms)
+    }
+
+    /// Cancels punctuation `id` (what [`ProcessorContext::schedule`]
+    /// returned), also from within its own `punctuate`: Kafka Streams'
+    /// `Cancellable.cancel()`. Returns false if it was not scheduled.
+    pub fn cancel(&mut self, id: usize) -> bool {
+        self.schedules.cancel(id)
     }
 
     /// The key-value store `name`, which the processor must be connected to
@@ -560,6 +579,11 @@ impl<'a, K, VO> FixedKeyProcessorContext<'a, K, VO> {
     /// Schedules a punctuation (see [`ProcessorContext::schedule`]).
     pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> usize {
         self.0.schedule(interval, kind)
+    }
+
+    /// Cancels a punctuation (see [`ProcessorContext::cancel`]).
+    pub fn cancel(&mut self, id: usize) -> bool {
+        self.0.cancel(id)
     }
 
     /// A connected key-value store (see [`ProcessorContext::key_value_store`]).
