@@ -738,6 +738,24 @@ fn processor_values_totals_topology() -> impl Topology {
 }
 
 #[weir::topology]
+fn sliding_count_final_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .group_by_key()
+        .windowed_by(weir::SlidingWindows::of_time_difference_and_grace(
+            Duration::from_millis(300),
+            Duration::from_millis(500),
+        ))
+        .emit_strategy(weir::EmitStrategy::on_window_close())
+        .count()
+        .to_stream()
+        .map(|wk, n| (windowed(&wk), Some(n.to_string())))
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
 fn windowed_count_final_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
     builder
@@ -1350,6 +1368,14 @@ const SPECS: &[Spec] = &[
         feature: "processValues(FixedKeyProcessor) with a store, then groupByKey().count() (no repartition)",
         inputs: &["in"],
         outputs: &["out", "counts"],
+        gen: GEN,
+    },
+    Spec {
+        name: "sliding_count_final",
+        weir: |i, c, _| drive(sliding_count_final_topology(), i, c),
+        feature: "windowedBy(SlidingWindows).emitStrategy(onWindowClose()).count()",
+        inputs: &["in"],
+        outputs: &["out"],
         gen: GEN,
     },
     Spec {

@@ -1294,18 +1294,37 @@ impl Emitter<'_> {
         let (inner_k, _) = self.input_types(node, &mut Generics::default());
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let kids = self.children(node);
+        // Kafka Streams' emitRangeLowerBound/UpperBound and shouldRangeFetch
+        // (inclusive bounds on window starts).
+        let (bounds, should_fetch) = if self.is_sliding(node) {
+            (
+                quote! {
+                    let diff = windows.difference_ms();
+                    let upper = close_time.saturating_sub(diff).saturating_sub(1);
+                    let lower = if self.#last == -1 { 0 } else { (self.#last - diff).max(0) };
+                },
+                quote!(true),
+            )
+        } else {
+            (
+                quote! {
+                    let size = windows.size_ms();
+                    let upper = close_time.saturating_sub(size);
+                    let lower = if self.#last == -1 { 0 } else { (self.#last - size).max(0) + 1 };
+                },
+                quote!(self.#last == -1 || !windows.windows_for(upper).eq(windows.windows_for(lower - 1))),
+            )
+        };
         quote! {
             let now = self.wall_ms;
             if now >= self.#next {
                 self.#next = now.saturating_add(self.emit_ms);
                 if self.#last == -1 || self.#last < close_time {
                     let windows = self.#w;
-                    let size = windows.size_ms();
-                    let upper = close_time.saturating_sub(size);
+                    #bounds
                     if upper >= 0 {
-                        let lower = if self.#last == -1 { 0 } else { (self.#last - size).max(0) + 1 };
                         // Nothing to read unless a new window closed.
-                        if self.#last == -1 || !windows.windows_for(upper).eq(windows.windows_for(lower - 1)) {
+                        if #should_fetch {
                             for (key_bytes, start, value_bytes, ts) in #p::closed_windows(&self.wstores, #j, #store, lower, upper)? {
                                 let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window: windows.window_at(start) };
                                 let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
@@ -1612,6 +1631,17 @@ impl Emitter<'_> {
         }
     }
 
+    /// Whether `node` emits final results only (`on_window_close`).
+    fn emits_final(&self, node: NodeId) -> bool {
+        matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::Aggregate {
+                emit_final: true,
+                ..
+            }
+        )
+    }
+
     /// Whether `node` aggregates over `SlidingWindows`.
     fn is_sliding(&self, node: NodeId) -> bool {
         matches!(
@@ -1759,6 +1789,28 @@ impl Emitter<'_> {
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let update = self.update(node, op, &agg_ty);
         let flush = flush_method(st.node);
+        // Final results only: every step is written through (no forwarding
+        // from the flush, see `flush_store`), then the windows that closed
+        // are read back from the store. As Kafka Streams, not after a record
+        // earlier than the time difference (its `processEarly` path).
+        let (put, cache_arg, final_results) = if self.emits_final(node) {
+            let emit = self.final_results(node, st);
+            (
+                quote!(#p::written_through),
+                quote!(&mut self.cache,),
+                quote! {
+                    if ctx.timestamp >= windows.difference_ms() {
+                        #emit
+                    }
+                },
+            )
+        } else {
+            (
+                quote!(#p::cached_put),
+                quote!(&mut self.cache, #store,),
+                quote!(),
+            )
+        };
         quote! {
             if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
                 self.#t = self.#t.max(ctx.timestamp);
@@ -1784,11 +1836,11 @@ impl Emitter<'_> {
                                     let ts = ts.max(ctx.timestamp);
                                     let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
                                     #p::window_changelog_key(key, window.start, &mut cache_key);
-                                    #p::cached_put(&mut self.cache, #store, &cache_key, ts, value_bytes, ctx)
+                                    #put(#cache_arg &cache_key, ts, value_bytes, ctx)
                                 }
                                 #p::SlidingStep::Copy { window, value, timestamp } => {
                                     #p::window_changelog_key(key, window.start, &mut cache_key);
-                                    #p::cached_put(&mut self.cache, #store, &cache_key, timestamp, ::core::option::Option::Some(value), ctx)
+                                    #put(#cache_arg &cache_key, timestamp, ::core::option::Option::Some(value), ctx)
                                 }
                             };
                             self.#flush(entries, out)?;
@@ -1796,6 +1848,7 @@ impl Emitter<'_> {
                     }
                     self.key_buf = key_buf;
                     self.changelog_buf = cache_key;
+                    #final_results
                 }
             } else {
                 self.dropped += 1;
@@ -1876,7 +1929,12 @@ impl Emitter<'_> {
         let (j, changelog, store) = (st.index_in_sub, st.changelog, &st.name);
         let m = flush_method(node);
         let (k, v) = self.output_types(node, &mut Generics::default());
-        let kids = self.children(node);
+        // Final results are read back from the store, not forwarded here.
+        let kids = if self.emits_final(node) {
+            quote!(let _ = (k, v, ctx);)
+        } else {
+            self.children(node)
+        };
         let log = if st.source_changelog.is_some() {
             // The source topic is the changelog: nothing to write.
             quote! {

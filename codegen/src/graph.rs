@@ -868,10 +868,10 @@ impl<'e> Builder<'e> {
                 };
                 let emit_final = match strategy.as_deref() {
                     Some("on_window_close") => {
-                        if !crate::graph::is_time_windows(&windows) {
+                        if crate::graph::is_session(&windows) {
                             self.errors.spanned(
                                 &positional[0],
-                                "`on_window_close` is supported with `TimeWindows` only so far",
+                                "`on_window_close` is supported with `TimeWindows` and `SlidingWindows` only so far",
                             );
                         }
                         true
@@ -1586,8 +1586,11 @@ impl<'e> Builder<'e> {
             store,
             in_memory: opts.in_memory,
             // Final results come from the store, not from the cache's
-            // flushes (see the README for the difference).
-            cached: !opts.caching_disabled && !emit_final,
+            // flushes (see the README for the difference). A sliding-window
+            // aggregation keeps the structure (its steps run through the
+            // cache's interface) and writes through instead.
+            cached: !opts.caching_disabled
+                && (!emit_final || windows.as_ref().is_some_and(crate::graph::is_sliding)),
             windows,
             emit_final,
         };

@@ -205,7 +205,7 @@ pub fn store_put(
 
 pub use crate::cached::{
     cached_get, cached_put, cached_window_get, decode_flushed, flushed, sliding_fetch,
-    write_flushed, write_flushed_window, DirtyEntry,
+    write_flushed, write_flushed_window, written_through, DirtyEntry,
 };
 pub use crate::config::DEFAULT_CACHE_MAX_BYTES;
 pub use crate::processor::{

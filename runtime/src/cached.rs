@@ -91,6 +91,32 @@ pub fn cached_put(
     value: Option<&[u8]>,
     ctx: &RecordContext<'_>,
 ) -> Vec<DirtyEntry> {
+    if !cache.is_enabled() {
+        // `statestore.cache.max.bytes=0`: Kafka Streams strips the caching
+        // layer and forwards at once, with the new aggregate's timestamp
+        // (for a delete too).
+        return written_through(cache, key, ts, value, ctx);
+    }
+    let value = value.map(|v| {
+        let mut bytes = Vec::with_capacity(8 + v.len());
+        bytes.extend_from_slice(&ts.to_be_bytes());
+        bytes.extend_from_slice(v);
+        bytes
+    });
+    let context = cache.context_of(ctx);
+    cache.put(name, key, CacheEntry::dirty(value, context))
+}
+
+/// A write that bypasses the cache, as [`cached_put`] with the cache
+/// disabled: for stores whose results are read back from the store itself
+/// (a sliding-window aggregation emitting final results only).
+pub fn written_through(
+    cache: &mut RecordCache,
+    key: &[u8],
+    ts: i64,
+    value: Option<&[u8]>,
+    ctx: &RecordContext<'_>,
+) -> Vec<DirtyEntry> {
     let value = value.map(|v| {
         let mut bytes = Vec::with_capacity(8 + v.len());
         bytes.extend_from_slice(&ts.to_be_bytes());
@@ -98,18 +124,12 @@ pub fn cached_put(
         bytes
     });
     let mut context = cache.context_of(ctx);
-    if !cache.is_enabled() {
-        // `statestore.cache.max.bytes=0`: Kafka Streams strips the caching
-        // layer and forwards at once, with the new aggregate's timestamp
-        // (for a delete too).
-        context.timestamp = ts;
-        return vec![DirtyEntry {
-            key: key.to_vec(),
-            value,
-            context,
-        }];
-    }
-    cache.put(name, key, CacheEntry::dirty(value, context))
+    context.timestamp = ts;
+    vec![DirtyEntry {
+        key: key.to_vec(),
+        value,
+        context,
+    }]
 }
 
 /// A flushed entry, decoded for the flush code: the store's timestamp and

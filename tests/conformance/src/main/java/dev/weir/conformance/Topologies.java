@@ -413,6 +413,15 @@ public final class Topologies {
             .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
             .to("out"));
 
+        define("sliding_count_final", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(500)))
+            .emitStrategy(org.apache.kafka.streams.kstream.EmitStrategy.onWindowClose())
+            .count()
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
         // -- tables (a null value is a tombstone)
         define("table_filter", b -> b.<String, String>table("in")
             .filter((k, v) -> charCount(v) % 2 == 0)
