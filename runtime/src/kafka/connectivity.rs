@@ -38,6 +38,8 @@ struct Outage {
     reported: Option<Instant>,
     /// Failures since the last log line.
     failures: u64,
+    /// The last failure, for a report made by [`Connectivity::tick`].
+    last: String,
 }
 
 /// Whether `error` says a broker could not be reached (as opposed to a
@@ -77,10 +79,12 @@ impl Connectivity {
                     since: now,
                     reported: None,
                     failures: 0,
+                    last: String::new(),
                 })
             }
         };
         o.failures += 1;
+        o.last = failure.to_string();
         let lasted = now.duration_since(o.since);
         match o.reported {
             None if lasted >= CONFIRM => {
@@ -106,6 +110,23 @@ impl Connectivity {
             }
             _ => tracing::debug!(client, "Kafka broker unreachable: {failure}"),
         }
+    }
+
+    /// Time passes without an answer (a thread waiting on the producer):
+    /// confirms or reminds of an outage as a new failure would, since
+    /// librdkafka reports repeated connection failures only now and then.
+    pub fn tick(&self) {
+        if !self.down.load(Ordering::Relaxed) {
+            return;
+        }
+        let last = {
+            let outage = self.outage.lock().unwrap_or_else(|e| e.into_inner());
+            match outage.as_ref() {
+                Some(o) => o.last.clone(),
+                None => return,
+            }
+        };
+        self.unreachable_at("producer", &last, Instant::now());
     }
 
     /// A client got an answer from a broker: ends an outage, if any.
@@ -186,6 +207,19 @@ mod tests {
         let later = t0 + REMINDER + CONFIRM;
         links.unreachable_at("c", &"closed", later);
         assert_eq!(state(&links), Some((later, None, 1)), "starts afresh");
+    }
+
+    #[test]
+    fn time_alone_confirms_a_pending_outage() {
+        let links = Connectivity::default();
+        links.tick();
+        assert_eq!(state(&links), None, "no failure, no outage");
+        let t0 = Instant::now() - CONFIRM;
+        links.unreachable_at("c", &"refused", t0);
+        links.tick();
+        let (since, reported, _) = state(&links).unwrap();
+        assert_eq!(since, t0);
+        assert!(reported.is_some(), "confirmed by the tick");
     }
 
     #[test]

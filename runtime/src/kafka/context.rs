@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+/// How long one wait for the producer to drain lasts, within a commit's
+/// flush timeout.
+const FLUSH_SLICE: Duration = Duration::from_millis(500);
+
 /// Locks, ignoring poisoning (a panicking stream thread stops the app anyway).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -344,7 +348,14 @@ impl ConsumerCtx {
         consumer: &BaseConsumer<ConsumerCtx>,
         reason: &'static str,
     ) -> Result<CommitOutcome, AppError> {
-        let flushed = self.producer.flush(self.flush_timeout);
+        // In slices: while it waits for the broker, the outage is reported.
+        let deadline = std::time::Instant::now() + self.flush_timeout;
+        let flushed = loop {
+            match self.producer.flush(FLUSH_SLICE) {
+                Err(_) if std::time::Instant::now() < deadline => self.log.links.tick(),
+                done => break done,
+            }
+        };
         self.producer.context().check()?;
         if let Err(e) = flushed {
             tracing::warn!(
