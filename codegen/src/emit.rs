@@ -1281,6 +1281,45 @@ impl Emitter<'_> {
         }
     }
 
+    /// `emit_strategy(EmitStrategy::on_window_close())` of a session-window
+    /// aggregation: Kafka Streams' `KStreamSessionWindowAggregate`
+    /// `maybeForwardFinalResult`: at most once per emit interval of wall
+    /// time, when the close time moved on, the sessions of every key that
+    /// ended since the last emission (end in `[last, close - 1]`) are
+    /// forwarded, with their end as timestamp and the record's headers.
+    fn final_sessions(&self, node: NodeId, st: &crate::plan::Store) -> TokenStream {
+        let p = &self.p;
+        let (j, store) = (st.index_in_sub, &st.name);
+        let (last, next) = (format_ident!("le{}", node), format_ident!("ne{}", node));
+        let t = format_ident!("t{}", node);
+        let (inner_k, _) = self.input_types(node, &mut Generics::default());
+        let (_, v_ty) = self.output_types(node, &mut Generics::default());
+        let kids = self.children(node);
+        quote! {
+            let now = self.wall_ms;
+            if now >= self.#next {
+                self.#next = now.saturating_add(self.emit_ms);
+                if self.#last == -1 || self.#last < close_time {
+                    let upper = close_time.saturating_sub(1);
+                    if upper >= 0 {
+                        let lower = self.#last.max(0);
+                        if upper >= lower {
+                            let live_from = self.#t.saturating_sub(windows.retention_ms()).saturating_add(1);
+                            for (key_bytes, window, value_bytes) in #p::closed_sessions(&self.sstores, #j, #store, lower, upper, live_from)? {
+                                let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window };
+                                let v: #v_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
+                                let forwarded = #p::RecordContext { timestamp: window.end, ..*ctx };
+                                let ctx = &forwarded;
+                                #kids
+                            }
+                            self.#last = close_time;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// `emit_strategy(EmitStrategy::on_window_close())`: Kafka Streams'
     /// `maybeForwardFinalResult`. At most once per emit interval of wall
     /// time, and only when the close time moved on, the windows that closed
@@ -1720,6 +1759,22 @@ impl Emitter<'_> {
             ),
         };
         let flush = flush_method(st.node);
+        // Final results only: sessions are written through to the store (the
+        // flush forwards nothing, see `flush_store`) and the closed ones read
+        // back after each record.
+        let (put, put_args, final_results) = if self.emits_final(node) {
+            (
+                quote!(#p::session_written_through),
+                quote!(&mut self.cache,),
+                self.final_sessions(node, st),
+            )
+        } else {
+            (
+                quote!(#p::session_put),
+                quote!(&mut self.cache, #store,),
+                quote!(),
+            )
+        };
         quote! {
             if !#p::Serde::is_null(&k) {
                 let ts = ctx.timestamp;
@@ -1749,19 +1804,20 @@ impl Emitter<'_> {
                         if merged != own {
                             for (window, _) in &found {
                                 #p::session_key(key, *window, &mut session);
-                                let entries = #p::session_put(&mut self.cache, #store, &session, ::core::option::Option::None, ctx);
+                                let entries = #put(#put_args &session, ::core::option::Option::None, ctx);
                                 self.#flush(entries, out)?;
                             }
                         }
                         #add
                         let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
                         #p::session_key(key, merged, &mut session);
-                        let entries = #p::session_put(&mut self.cache, #store, &session, value, ctx);
+                        let entries = #put(#put_args &session, value, ctx);
                         self.#flush(entries, out)?;
                     }
                 }
                 self.key_buf = key_buf;
                 self.changelog_buf = session;
+                #final_results
                 // Once per retention period of stream time, expired
                 // sessions leave the store (Kafka Streams drops segments).
                 let retention = windows.retention_ms();

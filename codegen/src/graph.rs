@@ -867,15 +867,7 @@ impl<'e> Builder<'e> {
                     _ => None,
                 };
                 let emit_final = match strategy.as_deref() {
-                    Some("on_window_close") => {
-                        if crate::graph::is_session(&windows) {
-                            self.errors.spanned(
-                                &positional[0],
-                                "`on_window_close` is supported with `TimeWindows` and `SlidingWindows` only so far",
-                            );
-                        }
-                        true
-                    }
+                    Some("on_window_close") => true,
                     Some("on_window_update") => false,
                     _ => {
                         self.errors.spanned(
@@ -1586,11 +1578,14 @@ impl<'e> Builder<'e> {
             store,
             in_memory: opts.in_memory,
             // Final results come from the store, not from the cache's
-            // flushes (see the README for the difference). A sliding-window
-            // aggregation keeps the structure (its steps run through the
-            // cache's interface) and writes through instead.
+            // flushes (see the README for the difference). A sliding- or
+            // session-window aggregation keeps the structure (it runs
+            // through the cache's interface) and writes through instead.
             cached: !opts.caching_disabled
-                && (!emit_final || windows.as_ref().is_some_and(crate::graph::is_sliding)),
+                && (!emit_final
+                    || windows.as_ref().is_some_and(|w| {
+                        crate::graph::is_sliding(w) || crate::graph::is_session(w)
+                    })),
             windows,
             emit_final,
         };

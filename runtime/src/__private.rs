@@ -213,8 +213,8 @@ pub use crate::processor::{
     FixedKeyRecord, Forwarded, Processor, ProcessorContext, PunctuationType, Record, Schedules,
 };
 pub use crate::session::{
-    drop_expired_sessions, entry_context, find_sessions, session_key, session_put,
-    write_flushed_session, SessionWindows,
+    closed_sessions, drop_expired_sessions, entry_context, find_sessions, session_key, session_put,
+    session_written_through, write_flushed_session, SessionWindows,
 };
 pub use crate::sliding::{SlidingStep, SlidingWindows};
 pub use crate::store::cache::RecordCache;

@@ -22,6 +22,7 @@ use std::time::Duration;
 pub struct SessionWindows {
     gap_ms: i64,
     grace_ms: i64,
+    retention_ms: Option<i64>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -39,7 +40,24 @@ impl SessionWindows {
         SessionWindows {
             gap_ms: millis(gap),
             grace_ms: millis(grace),
+            retention_ms: None,
         }
+    }
+
+    /// Keeps sessions in the store for `retention` instead of the default
+    /// (inactivity gap + grace): Kafka Streams' `Materialized.withRetention`. Longer
+    /// retention lets `emit_strategy(EmitStrategy::on_window_close())` find
+    /// sessions after they close (with the default, a store expires them as
+    /// they close). Panics if shorter than the default (Kafka Streams throws
+    /// `IllegalArgumentException`).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        let ms = millis(retention);
+        assert!(
+            ms >= self.default_retention_ms(),
+            "the retention must be at least inactivity gap + grace"
+        );
+        self.retention_ms = Some(ms);
+        self
     }
 
     /// Sessions closed by `gap` of inactivity, without grace.
@@ -60,6 +78,11 @@ impl SessionWindows {
     /// How long the session store keeps sessions: gap + grace (Kafka
     /// Streams' default).
     pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+            .unwrap_or_else(|| self.default_retention_ms())
+    }
+
+    fn default_retention_ms(&self) -> i64 {
         self.gap_ms.saturating_add(self.grace_ms)
     }
 
@@ -186,6 +209,59 @@ pub fn session_put(
         }];
     }
     cache.put(name, session_key, CacheEntry::dirty(value, context))
+}
+
+/// A session write that bypasses the cache (as [`session_put`] with the
+/// cache disabled): for session aggregations emitting final results only,
+/// which read them back from the store.
+#[must_use = "the returned entries must be flushed"]
+pub fn session_written_through(
+    cache: &mut RecordCache,
+    session_key: &[u8],
+    value: Option<&[u8]>,
+    ctx: &RecordContext<'_>,
+) -> Vec<DirtyEntry> {
+    let mut context = cache.context_of(ctx);
+    context.headers = crate::record::Headers::new();
+    vec![DirtyEntry {
+        key: session_key.to_vec(),
+        value: value.map(<[u8]>::to_vec),
+        context,
+    }]
+}
+
+/// A closed session read back for final results: key bytes, session,
+/// value bytes.
+pub type ClosedSession = (Vec<u8>, Window, Vec<u8>);
+
+/// The sessions of every key in session store `index` that ended within
+/// `[lower_end, upper_end]` and not before `live_from`, as (key bytes,
+/// session, value bytes) by end, then key, then start: Kafka Streams'
+/// `findSessions(earliestSessionEndTime, latestSessionEndTime)` for final
+/// results. (A full scan: these backends index sessions by key.)
+pub fn closed_sessions(
+    stores: &[KvStore],
+    index: usize,
+    name: &'static str,
+    lower_end: i64,
+    upper_end: i64,
+    live_from: i64,
+) -> Result<Vec<ClosedSession>, ProcessError> {
+    let store = stores
+        .get(index)
+        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let from = lower_end.max(live_from);
+    let mut out: Vec<ClosedSession> = store
+        .all()
+        .map_err(|e| store_error(name, e))?
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let (key, window) = split_session_key(&k)?;
+            (window.end >= from && window.end <= upper_end).then(|| (key.to_vec(), window, v))
+        })
+        .collect();
+    out.sort_by(|a, b| (a.1.end, &a.0, a.1.start).cmp(&(b.1.end, &b.0, b.1.start)));
+    Ok(out)
 }
 
 /// Writes a flushed session entry to session store `index`; returns the

@@ -19,6 +19,7 @@ use std::time::Duration;
 pub struct SlidingWindows {
     difference_ms: i64,
     grace_ms: i64,
+    retention_ms: Option<i64>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -35,7 +36,24 @@ impl SlidingWindows {
         SlidingWindows {
             difference_ms: millis(difference),
             grace_ms: millis(grace),
+            retention_ms: None,
         }
+    }
+
+    /// Keeps windows in the store for `retention` instead of the default
+    /// (twice the time difference + grace): Kafka Streams' `Materialized.withRetention`. Longer
+    /// retention lets `emit_strategy(EmitStrategy::on_window_close())` find
+    /// windows after they close (with the default, a store expires them as
+    /// they close). Panics if shorter than the default (Kafka Streams throws
+    /// `IllegalArgumentException`).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        let ms = millis(retention);
+        assert!(
+            ms >= self.default_retention_ms(),
+            "the retention must be at least twice the time difference + grace"
+        );
+        self.retention_ms = Some(ms);
+        self
     }
 
     /// Windows of `difference` without grace: a record older than stream
@@ -57,6 +75,11 @@ impl SlidingWindows {
     /// How long the window store keeps windows: grace + twice the
     /// difference (Kafka Streams' default for sliding windows).
     pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+            .unwrap_or_else(|| self.default_retention_ms())
+    }
+
+    fn default_retention_ms(&self) -> i64 {
         self.grace_ms
             .saturating_add(self.difference_ms.saturating_mul(2))
     }

@@ -145,6 +145,7 @@ pub struct TimeWindows {
     size_ms: i64,
     advance_ms: i64,
     grace_ms: i64,
+    retention_ms: Option<i64>,
 }
 
 impl TimeWindows {
@@ -164,7 +165,24 @@ impl TimeWindows {
             size_ms,
             advance_ms: size_ms,
             grace_ms: millis(grace),
+            retention_ms: None,
         }
+    }
+
+    /// Keeps windows in the store for `retention` instead of the default
+    /// (window size + grace): Kafka Streams' `Materialized.withRetention`. Longer
+    /// retention lets `emit_strategy(EmitStrategy::on_window_close())` find
+    /// windows after they close (with the default, a store expires them as
+    /// they close). Panics if shorter than the default (Kafka Streams throws
+    /// `IllegalArgumentException`).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        let ms = millis(retention);
+        assert!(
+            ms >= self.default_retention_ms(),
+            "the retention must be at least window size + grace"
+        );
+        self.retention_ms = Some(ms);
+        self
     }
 
     /// Hopping windows: a new window every `advance` (0 < advance <= size).
@@ -193,8 +211,14 @@ impl TimeWindows {
     }
 
     /// How long the window store keeps windows: size + grace (Kafka
-    /// Streams' default retention for windowed aggregations).
+    /// Streams' default retention for windowed aggregations), or what
+    /// [`TimeWindows::with_retention`] set.
     pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+            .unwrap_or_else(|| self.default_retention_ms())
+    }
+
+    fn default_retention_ms(&self) -> i64 {
         self.size_ms.saturating_add(self.grace_ms)
     }
 

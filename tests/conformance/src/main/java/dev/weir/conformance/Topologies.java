@@ -413,6 +413,17 @@ public final class Topologies {
             .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
             .to("out"));
 
+        define("windowed_count_final_retained", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(TimeWindows.ofSizeAndGrace(java.time.Duration.ofMillis(1000), java.time.Duration.ofMillis(500)))
+            .emitStrategy(org.apache.kafka.streams.kstream.EmitStrategy.onWindowClose())
+            .count(org.apache.kafka.streams.kstream.Materialized
+                .<String, Long, org.apache.kafka.streams.state.WindowStore<org.apache.kafka.common.utils.Bytes, byte[]>>with(null, null)
+                .withRetention(java.time.Duration.ofMillis(5000)))
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
         define("sliding_count_final", b -> in(b, "in")
             .groupByKey()
             .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(500)))
@@ -420,6 +431,17 @@ public final class Topologies {
             .count()
             .toStream()
             .map((wk, v) -> KeyValue.pair(windowed(wk), String.valueOf(v)))
+            .to("out"));
+
+        define("session_count_final", b -> in(b, "in")
+            .groupByKey()
+            .windowedBy(SessionWindows.ofInactivityGapAndGrace(java.time.Duration.ofMillis(300), java.time.Duration.ofMillis(500)))
+            .emitStrategy(org.apache.kafka.streams.kstream.EmitStrategy.onWindowClose())
+            .count(org.apache.kafka.streams.kstream.Materialized
+                .<String, Long, org.apache.kafka.streams.state.SessionStore<org.apache.kafka.common.utils.Bytes, byte[]>>with(null, null)
+                .withRetention(java.time.Duration.ofMillis(5000)))
+            .toStream()
+            .map((wk, v) -> KeyValue.pair(windowed(wk), v == null ? null : String.valueOf(v)))
             .to("out"));
 
         // -- tables (a null value is a tombstone)
