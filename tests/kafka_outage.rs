@@ -233,6 +233,15 @@ fn an_application_waits_for_its_broker_and_survives_its_outage() {
     );
 
     shutdown.shutdown();
+    // A hung stream thread fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the application did not stop within 60 s of its shutdown"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
     let summary = running
         .join()
         .expect("no panic")

@@ -373,23 +373,38 @@ impl ConsumerCtx {
             tpl.add_partition_offset(self.routing.topic(topic), partition, Offset::Offset(offset))
                 .map_err(|e| AppError::kafka("preparing offsets", e))?;
         }
-        match consumer.commit(&tpl, CommitMode::Sync) {
+        // Asynchronous: a synchronous commit waits without a timeout, and
+        // after a broker outage it can wait for a rebalance that only this
+        // thread's poll would serve: the thread hung (found by
+        // tests/kafka_outage.rs). librdkafka retries an asynchronous commit
+        // and waits for outstanding ones when the consumer closes; a lost
+        // one means records processed again, which at-least-once allows.
+        match consumer.commit(&tpl, CommitMode::Async) {
             Ok(()) => {
-                self.log.links.reached();
                 lock(&self.committed).extend(snapshot.iter().copied());
-                tracing::debug!(partitions = snapshot.len(), "committed offsets ({reason})");
+                tracing::debug!(partitions = snapshot.len(), "committing offsets ({reason})");
                 Ok(CommitOutcome::Committed(snapshot.len()))
             }
             Err(e) => {
-                tracing::warn!(
-                    "offset commit failed ({reason}): {e}; records since the last commit \
-                     will be processed again"
-                );
-                let mut pending = lock(&self.pending);
-                for (key, offset) in snapshot {
-                    pending.entry(key).or_insert(offset);
-                }
+                self.commit_failed(reason, &e, snapshot);
                 Ok(CommitOutcome::Refused)
+            }
+        }
+    }
+
+    /// A commit the broker refused, or that could not be sent: its offsets
+    /// are committed with the next one (unless newer ones are pending).
+    fn commit_failed(&self, reason: &str, e: &KafkaError, offsets: Vec<(PartitionKey, i64)>) {
+        tracing::warn!(
+            "offset commit failed ({reason}): {e}; retried with the next commit (records since \
+             the last commit are processed again if the partitions move meanwhile)"
+        );
+        let issued = lock(&self.committed).clone();
+        let mut pending = lock(&self.pending);
+        for (key, offset) in offsets {
+            // Never behind a later commit already sent for the partition.
+            if issued.get(&key).is_none_or(|&later| later <= offset) {
+                pending.entry(key).or_insert(offset);
             }
         }
     }
@@ -444,9 +459,28 @@ impl ConsumerContext for ConsumerCtx {
         }
     }
 
-    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
-        if let Err(e) = result {
-            tracing::debug!("commit callback: {e}");
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        let committed: Vec<(PartitionKey, i64)> = offsets
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                let route = self.routing.route(e.topic())?;
+                match e.offset() {
+                    Offset::Offset(o) => Some(((route.topic, e.partition()), o)),
+                    _ => None,
+                }
+            })
+            .collect();
+        match result {
+            Ok(()) => {
+                self.log.links.reached();
+                tracing::debug!(partitions = committed.len(), "committed offsets");
+            }
+            Err(e) => self.commit_failed("answer", &e, committed),
         }
     }
 }
