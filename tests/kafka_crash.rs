@@ -12,12 +12,15 @@
 //! to run the ignored test `child_app` (which runs only when the parent sets
 //! `WEIR_CRASH_CHILD`).
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::{child_command, ChildApp};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use weir::prelude::*;
 use weir::testing::broker::{an_hour_ago_ms, LocalKafka};
@@ -61,25 +64,9 @@ fn child_app() {
     eprintln!("child: {summary:?}");
 }
 
-/// The child application; killed if the test ends (or fails) first, so a
-/// failed run leaves no process retrying a stopped broker.
-struct ChildApp(Child);
-
-impl Drop for ChildApp {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 fn spawn_child(config: &str) -> ChildApp {
     ChildApp(
-        Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "child_app", "--nocapture"])
-            .env("WEIR_CRASH_CHILD", config)
-            .stdin(Stdio::null())
+        child_command("WEIR_CRASH_CHILD", config)
             .spawn()
             .expect("the test binary runs as the application"),
     )

@@ -8,13 +8,17 @@
 //! the ignored test `child_app`), with weir's signal handling on, as an
 //! executable built with `weir::run_app` has it.
 
+#[path = "support/child.rs"]
+mod child;
+
+use child::{child_command, ChildApp};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -60,25 +64,10 @@ fn child_app() {
     eprintln!("child: clean exit after {} records", summary.processed);
 }
 
-/// The child; killed if the test ends first.
-struct ChildApp(Child);
-
-impl Drop for ChildApp {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Starts the child and collects its log lines (also echoed to stderr).
 fn spawn_child(config: &str) -> (ChildApp, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_app", "--nocapture"])
-        .env("WEIR_SIGNALS_CHILD", config)
+    let mut child = child_command("WEIR_SIGNALS_CHILD", config)
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the test binary runs as the application");

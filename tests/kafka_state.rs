@@ -782,26 +782,10 @@ fn a_table_store_is_restored_from_its_source_topic_up_to_the_committed_offset() 
     let state = StateDir::new("table");
     kafka.create_topic("kstate-user-regions", 1).unwrap();
     kafka.create_topic("kstate-region-counts", 1).unwrap();
-    let produce_users = |users: &[(&str, Option<&str>)]| {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", kafka.bootstrap_servers())
-            .create()
-            .unwrap();
-        for (i, (user, region)) in users.iter().enumerate() {
-            let mut record = BaseRecord::<str, str>::to("kstate-user-regions")
-                .key(*user)
-                .timestamp(an_hour_ago_ms(1) + i as i64);
-            if let Some(region) = region {
-                record = record.payload(*region);
-            }
-            producer.send(record).map_err(|(e, _)| e).unwrap();
-        }
-        producer.flush(Duration::from_secs(30)).unwrap();
-    };
-    let region_counts = |group: &str, n: usize| -> BTreeMap<String, Option<i64>> {
-        let out = read_strings_or_null(kafka, "kstate-region-counts", group, n);
-        out.into_iter().collect()
-    };
+    let produce_users =
+        |users: &[(&str, Option<&str>)]| produce_user_regions(kafka, "kstate-user-regions", users);
+    let region_counts =
+        |group: &str, n: usize| latest_counts(kafka, "kstate-region-counts", group, n);
 
     produce_users(&[
         ("ann", Some("eu")),
@@ -847,6 +831,41 @@ fn s(x: &str) -> String {
     x.to_string()
 }
 
+/// Writes `(user, region)` records to `topic` (a `None` region is a
+/// tombstone), a millisecond apart from an hour ago.
+fn produce_user_regions<V: AsRef<[u8]> + ?Sized>(
+    kafka: &LocalKafka,
+    topic: &str,
+    users: &[(&str, Option<&V>)],
+) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    for (i, (user, region)) in users.iter().enumerate() {
+        let mut record = BaseRecord::<str, [u8]>::to(topic)
+            .key(*user)
+            .timestamp(an_hour_ago_ms(1) + i as i64);
+        if let Some(region) = region {
+            record = record.payload(region.as_ref());
+        }
+        producer.send(record).map_err(|(e, _)| e).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// The latest (i64-or-null) value per key of `topic`, expecting `n` records.
+fn latest_counts(
+    kafka: &LocalKafka,
+    topic: &str,
+    group: &str,
+    n: usize,
+) -> BTreeMap<String, Option<i64>> {
+    read_strings_or_null(kafka, topic, group, n)
+        .into_iter()
+        .collect()
+}
+
 /// Every (key, i64-or-null value) of `topic`, expecting `n` records.
 fn read_strings_or_null(
     kafka: &LocalKafka,
@@ -887,27 +906,17 @@ fn a_malformed_table_record_is_skipped_when_restoring_as_when_processing() {
     let state = StateDir::new("badtable");
     kafka.create_topic("kstate-bad-user-regions", 1).unwrap();
     kafka.create_topic("kstate-bad-region-counts", 1).unwrap();
-    let produce_users = |users: &[(&str, &[u8])]| {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", kafka.bootstrap_servers())
-            .create()
-            .unwrap();
-        for (i, (user, region)) in users.iter().enumerate() {
-            let record = BaseRecord::<str, [u8]>::to("kstate-bad-user-regions")
-                .key(*user)
-                .payload(*region)
-                .timestamp(an_hour_ago_ms(1) + i as i64);
-            producer.send(record).map_err(|(e, _)| e).unwrap();
-        }
-        producer.flush(Duration::from_secs(30)).unwrap();
+    let produce_users = |users: &[(&str, Option<&[u8]>)]| {
+        produce_user_regions(kafka, "kstate-bad-user-regions", users)
     };
-    let region_counts = |group: &str, n: usize| -> BTreeMap<String, Option<i64>> {
-        read_strings_or_null(kafka, "kstate-bad-region-counts", group, n)
-            .into_iter()
-            .collect()
-    };
+    let region_counts =
+        |group: &str, n: usize| latest_counts(kafka, "kstate-bad-region-counts", group, n);
 
-    produce_users(&[("ann", b"eu"), ("bad", b"\xff\xfe"), ("cid", b"us")]);
+    produce_users(&[
+        ("ann", Some(b"eu")),
+        ("bad", Some(b"\xff\xfe")),
+        ("cid", Some(b"us")),
+    ]);
     let summary = run(users_per_region_checked(), config(kafka, app, &state.0));
     assert_eq!(summary.skipped_records, 1, "{summary:?}");
     assert_eq!(
@@ -918,7 +927,7 @@ fn a_malformed_table_record_is_skipped_when_restoring_as_when_processing() {
     // Restored from the topic into a fresh state directory: `bad` must not
     // be in the store, so its first valid region is an addition only.
     std::fs::remove_dir_all(&state.0).unwrap();
-    produce_users(&[("bad", b"us")]);
+    produce_users(&[("bad", Some(b"us"))]);
     let summary = run(users_per_region_checked(), config(kafka, app, &state.0));
     assert_eq!(summary.skipped_records, 0, "{summary:?}");
     assert_eq!(
@@ -950,26 +959,10 @@ fn a_table_store_is_checkpointed_at_the_committed_offset_of_its_source() {
     kafka.create_topic("kstate-ckpt-user-regions", 1).unwrap();
     kafka.create_topic("kstate-ckpt-region-counts", 1).unwrap();
     let produce_users = |users: &[(&str, Option<&str>)]| {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", kafka.bootstrap_servers())
-            .create()
-            .unwrap();
-        for (i, (user, region)) in users.iter().enumerate() {
-            let mut record = BaseRecord::<str, str>::to("kstate-ckpt-user-regions")
-                .key(*user)
-                .timestamp(an_hour_ago_ms(1) + i as i64);
-            if let Some(region) = region {
-                record = record.payload(*region);
-            }
-            producer.send(record).map_err(|(e, _)| e).unwrap();
-        }
-        producer.flush(Duration::from_secs(30)).unwrap();
+        produce_user_regions(kafka, "kstate-ckpt-user-regions", users)
     };
-    let region_counts = |group: &str, n: usize| -> BTreeMap<String, Option<i64>> {
-        read_strings_or_null(kafka, "kstate-ckpt-region-counts", group, n)
-            .into_iter()
-            .collect()
-    };
+    let region_counts =
+        |group: &str, n: usize| latest_counts(kafka, "kstate-ckpt-region-counts", group, n);
 
     produce_users(&[
         ("ann", Some("eu")),

@@ -1281,61 +1281,32 @@ impl Emitter<'_> {
         }
     }
 
-    /// `emit_strategy(EmitStrategy::on_window_close())` of a session-window
-    /// aggregation: Kafka Streams' `KStreamSessionWindowAggregate`
-    /// `maybeForwardFinalResult`: at most once per emit interval of wall
-    /// time, when the close time moved on, the sessions of every key that
-    /// ended since the last emission (end in `[last, close - 1]`) are
-    /// forwarded, with their end as timestamp and the record's headers.
-    fn final_sessions(&self, node: NodeId, st: &crate::plan::Store) -> TokenStream {
-        let p = &self.p;
-        let (j, store) = (st.index_in_sub, &st.name);
-        let (last, next) = (format_ident!("le{}", node), format_ident!("ne{}", node));
-        let t = format_ident!("t{}", node);
-        let (inner_k, _) = self.input_types(node, &mut Generics::default());
-        let (_, v_ty) = self.output_types(node, &mut Generics::default());
-        let kids = self.children(node);
-        quote! {
-            let now = self.wall_ms;
-            if now >= self.#next {
-                self.#next = now.saturating_add(self.emit_ms);
-                if self.#last == -1 || self.#last < close_time {
-                    let upper = close_time.saturating_sub(1);
-                    if upper >= 0 {
-                        let lower = self.#last.max(0);
-                        if upper >= lower {
-                            let live_from = self.#t.saturating_sub(windows.retention_ms()).saturating_add(1);
-                            for (key_bytes, window, value_bytes) in #p::closed_sessions(&self.sstores, #j, #store, lower, upper, live_from)? {
-                                let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window };
-                                let v: #v_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
-                                let forwarded = #p::RecordContext { timestamp: window.end, ..*ctx };
-                                let ctx = &forwarded;
-                                #kids
-                            }
-                            self.#last = close_time;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// `emit_strategy(EmitStrategy::on_window_close())`: Kafka Streams'
     /// `maybeForwardFinalResult`. At most once per emit interval of wall
     /// time, and only when the close time moved on, the windows that closed
-    /// since the last emission are read from the store (by start, then key)
-    /// and forwarded, with the current record's headers.
+    /// since the last emission are read from the store and forwarded, with
+    /// the current record's headers: time and sliding windows by start, then
+    /// key, with their aggregate's timestamp; sessions (of every key) by end,
+    /// then key, with their end as timestamp.
     fn final_results(&self, node: NodeId, st: &crate::plan::Store) -> TokenStream {
         let p = &self.p;
         let (j, store) = (st.index_in_sub, &st.name);
-        let w = format_ident!("w{}", node);
+        let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
         let (last, next) = (format_ident!("le{}", node), format_ident!("ne{}", node));
         let (inner_k, _) = self.input_types(node, &mut Generics::default());
         let (_, agg_ty) = self.output_types(node, &mut Generics::default());
         let kids = self.children(node);
         // Kafka Streams' emitRangeLowerBound/UpperBound and shouldRangeFetch
-        // (inclusive bounds on window starts).
-        let (bounds, should_fetch) = if self.is_sliding(node) {
+        // (inclusive bounds on window starts, or on session ends).
+        let (bounds, should_fetch) = if self.is_session(node) {
+            (
+                quote! {
+                    let upper = close_time.saturating_sub(1);
+                    let lower = self.#last.max(0);
+                },
+                quote!(upper >= lower),
+            )
+        } else if self.is_sliding(node) {
             (
                 quote! {
                     let diff = windows.difference_ms();
@@ -1354,6 +1325,28 @@ impl Emitter<'_> {
                 quote!(self.#last == -1 || !windows.windows_for(upper).eq(windows.windows_for(lower - 1))),
             )
         };
+        let closed = if self.is_session(node) {
+            quote! {
+                let live_from = self.#t.saturating_sub(windows.retention_ms()).saturating_add(1);
+                for (key_bytes, window, value_bytes) in #p::closed_sessions(&self.sstores, #j, #store, lower, upper, live_from)? {
+                    let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window };
+                    let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
+                    let forwarded = #p::RecordContext { timestamp: window.end, ..*ctx };
+                    let ctx = &forwarded;
+                    #kids
+                }
+            }
+        } else {
+            quote! {
+                for (key_bytes, start, value_bytes, ts) in #p::closed_windows(&self.wstores, #j, #store, lower, upper)? {
+                    let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window: windows.window_at(start) };
+                    let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
+                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                    let ctx = &forwarded;
+                    #kids
+                }
+            }
+        };
         quote! {
             let now = self.wall_ms;
             if now >= self.#next {
@@ -1364,13 +1357,7 @@ impl Emitter<'_> {
                     if upper >= 0 {
                         // Nothing to read unless a new window closed.
                         if #should_fetch {
-                            for (key_bytes, start, value_bytes, ts) in #p::closed_windows(&self.wstores, #j, #store, lower, upper)? {
-                                let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window: windows.window_at(start) };
-                                let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
-                                let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
-                                let ctx = &forwarded;
-                                #kids
-                            }
+                            #closed
                             self.#last = close_time;
                         }
                     }
@@ -1766,7 +1753,7 @@ impl Emitter<'_> {
             (
                 quote!(#p::session_written_through),
                 quote!(&mut self.cache,),
-                self.final_sessions(node, st),
+                self.final_results(node, st),
             )
         } else {
             (

@@ -196,24 +196,17 @@ pub fn session_put(
     value: Option<&[u8]>,
     ctx: &RecordContext<'_>,
 ) -> Vec<DirtyEntry> {
-    let mut context = cache.context_of(ctx);
-    let value = value.map(<[u8]>::to_vec);
     if !cache.is_enabled() {
-        // Without the caching layer Kafka Streams forwards a new record
-        // for the session: no headers.
-        context.headers = crate::record::Headers::new();
-        return vec![DirtyEntry {
-            key: session_key.to_vec(),
-            value,
-            context,
-        }];
+        return session_written_through(cache, session_key, value, ctx);
     }
+    let context = cache.context_of(ctx);
+    let value = value.map(<[u8]>::to_vec);
     cache.put(name, session_key, CacheEntry::dirty(value, context))
 }
 
-/// A session write that bypasses the cache (as [`session_put`] with the
-/// cache disabled): for session aggregations emitting final results only,
-/// which read them back from the store.
+/// A session write that bypasses the cache: [`session_put`] with the cache
+/// disabled, and session aggregations emitting final results only (which
+/// read them back from the store).
 #[must_use = "the returned entries must be flushed"]
 pub fn session_written_through(
     cache: &mut RecordCache,
@@ -222,6 +215,8 @@ pub fn session_written_through(
     ctx: &RecordContext<'_>,
 ) -> Vec<DirtyEntry> {
     let mut context = cache.context_of(ctx);
+    // Without the caching layer Kafka Streams forwards a new record for the
+    // session: no headers.
     context.headers = crate::record::Headers::new();
     vec![DirtyEntry {
         key: session_key.to_vec(),
