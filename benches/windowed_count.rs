@@ -201,14 +201,17 @@ struct Task<T> {
 /// cache `cache_bytes` large (0: none).
 fn task<T: Topology>(mut topology: T, backend: Backend, cache_bytes: usize) -> Task<T> {
     let dir = TempDir::new();
-    topology
-        .init(0, &TaskDirectory(dir.0.clone()), Some(backend))
+    let plan = topology.plan();
+    let cx = topology.context(0).expect("sub-topology 0");
+    cx.open_stores(plan, 0, &TaskDirectory(dir.0.clone()), Some(backend))
         .expect("opens the window store");
-    topology.set_cache_max_bytes(0, cache_bytes);
-    let stores = topology.window_stores_mut(0);
-    assert_eq!(stores.len(), 1, "one window store");
+    cx.cache.set_max_bytes(cache_bytes);
+    assert_eq!(cx.stores.len(), 1, "one window store");
+    let Some(weir::store::StateStore::Window(store)) = cx.stores.get_mut(0) else {
+        panic!("a window store");
+    };
     assert_eq!(
-        stores[0].backend(),
+        store.backend(),
         backend,
         "the store has the backend asked for"
     );

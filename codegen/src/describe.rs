@@ -51,8 +51,17 @@ pub struct Description {
     /// session, source topic used as changelog.
     #[allow(clippy::type_complexity)]
     pub stores: Vec<(String, usize, usize, bool, bool, bool, Option<String>)>,
+    /// Per sub-topology: whether it needs the clocks (user processors,
+    /// final results) and whether it has cached stores.
+    pub sub_flags: Vec<(bool, bool)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
+}
+
+/// The generated function checking the records of store `index`'s source
+/// topic (a `table(topic)` store), named in the plan.
+pub fn source_check_fn(index: usize) -> syn::Ident {
+    quote::format_ident!("__weir_source_check_{}", index)
 }
 
 /// A topic as the plan names it.
@@ -202,6 +211,24 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     s.session,
                     s.source_changelog.clone(),
                 )
+            })
+            .collect(),
+        sub_flags: plan
+            .subs
+            .iter()
+            .map(|sub| {
+                let clocked = sub.nodes.iter().any(|&n| {
+                    matches!(
+                        graph.nodes[n].kind,
+                        NodeKind::Process { .. }
+                            | NodeKind::Aggregate {
+                                emit_final: true,
+                                ..
+                            }
+                    )
+                });
+                let cached = plan.stores.iter().any(|st| st.sub == sub.id && st.cached);
+                (clocked, cached)
             })
             .collect(),
         rewrites,
@@ -367,7 +394,7 @@ impl Description {
     /// The `Plan` static for the runtime.
     pub fn plan_tokens(&self, p: &TokenStream) -> TokenStream {
         let name = &self.name;
-        let subs = self.entries.iter().map(|entries| {
+        let subs = self.entries.iter().zip(&self.sub_flags).map(|(entries, &(clocked, cached))| {
             let sources = entries.iter().map(|(name, topics)| {
                 let topics = topics.iter().map(|t| match t {
                     TopicName::Named(n) => quote!(#p::TopicRef::Named(#n)),
@@ -375,7 +402,7 @@ impl Description {
                 });
                 quote!(#p::SourcePlan { name: #name, topics: &[#(#topics),*] })
             });
-            quote!(#p::SubTopologyPlan { copartitioned: false, sources: &[#(#sources),*] })
+            quote!(#p::SubTopologyPlan { copartitioned: false, sources: &[#(#sources),*], clocked: #clocked, cached: #cached })
         });
         let internal = self.internal.iter().map(|(name, partitions, writer, kind)| {
             let partitions = match partitions {
@@ -388,7 +415,7 @@ impl Description {
             };
             quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
         });
-        let stores = self.stores.iter().map(|(name, sub, changelog, in_memory, windowed, session, source)| {
+        let stores = self.stores.iter().enumerate().map(|(i, (name, sub, changelog, in_memory, windowed, session, source))| {
             let kind = if *windowed {
                 quote!(#p::StoreKind::Window)
             } else if *session {
@@ -401,11 +428,14 @@ impl Description {
             } else {
                 quote!(#p::Backend::RocksDb)
             };
-            let (changelog, source) = match source {
-                Some(topic) => (quote!(::core::option::Option::None), quote!(::core::option::Option::Some(#topic))),
-                None => (quote!(::core::option::Option::Some(#changelog)), quote!(::core::option::Option::None)),
+            let (changelog, source, check) = match source {
+                Some(topic) => {
+                    let check = source_check_fn(i);
+                    (quote!(::core::option::Option::None), quote!(::core::option::Option::Some(#topic)), quote!(::core::option::Option::Some(#check)))
+                }
+                None => (quote!(::core::option::Option::Some(#changelog)), quote!(::core::option::Option::None), quote!(::core::option::Option::None)),
             };
-            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: #changelog, source_changelog: #source, backend: #backend, kind: #kind })
+            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: #changelog, source_changelog: #source, source_check: #check, backend: #backend, kind: #kind })
         });
         let text = self.text();
         let mermaid = self.mermaid();

@@ -725,7 +725,7 @@ impl Emitter<'_> {
                     };
                     quote! {
                         #v_new
-                        if !self.cache.is_enabled() || v.is_some() || o.as_ref().is_some_and(|x| #not (self.#f)(&k, x)) { #kids }
+                        if !self.cx.cache.is_enabled() || v.is_some() || o.as_ref().is_some_and(|x| #not (self.#f)(&k, x)) { #kids }
                     }
                 } else if nullable && crate::plan::needs_old_values(self.graph, node) {
                     // With old values, as Kafka Streams: nothing to forward when
@@ -829,10 +829,10 @@ impl Emitter<'_> {
                     self.#ensure();
                     let mut forwarded = ::core::mem::take(&mut self.#fw);
                     if let ::core::option::Option::Some(processor) = self.#pr.as_mut() {
-                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, #p::Current::from(ctx), self.stream_ms, self.wall_ms);
+                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.cx.stores, #connected, &mut self.cx.changes, &mut self.#sch, #p::Current::from(ctx), self.cx.stream_ms, self.cx.wall_ms);
                         #call
                     }
-                    #p::send_changes(&mut self.changes, ctx, out)?;
+                    #p::send_changes(&mut self.cx.changes, ctx, out)?;
                     for (k, v, ts) in forwarded.drain(..) {
                         let forwarded_ctx = #p::RecordContext { timestamp: ts, ..*ctx };
                         let ctx = &forwarded_ctx;
@@ -881,18 +881,18 @@ impl Emitter<'_> {
                 if matches!(n.kind, NodeKind::Repartition { changes: true, .. }) {
                     // A table change: new and old value in one record.
                     return quote! {
-                        let key = #p::ser(&k, &mut self.key_buf, #sink, #p::RecordPart::Key)?;
+                        let key = #p::ser(&k, &mut self.cx.key_buf, #sink, #p::RecordPart::Key)?;
                         if key.is_some() {
-                            let value = #p::encode_change(&v, &o, &mut self.value_buf, &mut self.store_buf, #sink)?;
+                            let value = #p::encode_change(&v, &o, &mut self.cx.value_buf, &mut self.cx.store_buf, #sink)?;
                             out.send(#p::SinkTopic::Internal(#index), key, ::core::option::Option::Some(value), ctx)?;
                         }
                     };
                 }
                 // As Kafka Streams' `<name>-repartition-filter`: null keys are dropped.
                 quote! {
-                    let key = #p::ser(&k, &mut self.key_buf, #sink, #p::RecordPart::Key)?;
+                    let key = #p::ser(&k, &mut self.cx.key_buf, #sink, #p::RecordPart::Key)?;
                     if key.is_some() {
-                        let value = #p::ser(&v, &mut self.value_buf, #sink, #p::RecordPart::Value)?;
+                        let value = #p::ser(&v, &mut self.cx.value_buf, #sink, #p::RecordPart::Value)?;
                         out.send(#p::SinkTopic::Internal(#index), key, value, ctx)?;
                     }
                 }
@@ -911,8 +911,8 @@ impl Emitter<'_> {
                 };
                 quote! {
                     #topic_let
-                    let key = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)?;
-                    let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                    let key = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)?;
+                    let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
                     out.send(#topic, key, value, ctx)?;
                 }
             }
@@ -986,22 +986,22 @@ impl Emitter<'_> {
             let flush = flush_method(st.node);
             return quote! {
                 if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
-                    let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                    let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
                     if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
                         let mut evicted = ::std::vec::Vec::new();
-                        let old = #p::cached_get::<#agg_ty>(&mut self.cache, &self.stores, #j, #store, key, &mut evicted)?;
+                        let old = #p::cached_get::<#agg_ty>(&mut self.cx.cache, &self.cx.stores, #j, #store, key, &mut evicted)?;
                         if !evicted.is_empty() {
                             self.#flush(evicted, out)?;
                         }
                         #update
                         let ts = ts.max(ctx.timestamp);
-                        let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                        let entries = #p::cached_put(&mut self.cache, #store, key, ts, value, ctx);
+                        let value = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                        let entries = #p::cached_put(&mut self.cx.cache, #store, key, ts, value, ctx);
                         self.#flush(entries, out)?;
                     }
-                    self.key_buf = key_buf;
+                    self.cx.key_buf = key_buf;
                 } else {
-                    self.dropped += 1;
+                    self.cx.dropped += 1;
                 }
             };
         }
@@ -1025,7 +1025,7 @@ impl Emitter<'_> {
                 _ => quote!(),
             };
             quote! {
-                let o: ::core::option::Option<#agg_ty> = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?.map(|(a, _)| a)#initial;
+                let o: ::core::option::Option<#agg_ty> = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?.map(|(a, _)| a)#initial;
             }
         } else {
             quote!()
@@ -1033,13 +1033,13 @@ impl Emitter<'_> {
         let kids = self.children(node);
         quote! {
             if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
-                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                    let old = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                    let old = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?;
                     #old_for_group_by
                     #update
                     let ts = ts.max(ctx.timestamp);
-                    let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                    #p::store_put(&mut self.stores, #j, #store, key, ts, value, &mut self.store_buf)?;
+                    let value = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::store_put(&mut self.cx.stores, #j, #store, key, ts, value, &mut self.cx.store_buf)?;
                     let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
                     out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
                     let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
@@ -1050,7 +1050,7 @@ impl Emitter<'_> {
                 }
             } else {
                 // Kafka Streams logs and counts these as dropped records.
-                self.dropped += 1;
+                self.cx.dropped += 1;
             }
         }
     }
@@ -1091,32 +1091,32 @@ impl Emitter<'_> {
         let (take, key_buf, read, write, restore) = if cached {
             let flush = flush_method(st.node);
             (
-                quote!(let mut key_buf = ::core::mem::take(&mut self.key_buf);),
+                quote!(let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);),
                 quote!(&mut key_buf),
                 quote! {
                     let mut evicted = ::std::vec::Vec::new();
-                    let stored = #p::cached_get::<#agg_ty>(&mut self.cache, &self.stores, #j, #store, key, &mut evicted)?;
+                    let stored = #p::cached_get::<#agg_ty>(&mut self.cx.cache, &self.cx.stores, #j, #store, key, &mut evicted)?;
                     if !evicted.is_empty() {
                         self.#flush(evicted, out)?;
                     }
                 },
                 quote! {
-                    let value = #p::ser(&new_agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                    let entries = #p::cached_put(&mut self.cache, #store, key, ts, value, ctx);
+                    let value = #p::ser(&new_agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    let entries = #p::cached_put(&mut self.cx.cache, #store, key, ts, value, ctx);
                     self.#flush(entries, out)?;
                 },
-                quote!(self.key_buf = key_buf;),
+                quote!(self.cx.key_buf = key_buf;),
             )
         } else {
             let kids = self.children(node);
             let no_old = self.no_old_value(node, &agg_ty);
             (
                 quote!(),
-                quote!(&mut self.key_buf),
-                quote!(let stored = #p::store_get::<#agg_ty>(&self.stores, #j, #store, key)?;),
+                quote!(&mut self.cx.key_buf),
+                quote!(let stored = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?;),
                 quote! {
-                    let value = #p::ser(&new_agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                    #p::store_put(&mut self.stores, #j, #store, key, ts, value, &mut self.store_buf)?;
+                    let value = #p::ser(&new_agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::store_put(&mut self.cx.stores, #j, #store, key, ts, value, &mut self.cx.store_buf)?;
                     let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
                     out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
                     let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
@@ -1199,8 +1199,8 @@ impl Emitter<'_> {
                     let close_time = self.#t.saturating_sub(self.#w.grace_ms());
                     let windows = self.#w;
                     let mut windows = windows.windows_for(ctx.timestamp);
-                    let mut key_buf = ::core::mem::take(&mut self.key_buf);
-                    let mut cache_key = ::core::mem::take(&mut self.changelog_buf);
+                    let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
+                    let mut cache_key = ::core::mem::take(&mut self.cx.changelog_buf);
                     let mut next = windows.next();
                     let mut value = ::core::option::Option::Some(v);
                     while let ::core::option::Option::Some(window) = next {
@@ -1209,22 +1209,22 @@ impl Emitter<'_> {
                         let ::core::option::Option::Some(v) = v else { break };
                         if window.end <= close_time {
                             #p::late_record(#name, ctx, window);
-                            self.dropped += 1;
+                            self.cx.dropped += 1;
                             continue;
                         }
                         let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? else { break };
                         #p::window_changelog_key(key, window.start, &mut cache_key);
-                        let old = #p::cached_window_get::<#agg_ty>(&mut self.cache, &self.wstores, #j, #store, key, window.start, &cache_key)?;
+                        let old = #p::cached_window_get::<#agg_ty>(&mut self.cx.cache, &self.cx.stores, #j, #store, key, window.start, &cache_key)?;
                         #update
                         let ts = ts.max(ctx.timestamp);
-                        let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                        let entries = #p::cached_put(&mut self.cache, #store, &cache_key, ts, value_bytes, ctx);
+                        let value_bytes = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                        let entries = #p::cached_put(&mut self.cx.cache, #store, &cache_key, ts, value_bytes, ctx);
                         self.#flush(entries, out)?;
                     }
-                    self.key_buf = key_buf;
-                    self.changelog_buf = cache_key;
+                    self.cx.key_buf = key_buf;
+                    self.cx.changelog_buf = cache_key;
                 } else {
-                    self.dropped += 1;
+                    self.cx.dropped += 1;
                 }
             };
         }
@@ -1256,18 +1256,18 @@ impl Emitter<'_> {
                     let ::core::option::Option::Some(v) = v else { break };
                     if window.end <= close_time {
                         #p::late_record(#name, ctx, window);
-                        self.dropped += 1;
+                        self.cx.dropped += 1;
                         continue;
                     }
-                    let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? else { break };
-                    let old = #p::window_get::<#agg_ty>(&self.wstores, #j, #store, key, window.start)?;
+                    let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? else { break };
+                    let old = #p::window_get::<#agg_ty>(&self.cx.stores, #j, #store, key, window.start)?;
                     #update
                     let ts = ts.max(ctx.timestamp);
-                    let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                    #p::window_put(&mut self.wstores, #j, #store, key, window.start, ts, value_bytes, &mut self.store_buf)?;
-                    #p::window_changelog_key(key, window.start, &mut self.changelog_buf);
+                    let value_bytes = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::window_put(&mut self.cx.stores, #j, #store, key, window.start, ts, value_bytes, &mut self.cx.store_buf)?;
+                    #p::window_changelog_key(key, window.start, &mut self.cx.changelog_buf);
                     let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
-                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&self.changelog_buf), value_bytes, &changelog_ctx)?;
+                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&self.cx.changelog_buf), value_bytes, &changelog_ctx)?;
                     let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
                     let ctx = &forwarded;
                     let k = #p::Windowed { key: ::core::clone::Clone::clone(&k), window };
@@ -1276,7 +1276,7 @@ impl Emitter<'_> {
                 }
                 #final_results
             } else {
-                self.dropped += 1;
+                self.cx.dropped += 1;
             }
         }
     }
@@ -1328,7 +1328,7 @@ impl Emitter<'_> {
         let closed = if self.is_session(node) {
             quote! {
                 let live_from = self.#t.saturating_sub(windows.retention_ms()).saturating_add(1);
-                for (key_bytes, window, value_bytes) in #p::closed_sessions(&self.sstores, #j, #store, lower, upper, live_from)? {
+                for (key_bytes, window, value_bytes) in #p::closed_sessions(&self.cx.stores, #j, #store, lower, upper, live_from)? {
                     let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window };
                     let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
                     let forwarded = #p::RecordContext { timestamp: window.end, ..*ctx };
@@ -1338,7 +1338,7 @@ impl Emitter<'_> {
             }
         } else {
             quote! {
-                for (key_bytes, start, value_bytes, ts) in #p::closed_windows(&self.wstores, #j, #store, lower, upper)? {
+                for (key_bytes, start, value_bytes, ts) in #p::closed_windows(&self.cx.stores, #j, #store, lower, upper)? {
                     let k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(&key_bytes))?, window: windows.window_at(start) };
                     let v: #agg_ty = #p::decode_flushed(#store, ::core::option::Option::Some(&value_bytes))?;
                     let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
@@ -1348,9 +1348,9 @@ impl Emitter<'_> {
             }
         };
         quote! {
-            let now = self.wall_ms;
+            let now = self.cx.wall_ms;
             if now >= self.#next {
-                self.#next = now.saturating_add(self.emit_ms);
+                self.#next = now.saturating_add(self.cx.emit_ms);
                 if self.#last == -1 || self.#last < close_time {
                     let windows = self.#w;
                     #bounds
@@ -1379,15 +1379,15 @@ impl Emitter<'_> {
                 let flush = flush_method(st.node);
                 quote! {
                     if !#p::Serde::is_null(&k) {
-                        let mut key_buf = ::core::mem::take(&mut self.key_buf);
+                        let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
                         if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
-                            let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                            let entries = #p::cached_put(&mut self.cache, #store, key, ctx.timestamp, value, ctx);
+                            let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                            let entries = #p::cached_put(&mut self.cx.cache, #store, key, ctx.timestamp, value, ctx);
                             self.#flush(entries, out)?;
                         }
-                        self.key_buf = key_buf;
+                        self.cx.key_buf = key_buf;
                     } else {
-                        self.dropped += 1;
+                        self.cx.dropped += 1;
                     }
                 }
             }
@@ -1409,21 +1409,21 @@ impl Emitter<'_> {
                 };
                 quote! {
                     if !#p::Serde::is_null(&k) {
-                        if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                            let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.stores, #j, #store, key)?.map(|(x, _)| x);
-                            let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
-                            #p::store_put(&mut self.stores, #j, #store, key, ctx.timestamp, value, &mut self.store_buf)?;
+                        if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                            let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.cx.stores, #j, #store, key)?.map(|(x, _)| x);
+                            let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                            #p::store_put(&mut self.cx.stores, #j, #store, key, ctx.timestamp, value, &mut self.cx.store_buf)?;
                             #log
                             #kids
                         }
                     } else {
-                        self.dropped += 1;
+                        self.cx.dropped += 1;
                     }
                 }
             }
             // As Kafka Streams' KTableSource: a null key cannot be a table key.
             None => {
-                quote! { if !#p::Serde::is_null(&k) { #kids } else { self.dropped += 1; } }
+                quote! { if !#p::Serde::is_null(&k) { #kids } else { self.cx.dropped += 1; } }
             }
         }
     }
@@ -1443,7 +1443,7 @@ impl Emitter<'_> {
         }
         let (on, off) = (f(true), f(false));
         quote! {
-            if self.cache.is_enabled() { #on } else { #off }
+            if self.cx.cache.is_enabled() { #on } else { #off }
         }
     }
 
@@ -1505,18 +1505,6 @@ impl Emitter<'_> {
                 const #connected: &[#p::ConnectedStore] = &[#(#entries),*];
             });
         }
-        fields.extend(quote! {
-            changes: ::std::vec::Vec<#p::Change>,
-            stream_ms: i64,
-            wall_ms: i64,
-            emit_ms: i64,
-        });
-        clones.extend(quote! {
-            changes: ::std::vec::Vec::new(),
-            stream_ms: -1,
-            wall_ms: 0,
-            emit_ms: self.emit_ms,
-        });
         // Final-result aggregations: the close time of their last emission
         // and the wall-clock time of their next look.
         for &n in enodes {
@@ -1531,27 +1519,19 @@ impl Emitter<'_> {
             .iter()
             .map(|n| format_ident!("punctuate_processor{}", n));
         let methods = quote! {
-            fn advance_time(&mut self, stream_time: i64, wall_clock_ms: i64) {
-                self.stream_ms = stream_time;
-                self.wall_ms = wall_clock_ms;
+            fn start(&mut self) {
                 #(self.#ensures();)*
             }
             fn punctuate<__C: #p::RecordCollector>(&mut self, kind: #p::PunctuationType, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                 let now = match kind {
-                    #p::PunctuationType::StreamTime => self.stream_ms,
-                    #p::PunctuationType::WallClockTime => self.wall_ms,
+                    #p::PunctuationType::StreamTime => self.cx.stream_ms,
+                    #p::PunctuationType::WallClockTime => self.cx.wall_ms,
                 };
                 if now < 0 {
                     return ::core::result::Result::Ok(());
                 }
                 #(self.#punctuates(kind, now, out)?;)*
                 ::core::result::Result::Ok(())
-            }
-            fn has_processors(&self) -> bool {
-                true
-            }
-            fn set_emit_interval(&mut self, ms: i64) {
-                self.emit_ms = ms;
             }
         };
         (fields, clones, consts, methods)
@@ -1581,12 +1561,6 @@ impl Emitter<'_> {
                 #sch: ::core::default::Default::default(),
             });
         }
-        init.extend(quote! {
-            changes: ::std::vec::Vec::new(),
-            stream_ms: -1,
-            wall_ms: 0,
-            emit_ms: 1000,
-        });
         init
     }
 
@@ -1624,8 +1598,8 @@ impl Emitter<'_> {
                     let mut processor = (self.#f)();
                     let mut forwarded = ::std::vec::Vec::new();
                     {
-                        let current = #p::Current { timestamp: self.stream_ms, topic: "", partition: -1, offset: -1 };
-                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, current, self.stream_ms, self.wall_ms);
+                        let current = #p::Current { timestamp: self.cx.stream_ms, topic: "", partition: -1, offset: -1 };
+                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.cx.stores, #connected, &mut self.cx.changes, &mut self.#sch, current, self.cx.stream_ms, self.cx.wall_ms);
                         #init
                     }
                     self.#pr = ::core::option::Option::Some(processor);
@@ -1637,14 +1611,14 @@ impl Emitter<'_> {
                     let mut forwarded = ::core::mem::take(&mut self.#fw);
                     if let ::core::option::Option::Some(processor) = self.#pr.as_mut() {
                         let current = #p::Current { timestamp: now, topic: "", partition: -1, offset: -1 };
-                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.stores, #connected, &mut self.changes, &mut self.#sch, current, self.stream_ms, self.wall_ms);
+                        let mut pctx = #p::ProcessorContext::new(&mut forwarded, &mut self.cx.stores, #connected, &mut self.cx.changes, &mut self.#sch, current, self.cx.stream_ms, self.cx.wall_ms);
                         #punctuate_call
                     }
                     // Kafka Streams' punctuation context: no topic, partition
                     // or offset, no headers, the punctuation's time.
                     let punctuation_ctx = #p::RecordContext { topic: "", partition: -1, offset: -1, timestamp: now, headers: &#p::NO_HEADERS };
                     let ctx = &punctuation_ctx;
-                    #p::send_changes(&mut self.changes, ctx, out)?;
+                    #p::send_changes(&mut self.cx.changes, ctx, out)?;
                     for (k, v, ts) in forwarded.drain(..) {
                         let forwarded_ctx = #p::RecordContext { timestamp: ts, ..*ctx };
                         let ctx = &forwarded_ctx;
@@ -1752,13 +1726,13 @@ impl Emitter<'_> {
         let (put, put_args, final_results) = if self.emits_final(node) {
             (
                 quote!(#p::session_written_through),
-                quote!(&mut self.cache,),
+                quote!(&mut self.cx.cache,),
                 self.final_results(node, st),
             )
         } else {
             (
                 quote!(#p::session_put),
-                quote!(&mut self.cache, #store,),
+                quote!(&mut self.cx.cache, #store,),
                 quote!(),
             )
         };
@@ -1768,11 +1742,11 @@ impl Emitter<'_> {
                 self.#t = self.#t.max(ts);
                 let windows = self.#w;
                 let close_time = windows.close_time(self.#t);
-                let mut key_buf = ::core::mem::take(&mut self.key_buf);
-                let mut session = ::core::mem::take(&mut self.changelog_buf);
+                let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
+                let mut session = ::core::mem::take(&mut self.cx.changelog_buf);
                 if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
                     let found = #p::find_sessions(
-                        &mut self.cache, &self.sstores, #j, #store, key,
+                        &mut self.cx.cache, &self.cx.stores, #j, #store, key,
                         ts.saturating_sub(windows.gap_ms()), ts.saturating_add(windows.gap_ms()),
                         self.#t.saturating_sub(windows.retention_ms()).saturating_add(1),
                     )?;
@@ -1786,7 +1760,7 @@ impl Emitter<'_> {
                     }
                     if merged.end < close_time {
                         #p::late_record(#name, ctx, merged);
-                        self.dropped += 1;
+                        self.cx.dropped += 1;
                     } else {
                         if merged != own {
                             for (window, _) in &found {
@@ -1796,24 +1770,24 @@ impl Emitter<'_> {
                             }
                         }
                         #add
-                        let value = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                        let value = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
                         #p::session_key(key, merged, &mut session);
                         let entries = #put(#put_args &session, value, ctx);
                         self.#flush(entries, out)?;
                     }
                 }
-                self.key_buf = key_buf;
-                self.changelog_buf = session;
+                self.cx.key_buf = key_buf;
+                self.cx.changelog_buf = session;
                 #final_results
                 // Once per retention period of stream time, expired
                 // sessions leave the store (Kafka Streams drops segments).
                 let retention = windows.retention_ms();
                 if self.#t >= self.#x.saturating_add(retention) {
-                    #p::drop_expired_sessions(&mut self.sstores, #j, #store, self.#t.saturating_sub(retention).saturating_add(1))?;
+                    #p::drop_expired_sessions(&mut self.cx.stores, #j, #store, self.#t.saturating_sub(retention).saturating_add(1))?;
                     self.#x = self.#t;
                 }
             } else {
-                self.dropped += 1;
+                self.cx.dropped += 1;
             }
         }
     }
@@ -1840,7 +1814,7 @@ impl Emitter<'_> {
             let emit = self.final_results(node, st);
             (
                 quote!(#p::written_through),
-                quote!(&mut self.cache,),
+                quote!(&mut self.cx.cache,),
                 quote! {
                     if ctx.timestamp >= windows.difference_ms() {
                         #emit
@@ -1850,7 +1824,7 @@ impl Emitter<'_> {
         } else {
             (
                 quote!(#p::cached_put),
-                quote!(&mut self.cache, #store,),
+                quote!(&mut self.cx.cache, #store,),
                 quote!(),
             )
         };
@@ -1861,13 +1835,13 @@ impl Emitter<'_> {
                 let windows = self.#w;
                 if windows.too_late(ctx.timestamp, close_time) {
                     #p::late_record(#name, ctx, windows.window_at(ctx.timestamp));
-                    self.dropped += 1;
+                    self.cx.dropped += 1;
                 } else {
-                    let mut key_buf = ::core::mem::take(&mut self.key_buf);
-                    let mut cache_key = ::core::mem::take(&mut self.changelog_buf);
+                    let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
+                    let mut cache_key = ::core::mem::take(&mut self.cx.changelog_buf);
                     if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
-                        let existing = #p::sliding_fetch(&mut self.cache, &self.wstores, #j, #store, key, windows.fetch_range(ctx.timestamp))?;
-                        for step in windows.steps(&existing, ctx.timestamp, close_time, &mut self.dropped) {
+                        let existing = #p::sliding_fetch(&mut self.cx.cache, &self.cx.stores, #j, #store, key, windows.fetch_range(ctx.timestamp))?;
+                        for step in windows.steps(&existing, ctx.timestamp, close_time, &mut self.cx.dropped) {
                             let entries = match step {
                                 #p::SlidingStep::Aggregate { window, base } => {
                                     let old: ::core::option::Option<(#agg_ty, i64)> = match base {
@@ -1877,7 +1851,7 @@ impl Emitter<'_> {
                                     let v = ::core::clone::Clone::clone(&v);
                                     #update
                                     let ts = ts.max(ctx.timestamp);
-                                    let value_bytes = #p::ser(&agg, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+                                    let value_bytes = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
                                     #p::window_changelog_key(key, window.start, &mut cache_key);
                                     #put(#cache_arg &cache_key, ts, value_bytes, ctx)
                                 }
@@ -1889,12 +1863,12 @@ impl Emitter<'_> {
                             self.#flush(entries, out)?;
                         }
                     }
-                    self.key_buf = key_buf;
-                    self.changelog_buf = cache_key;
+                    self.cx.key_buf = key_buf;
+                    self.cx.changelog_buf = cache_key;
                     #final_results
                 }
             } else {
-                self.dropped += 1;
+                self.cx.dropped += 1;
             }
         }
     }
@@ -1927,16 +1901,16 @@ impl Emitter<'_> {
         quote! {
             if !self.#loaded {
                 // After a restart, the buffer comes back from its store.
-                #p::restore_buffer(&self.stores, #j, #store, &mut self.#buf)?;
+                #p::restore_buffer(&self.cx.stores, #j, #store, &mut self.#buf)?;
                 self.#loaded = true;
             }
             let stream_time = self.#buf.observe(ctx.timestamp);
             let bound = stream_time.saturating_sub(#duration);
             let time = #time;
-            if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                let value = #p::ser(&v, &mut self.value_buf, #name, #p::RecordPart::Value)?;
+            if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
                 let time = self.#buf.put(time, key, k, v, ctx);
-                #p::log_buffered(&mut self.stores, #j, #store, #changelog, key, time, value, ctx, &mut self.store_buf, out)?;
+                #p::log_buffered(&mut self.cx.stores, #j, #store, #changelog, key, time, value, ctx, &mut self.cx.store_buf, out)?;
             }
             loop {
                 let entry = match self.#buf.pop_due(bound) {
@@ -1953,8 +1927,8 @@ impl Emitter<'_> {
                 let #p::Buffered { key: k, value: v, timestamp, headers, topic, partition, offset } = entry;
                 let released = #p::RecordContext { topic: &topic, partition, offset, timestamp, headers: &headers };
                 let ctx = &released;
-                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.key_buf, #name, #p::RecordPart::Key)? {
-                    #p::unlog_buffered(&mut self.stores, #j, #store, #changelog, key, ctx, out)?;
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                    #p::unlog_buffered(&mut self.cx.stores, #j, #store, #changelog, key, ctx, out)?;
                 }
                 #kids
             }
@@ -1997,7 +1971,7 @@ impl Emitter<'_> {
             let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
             quote! {
                 let live_from = self.#t.saturating_sub(self.#w.retention_ms()).saturating_add(1);
-                let ::core::option::Option::Some((key, window)) = #p::write_flushed_session(&mut self.sstores, #j, #store, &entry, disabled, live_from)? else { continue };
+                let ::core::option::Option::Some((key, window)) = #p::write_flushed_session(&mut self.cx.stores, #j, #store, &entry, disabled, live_from)? else { continue };
                 // Logged with the writing record's timestamp, forwarded
                 // with the session's end (Kafka Streams' session stores).
                 let logged = #p::entry_context(&entry, entry.context.timestamp);
@@ -2013,7 +1987,7 @@ impl Emitter<'_> {
             let (inner_k, _) = self.input_types(node, &mut Generics::default());
             let w = format_ident!("w{}", node);
             quote! {
-                let ::core::option::Option::Some((key, start)) = #p::write_flushed_window(&mut self.wstores, #j, #store, &entry, disabled)? else { continue };
+                let ::core::option::Option::Some((key, start)) = #p::write_flushed_window(&mut self.cx.stores, #j, #store, &entry, disabled)? else { continue };
                 #log
                 let k: #k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(key))?, window: self.#w.window_at(start) };
                 let v: #v = #p::decode_flushed(#store, flushed.value)?;
@@ -2022,7 +1996,7 @@ impl Emitter<'_> {
         } else if matches!(self.graph.nodes[node].kind, NodeKind::TableSource { .. }) {
             // A materialized table source forwards its old value too.
             quote! {
-                let (write, old) = #p::write_flushed(&mut self.stores, #j, #store, &entry, true, disabled)?;
+                let (write, old) = #p::write_flushed(&mut self.cx.stores, #j, #store, &entry, true, disabled)?;
                 if !write { continue; }
                 #log
                 let k: #k = #p::decode_flushed(#store, ::core::option::Option::Some(&entry.key))?;
@@ -2050,7 +2024,7 @@ impl Emitter<'_> {
                 quote!()
             };
             quote! {
-                let (write, old) = #p::write_flushed(&mut self.stores, #j, #store, &entry, #want_old, disabled)?;
+                let (write, old) = #p::write_flushed(&mut self.cx.stores, #j, #store, &entry, #want_old, disabled)?;
                 if !write { continue; }
                 #log
                 let k: #k = #p::decode_flushed(#store, ::core::option::Option::Some(&entry.key))?;
@@ -2061,13 +2035,35 @@ impl Emitter<'_> {
         };
         quote! {
             fn #m<__C: #p::RecordCollector>(&mut self, entries: ::std::vec::Vec<#p::DirtyEntry>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
-                let disabled = !self.cache.is_enabled();
+                let disabled = !self.cx.cache.is_enabled();
                 for entry in entries {
                     #body
                 }
                 ::core::result::Result::Ok(())
             }
         }
+    }
+
+    /// The retention of sub-topology `sub`'s window and session stores, as
+    /// `(store index, ms)` pairs for its `TaskContext`, read from the
+    /// windows fields (`self.w..` in a `Clone`, parameters `w..` in the
+    /// constructor).
+    fn retention(&self, sub: usize, on_self: bool) -> TokenStream {
+        let pairs = self
+            .plan
+            .stores
+            .iter()
+            .filter(|st| (st.windowed || st.session) && st.sub == sub)
+            .map(|st| {
+                let w = format_ident!("w{}", st.node);
+                let j = st.index_in_sub;
+                if on_self {
+                    quote!((#j, self.#w.retention_ms()))
+                } else {
+                    quote!((#j, #w.retention_ms()))
+                }
+            });
+        quote!(&[#(#pairs),*])
     }
 
     fn sub(&self, sub: usize) -> (TokenStream, Generics) {
@@ -2079,7 +2075,6 @@ impl Emitter<'_> {
         let phantom = g.phantom();
         let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
         let fty: Vec<_> = g.closures.iter().map(|&c| generic(c)).collect();
-        let stateful = self.plan.stores.iter().any(|st| st.sub == sub);
         let wnodes = self.window_nodes(sub);
         let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
         let wtypes: Vec<_> = wnodes.iter().map(|&n| self.windows_type(n)).collect();
@@ -2090,30 +2085,6 @@ impl Emitter<'_> {
             .filter(|&&n| self.is_session(n))
             .map(|n| format_ident!("x{}", n))
             .collect();
-        // Window stores' retention comes from their windows, known at construction.
-        let retention_arms: Vec<TokenStream> = self
-            .plan
-            .stores
-            .iter()
-            .filter(|st| (st.windowed || st.session) && st.sub == sub)
-            .map(|st| {
-                let w = format_ident!("w{}", st.node);
-                let name = &st.name;
-                quote!(#name => ::core::option::Option::Some(self.#w.retention_ms()),)
-            })
-            .collect();
-        let retention_method = if retention_arms.is_empty() {
-            quote!()
-        } else {
-            quote! {
-                fn store_retention_ms(&self, store: &str) -> ::core::option::Option<i64> {
-                    match store {
-                        #(#retention_arms)*
-                        _ => ::core::option::Option::None,
-                    }
-                }
-            }
-        };
         let snodes = suppress_nodes(self.graph, &s.nodes);
         let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
         let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
@@ -2128,27 +2099,6 @@ impl Emitter<'_> {
                 quote!(#p::SuppressBuffer<#k, #v>)
             })
             .collect();
-        let store_methods = if stateful {
-            quote! {
-                fn init(&mut self, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
-                    self.stores = #p::open_stores(&__WEIR_PLAN, #sub, dir, backend_override)?;
-                    self.wstores = #p::open_window_stores(&__WEIR_PLAN, #sub, dir, backend_override, &[#(self.#wfields.retention_ms()),*])?;
-                    self.sstores = #p::open_session_stores(&__WEIR_PLAN, #sub, dir, backend_override)?;
-                    ::core::result::Result::Ok(())
-                }
-                fn stores_mut(&mut self) -> &mut [#p::KvStore] {
-                    &mut self.stores
-                }
-                fn window_stores_mut(&mut self) -> &mut [#p::WinStore] {
-                    &mut self.wstores
-                }
-                fn session_stores_mut(&mut self) -> &mut [#p::KvStore] {
-                    &mut self.sstores
-                }
-            }
-        } else {
-            quote!()
-        };
         let bounds = &g.bounds;
         let mut arms = TokenStream::new();
         for (index, entry) in s.entries.iter().enumerate() {
@@ -2234,15 +2184,6 @@ impl Emitter<'_> {
         let enodes = final_result_nodes(self.graph, &s.nodes);
         let (proc_fields, proc_clone, proc_consts, proc_methods) =
             self.processor_parts(&pnodes, &enodes);
-        // Only sub-topologies with cached stores have a record cache.
-        let (cache_field, cache_clone) = if cached.is_empty() {
-            (quote!(), quote!())
-        } else {
-            (
-                quote!(cache: #p::RecordCache,),
-                quote!(cache: #p::RecordCache::new(self.cache.max_bytes()),),
-            )
-        };
         let cache_methods = if cached.is_empty() {
             quote!()
         } else {
@@ -2251,19 +2192,10 @@ impl Emitter<'_> {
             quote! {
                 fn flush_cache<__C: #p::RecordCollector>(&mut self, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                     #(
-                        let entries = self.cache.flush_entries(#names);
+                        let entries = self.cx.cache.flush_entries(#names);
                         self.#flushes(entries, out)?;
                     )*
                     ::core::result::Result::Ok(())
-                }
-                fn set_cache_max_bytes(&mut self, bytes: usize) {
-                    self.cache.set_max_bytes(bytes);
-                }
-                fn clear_cache(&mut self) {
-                    self.cache = #p::RecordCache::new(self.cache.max_bytes());
-                }
-                fn has_cache(&self) -> bool {
-                    true
                 }
             }
         };
@@ -2280,15 +2212,7 @@ impl Emitter<'_> {
             #[allow(non_camel_case_types)]
             struct #name<#(#params),*> {
                 #(#fields: #fty,)*
-                key_buf: ::std::vec::Vec<u8>,
-                value_buf: ::std::vec::Vec<u8>,
-                store_buf: ::std::vec::Vec<u8>,
-                changelog_buf: ::std::vec::Vec<u8>,
-                dropped: u64,
-                stores: ::std::vec::Vec<#p::KvStore>,
-                wstores: ::std::vec::Vec<#p::WinStore>,
-                sstores: ::std::vec::Vec<#p::KvStore>,
-                #cache_field
+                cx: #p::TaskContext,
                 #proc_fields
                 #(#wfields: #wtypes,)*
                 #(#tfields: i64,)*
@@ -2302,15 +2226,7 @@ impl Emitter<'_> {
                 fn clone(&self) -> Self {
                     #name {
                         #(#fields: ::core::clone::Clone::clone(&self.#fields),)*
-                        key_buf: ::std::vec::Vec::new(),
-                        value_buf: ::std::vec::Vec::new(),
-                        store_buf: ::std::vec::Vec::new(),
-                        changelog_buf: ::std::vec::Vec::new(),
-                        dropped: 0,
-                        stores: ::std::vec::Vec::new(),
-                        wstores: ::std::vec::Vec::new(),
-                        sstores: ::std::vec::Vec::new(),
-                        #cache_clone
+                        cx: ::core::clone::Clone::clone(&self.cx),
                         #proc_clone
                         #(#wfields: self.#wfields,)*
                         #(#tfields: -1,)*
@@ -2324,13 +2240,12 @@ impl Emitter<'_> {
             }
             #[allow(unused_variables, unused_mut, clippy::all)]
             impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
-                #store_methods
+                #[inline(always)]
+                fn context(&mut self) -> &mut #p::TaskContext {
+                    &mut self.cx
+                }
                 #cache_methods
                 #proc_methods
-                fn dropped_records(&self) -> u64 {
-                    self.dropped
-                }
-                #retention_method
                 #[inline]
                 fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                     let ctx = &record.context;
@@ -2382,24 +2297,12 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
             .iter()
             .map(|n| format_ident!("loaded{}", n))
             .collect();
-        let cache_init = if plan.stores.iter().any(|st| st.sub == s.id && st.cached) {
-            quote!(cache: #p::RecordCache::new(#p::DEFAULT_CACHE_MAX_BYTES),)
-        } else {
-            quote!()
-        };
+        let retention = e.retention(s.id, false);
         let proc_init = e.processor_init(&s.nodes);
         sub_inits.push(quote! {
             #name {
                 #(#fields,)*
-                key_buf: ::std::vec::Vec::new(),
-                value_buf: ::std::vec::Vec::new(),
-                store_buf: ::std::vec::Vec::new(),
-                changelog_buf: ::std::vec::Vec::new(),
-                dropped: 0,
-                stores: ::std::vec::Vec::new(),
-                wstores: ::std::vec::Vec::new(),
-                sstores: ::std::vec::Vec::new(),
-                #cache_init
+                cx: #p::TaskContext::new(#retention),
                 #proc_init
                 #(#wfields,)*
                 #(#tfields: -1,)*
@@ -2473,135 +2376,29 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         .map(|i| format_ident!("__WeirS{}", i))
         .collect();
     let sub_indices: Vec<usize> = (0..plan.subs.len()).collect();
-    let topology_retention = if plan.stores.iter().any(|st| st.windowed || st.session) {
-        quote! {
-            fn store_retention_ms(&self, store: &str) -> ::core::option::Option<i64> {
-                ::core::option::Option::None
-                    #(.or_else(|| #p::SubTopology::store_retention_ms(&self.#sub_fields, store)))*
-            }
-        }
-    } else {
-        quote!()
-    };
-
     // `table(topic)` stores restore from their source topic: each record is
-    // checked against the table's types first (see SourceRecordCheck).
+    // checked against the table's types first (see SourceRecordCheck), by
+    // a function the plan names.
     let source_checks: Vec<TokenStream> = plan
         .stores
         .iter()
-        .filter(|st| st.source_changelog.is_some())
-        .filter_map(|st| {
+        .enumerate()
+        .filter(|(_, st)| st.source_changelog.is_some())
+        .filter_map(|(i, st)| {
             let source = graph.nodes[st.node].inputs.first()?;
             let NodeKind::Source { key, value, .. } = &graph.nodes[*source].kind else {
                 return None;
             };
-            let name = &st.name;
+            let check = crate::describe::source_check_fn(i);
             Some(quote! {
-                #name => {
-                    let check: #p::SourceRecordCheck = |key, value| {
-                        <#key as #p::Serde>::deserialize(key)?;
-                        <::core::option::Option<#value> as #p::Serde>::deserialize(value)?;
-                        ::core::result::Result::Ok(())
-                    };
-                    ::core::option::Option::Some(check)
+                fn #check(key: ::core::option::Option<&[u8]>, value: ::core::option::Option<&[u8]>) -> ::core::result::Result<(), #p::SerdeError> {
+                    <#key as #p::Serde>::deserialize(key)?;
+                    <::core::option::Option<#value> as #p::Serde>::deserialize(value)?;
+                    ::core::result::Result::Ok(())
                 }
             })
         })
         .collect();
-    let topology_source_checks = if source_checks.is_empty() {
-        quote!()
-    } else {
-        quote! {
-            fn source_record_check(&self, store: &str) -> ::core::option::Option<#p::SourceRecordCheck> {
-                match store {
-                    #(#source_checks)*
-                    _ => ::core::option::Option::None,
-                }
-            }
-        }
-    };
-
-    let topology_processors = if graph.nodes.iter().any(|n| {
-        matches!(
-            n.kind,
-            NodeKind::Process { .. }
-                | NodeKind::Aggregate {
-                    emit_final: true,
-                    ..
-                }
-        )
-    }) {
-        quote! {
-            fn advance_time(&mut self, sub: usize, stream_time: i64, wall_clock_ms: i64) {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::advance_time(&mut self.#sub_fields, stream_time, wall_clock_ms),)*
-                    _ => {}
-                }
-            }
-            fn punctuate<__C: #p::RecordCollector>(&mut self, sub: usize, kind: #p::PunctuationType, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::punctuate(&mut self.#sub_fields, kind, out),)*
-                    _ => ::core::result::Result::Ok(()),
-                }
-            }
-            fn has_processors(&self, sub: usize) -> bool {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::has_processors(&self.#sub_fields),)*
-                    _ => false,
-                }
-            }
-            fn set_emit_interval(&mut self, sub: usize, ms: i64) {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::set_emit_interval(&mut self.#sub_fields, ms),)*
-                    _ => {}
-                }
-            }
-        }
-    } else {
-        quote!()
-    };
-    let topology_sessions = if plan.stores.iter().any(|st| st.session) {
-        quote! {
-            fn session_stores_mut(&mut self, sub: usize) -> &mut [#p::KvStore] {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::session_stores_mut(&mut self.#sub_fields),)*
-                    _ => &mut [],
-                }
-            }
-        }
-    } else {
-        quote!()
-    };
-    let topology_cache = if plan.stores.iter().any(|st| st.cached) {
-        quote! {
-            fn flush_cache<__C: #p::RecordCollector>(&mut self, sub: usize, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::flush_cache(&mut self.#sub_fields, out),)*
-                    _ => ::core::result::Result::Ok(()),
-                }
-            }
-            fn set_cache_max_bytes(&mut self, sub: usize, bytes: usize) {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::set_cache_max_bytes(&mut self.#sub_fields, bytes),)*
-                    _ => {}
-                }
-            }
-            fn clear_cache(&mut self, sub: usize) {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::clear_cache(&mut self.#sub_fields),)*
-                    _ => {}
-                }
-            }
-            fn has_cache(&self, sub: usize) -> bool {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::has_cache(&self.#sub_fields),)*
-                    _ => false,
-                }
-            }
-        }
-    } else {
-        quote!()
-    };
     let plan_static = desc.plan_tokens(&p);
 
     let kept = f.statements.iter().filter_map(|s| match s {
@@ -2621,47 +2418,19 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         #[allow(non_camel_case_types)]
         #[derive(Clone)]
         struct __WeirTopology<#(#sub_params),*> { #(#sub_fields: #sub_params,)* }
+        #(#source_checks)*
         static __WEIR_PLAN: #p::Plan = #plan_static;
-        impl<#(#sub_params: #p::SubTopology),*> #p::Topology for __WeirTopology<#(#sub_params),*> {
+        impl<#(#sub_params: #p::SubTopology + ::core::clone::Clone),*> #p::Topology for __WeirTopology<#(#sub_params),*> {
             fn plan(&self) -> &'static #p::Plan {
                 &__WEIR_PLAN
             }
-            #[inline]
-            fn process<__C: #p::RecordCollector>(&mut self, sub: usize, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+            #[inline(always)]
+            fn with_sub<'a, V: #p::SubVisitor<'a>>(&'a mut self, sub: usize, visitor: V) -> ::core::option::Option<V::Output> {
                 match sub {
-                    #(#sub_indices => #p::SubTopology::process(&mut self.#sub_fields, source, record, out),)*
-                    _ => ::core::result::Result::Err(#p::no_such_source(sub, source)),
+                    #(#sub_indices => ::core::option::Option::Some(visitor.visit(&mut self.#sub_fields)),)*
+                    _ => ::core::option::Option::None,
                 }
             }
-            fn init(&mut self, sub: usize, dir: &#p::TaskDirectory, backend_override: ::core::option::Option<#p::Backend>) -> ::core::result::Result<(), #p::StoreError> {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::init(&mut self.#sub_fields, dir, backend_override),)*
-                    _ => ::core::result::Result::Ok(()),
-                }
-            }
-            fn stores_mut(&mut self, sub: usize) -> &mut [#p::KvStore] {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::stores_mut(&mut self.#sub_fields),)*
-                    _ => &mut [],
-                }
-            }
-            #topology_retention
-            #topology_source_checks
-            fn dropped_records(&self, sub: usize) -> u64 {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::dropped_records(&self.#sub_fields),)*
-                    _ => 0,
-                }
-            }
-            fn window_stores_mut(&mut self, sub: usize) -> &mut [#p::WinStore] {
-                match sub {
-                    #(#sub_indices => #p::SubTopology::window_stores_mut(&mut self.#sub_fields),)*
-                    _ => &mut [],
-                }
-            }
-            #topology_sessions
-            #topology_processors
-            #topology_cache
         }
         #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]
         fn __weir_new<#(#all_params),*>(#(#args: #arg_tys),*) -> impl #p::Topology where #(#all_bounds),* {

@@ -171,7 +171,8 @@ pub struct Store {
     pub node: NodeId,
     /// Its sub-topology.
     pub sub: usize,
-    /// Index of its position among its sub-topology's stores.
+    /// Its index among its sub-topology's stores (of every kind): the
+    /// runtime's `TaskStores` index.
     pub index_in_sub: usize,
     /// Its changelog topic, by index into [`Plan::internal`] (`usize::MAX`
     /// when the store's source topic is its changelog).
@@ -501,10 +502,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             });
             internal.len() - 1
         };
-        let index_in_sub = stores
-            .iter()
-            .filter(|s| s.sub == sub && s.windowed == windowed && s.session == session)
-            .count();
+        let index_in_sub = stores.iter().filter(|s| s.sub == sub).count();
         stores.push(Store {
             name: name.to_owned(),
             node: node.id,

@@ -77,7 +77,7 @@ fn cached_count() {
         }
     });
     assert!(code.contains("fn flush_store"), "{code}");
-    assert!(code.contains("self.cache.is_enabled()"), "{code}");
+    assert!(code.contains("self.cx.cache.is_enabled()"), "{code}");
     insta::assert_snapshot!(code);
 }
 

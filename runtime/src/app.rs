@@ -22,157 +22,15 @@
 //! anything (from the checkpoint a clean close or a commit wrote, for RocksDB
 //! stores), and checkpoints the changelog offsets after every commit.
 
-use crate::config::{ConfigError, StreamsConfig};
-use crate::error::ProcessError;
+use crate::config::StreamsConfig;
+pub use crate::kafka::AppError;
 use crate::kafka::{
     prepare_topics, run_stream_thread, Connectivity, IdleTracker, Routing, ThreadSummary,
 };
-use crate::task::TaskId;
 use crate::topology::Topology;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Why an application could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AppError {
-    /// Invalid configuration.
-    #[error("invalid configuration: {0}")]
-    Config(#[from] ConfigError),
-    /// A plan the runtime cannot run (e.g. a topic read by two sources).
-    #[error("invalid topology: {0}")]
-    InvalidTopology(String),
-    /// Source topics that do not exist: they must be created before the
-    /// application starts, as with Kafka Streams.
-    #[error("source topics do not exist: {} (create them before starting the application)", .0.join(", "))]
-    MissingSourceTopics(Vec<String>),
-    /// Source topics of one sub-topology with different partition counts.
-    #[error("topics of sub-topology {subtopology} are not co-partitioned: {}", fmt_counts(.topics))]
-    NotCopartitioned {
-        /// The sub-topology.
-        subtopology: usize,
-        /// Its source topics with their partition counts.
-        topics: Vec<(String, i32)>,
-    },
-    /// An existing internal topic whose partition count is not the one the
-    /// topology needs.
-    #[error("existing internal topic `{topic}` has {actual} partitions, expected {expected}")]
-    InternalTopicPartitions {
-        /// Full topic name.
-        topic: String,
-        /// What the topology needs.
-        expected: i32,
-        /// What the broker has.
-        actual: i32,
-    },
-    /// An internal topic could not be created.
-    #[error("cannot create internal topic `{topic}`: {reason}")]
-    CreateTopic {
-        /// Full topic name(s).
-        topic: String,
-        /// The broker's answer.
-        reason: String,
-    },
-    /// A Kafka client operation failed.
-    #[error("Kafka error while {operation}: {reason}")]
-    Kafka {
-        /// What was being done.
-        operation: &'static str,
-        /// librdkafka's error.
-        reason: String,
-    },
-    /// Produced records that the broker did not acknowledge: offsets were
-    /// not committed, so their inputs will be processed again on restart.
-    #[error("{failed} record(s) could not be delivered, the first to `{topic}`: {reason} (offsets not committed)")]
-    Delivery {
-        /// Destination topic of the first failed record.
-        topic: String,
-        /// Why it failed.
-        reason: String,
-        /// Failed deliveries counted.
-        failed: u64,
-    },
-    /// A record could not be processed (including a deserialization error
-    /// under log-and-fail).
-    #[error("task {task} failed: {source}")]
-    Process {
-        /// The task.
-        task: TaskId,
-        /// What went wrong (its message names topic, partition and offset).
-        source: ProcessError,
-    },
-    /// A task's state stores could not be opened or written.
-    #[error("task {task}: {source}")]
-    Store {
-        /// The task.
-        task: TaskId,
-        /// The store error.
-        source: crate::store::StoreError,
-    },
-    /// A task's state directory could not be created, or a file in it
-    /// removed.
-    #[error("task {task}: state directory: `{}`: {source}", .path.display())]
-    StateDirectory {
-        /// The task.
-        task: TaskId,
-        /// The directory or file.
-        path: std::path::PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A task's stores are locked by someone else: another application
-    /// instance (or process) using the same `state.dir`.
-    #[error("task {task}: state directory `{}` is in use by another instance of the application (each instance needs its own `state.dir`): {reason}", .path.display())]
-    StateDirectoryLocked {
-        /// The task.
-        task: TaskId,
-        /// Its state directory.
-        path: std::path::PathBuf,
-        /// The lock error.
-        reason: String,
-    },
-    /// A store could not be restored from its changelog.
-    #[error("task {task}: cannot restore store `{store}` from changelog `{topic}`: {reason}")]
-    Restore {
-        /// The task.
-        task: TaskId,
-        /// The store.
-        store: String,
-        /// The changelog partition (`topic-partition`).
-        topic: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// A stream thread panicked.
-    #[error("stream thread `{0}` panicked")]
-    ThreadPanicked(String),
-    /// An operating-system error (starting a thread, installing signal handlers).
-    #[error("cannot {what}: {source}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-fn fmt_counts(topics: &[(String, i32)]) -> String {
-    topics
-        .iter()
-        .map(|(t, n)| format!("`{t}` ({n})"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-impl AppError {
-    pub(crate) fn kafka(operation: &'static str, e: rdkafka::error::KafkaError) -> Self {
-        AppError::Kafka {
-            operation,
-            reason: e.to_string(),
-        }
-    }
-}
 
 /// What a run did, summed over threads and tasks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -331,12 +189,16 @@ impl<T: Topology> App<T> {
             bootstrap_servers = %self.config.bootstrap_servers,
             "starting"
         );
+        // Window stores' retention is known once the topology's windows
+        // are constructed: their changelogs are created with it.
+        let mut prototype = self.topology.clone();
         let window_retention: std::collections::HashMap<String, i64> = plan
             .stores
             .iter()
             .filter_map(|st| {
                 let changelog = st.changelog?;
-                let retention = self.topology.store_retention_ms(st.name)?;
+                let (sub, index, _) = plan.locate_store(st.name)?;
+                let retention = prototype.context(sub)?.retention_ms(index)?;
                 Some((
                     plan.internal_topic_name(&self.config.application_id, changelog),
                     retention,
@@ -418,13 +280,20 @@ impl<T: Topology> App<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfigError;
+    use crate::error::ProcessError;
     use crate::record::SourceRecord;
-    use crate::topology::{Plan, RecordCollector, SourcePlan, SubTopologyPlan, TopicRef};
+    use crate::topology::{
+        Plan, RecordCollector, SourcePlan, SubTopology, SubTopologyPlan, SubVisitor, TaskContext,
+        TopicRef,
+    };
 
     static PLAN: Plan = Plan {
         name: "passthrough",
         subtopologies: &[SubTopologyPlan {
             copartitioned: false,
+            clocked: false,
+            cached: false,
             sources: &[SourcePlan {
                 name: "KSTREAM-SOURCE-0000000000",
                 topics: &[TopicRef::Named("in")],
@@ -436,16 +305,24 @@ mod tests {
         mermaid: "",
     };
 
-    #[derive(Clone)]
-    struct Passthrough;
+    #[derive(Clone, Default)]
+    struct Passthrough(TaskContext);
 
     impl Topology for Passthrough {
         fn plan(&self) -> &'static Plan {
             &PLAN
         }
+        fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+            (sub == 0).then(|| v.visit(self))
+        }
+    }
+
+    impl SubTopology for Passthrough {
+        fn context(&mut self) -> &mut TaskContext {
+            &mut self.0
+        }
         fn process<C: RecordCollector>(
             &mut self,
-            _sub: usize,
             _source: usize,
             record: SourceRecord<'_>,
             out: &mut C,
@@ -461,12 +338,12 @@ mod tests {
 
     #[test]
     fn new_validates_the_configuration() {
-        let e = App::new(Passthrough, StreamsConfig::new("")).unwrap_err();
+        let e = App::new(Passthrough::default(), StreamsConfig::new("")).unwrap_err();
         assert!(matches!(
             e,
             AppError::Config(ConfigError::Missing("application.id"))
         ));
-        let app = App::new(Passthrough, StreamsConfig::new("app")).unwrap();
+        let app = App::new(Passthrough::default(), StreamsConfig::new("app")).unwrap();
         assert_eq!(app.config().application_id, "app");
     }
 
@@ -475,7 +352,9 @@ mod tests {
         let mut config = StreamsConfig::new("app");
         // Nothing listens on port 1.
         config.set("bootstrap.servers", "127.0.0.1:1").unwrap();
-        let app = App::new(Passthrough, config).unwrap().handle_signals(false);
+        let app = App::new(Passthrough::default(), config)
+            .unwrap()
+            .handle_signals(false);
         let handle = app.shutdown_handle();
         let runner = std::thread::spawn(move || app.run());
         std::thread::sleep(Duration::from_millis(300));

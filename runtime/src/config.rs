@@ -100,8 +100,7 @@ impl FromStr for TimestampPolicy {
     }
 }
 
-/// `statestore.cache.max.bytes` by default: 10 MiB, as Kafka Streams.
-pub const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
+pub use crate::store::cache::DEFAULT_CACHE_MAX_BYTES;
 
 /// Configuration of a weir application, set with Kafka Streams' keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +146,12 @@ pub struct StreamsConfig {
     /// `EmitStrategy::on_window_close()` looks for closed windows (default
     /// 1000).
     pub emit_interval_ms: i64,
+    /// `max.task.idle.ms` (Kafka Streams' KIP-695): how long a task with
+    /// several input partitions waits for data on an empty one, whose
+    /// records may be earlier than those it has, before it processes what
+    /// it has. 0 (the default) waits only until the consumer knows the
+    /// partition has nothing more (its lag is zero); -1 never waits.
+    pub max_task_idle_ms: i64,
 }
 
 impl Default for StreamsConfig {
@@ -168,6 +173,7 @@ impl Default for StreamsConfig {
             default_dsl_store: None,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             emit_interval_ms: 1000,
+            max_task_idle_ms: 0,
         }
     }
 }
@@ -245,6 +251,16 @@ impl StreamsConfig {
             | "__emit.interval.ms.kstreams.windowed.aggregation__" => {
                 self.emit_interval_ms = parse(key, value, "milliseconds, >= 0")?
             }
+            "max.task.idle.ms" => {
+                self.max_task_idle_ms = parse(key, value, "milliseconds, >= -1")?;
+                if self.max_task_idle_ms < -1 {
+                    return Err(ConfigError::InvalidValue {
+                        key: key.into(),
+                        value: value.into(),
+                        reason: "milliseconds, >= -1".into(),
+                    });
+                }
+            }
             "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
                 self.cache_max_bytes = parse(key, value, "bytes, >= 0")?
             }
@@ -281,7 +297,7 @@ impl StreamsConfig {
     }
 
     /// The state directory of one task: `<state.dir>/<application.id>/<task>`.
-    pub fn task_directory(&self, task: crate::task::TaskId) -> crate::store::TaskDirectory {
+    pub fn task_directory(&self, task: impl std::fmt::Display) -> crate::store::TaskDirectory {
         crate::store::TaskDirectory(
             self.state_dir
                 .join(&self.application_id)

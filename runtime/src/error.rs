@@ -110,3 +110,35 @@ pub enum ProcessError {
         source_index: usize,
     },
 }
+
+/// A store failure of store `store` (corrupt bytes, a backend error, a
+/// store that was not opened).
+#[cold]
+pub fn store_error(store: &str, reason: impl std::fmt::Display) -> ProcessError {
+    ProcessError::Store {
+        store: store.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The source index was not one of the sub-topology's.
+#[cold]
+pub fn no_such_source(sub: usize, source_index: usize) -> ProcessError {
+    ProcessError::NoSuchSource { sub, source_index }
+}
+
+/// A topology's timestamp extractor returned a negative timestamp.
+#[cold]
+pub fn negative_timestamp(
+    source_name: &'static str,
+    ctx: &crate::record::RecordContext<'_>,
+    timestamp: i64,
+) -> ProcessError {
+    ProcessError::NegativeExtractedTimestamp {
+        source_name,
+        topic: ctx.topic.to_owned(),
+        partition: ctx.partition,
+        offset: ctx.offset,
+        timestamp,
+    }
+}

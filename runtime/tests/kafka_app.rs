@@ -11,7 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 use weir_runtime::__private::{
     self, InternalTopic, InternalTopicKind, Plan, ProcessError, RecordCollector, RecordPart,
-    SinkTopic, SourcePlan, SourceRecord, SubTopology, SubTopologyPlan, TopicRef, Topology,
+    SinkTopic, SourcePlan, SourceRecord, SubTopology, SubTopologyPlan, SubVisitor, TaskContext,
+    TopicRef, Topology,
 };
 use weir_runtime::app::{AppError, RunSummary};
 use weir_runtime::testing::broker::LocalKafka;
@@ -39,6 +40,8 @@ static UPPER_PLAN: Plan = Plan {
     subtopologies: &[
         SubTopologyPlan {
             copartitioned: false,
+            clocked: false,
+            cached: false,
             sources: &[SourcePlan {
                 name: "KSTREAM-SOURCE-0000000000",
                 topics: &[TopicRef::Named("upper-in")],
@@ -46,6 +49,8 @@ static UPPER_PLAN: Plan = Plan {
         },
         SubTopologyPlan {
             copartitioned: false,
+            clocked: false,
+            cached: false,
             sources: &[SourcePlan {
                 name: "KSTREAM-SOURCE-0000000003",
                 topics: &[TopicRef::Internal(0)],
@@ -67,9 +72,13 @@ static UPPER_PLAN: Plan = Plan {
 struct UpperSub0 {
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
+    cx: TaskContext,
 }
 
 impl SubTopology for UpperSub0 {
+    fn context(&mut self) -> &mut TaskContext {
+        &mut self.cx
+    }
     fn process<C: RecordCollector>(
         &mut self,
         source: usize,
@@ -95,9 +104,13 @@ impl SubTopology for UpperSub0 {
 struct UpperSub1 {
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
+    cx: TaskContext,
 }
 
 impl SubTopology for UpperSub1 {
+    fn context(&mut self) -> &mut TaskContext {
+        &mut self.cx
+    }
     fn process<C: RecordCollector>(
         &mut self,
         source: usize,
@@ -130,17 +143,11 @@ impl Topology for Upper {
     fn plan(&self) -> &'static Plan {
         &UPPER_PLAN
     }
-    fn process<C: RecordCollector>(
-        &mut self,
-        sub: usize,
-        source: usize,
-        record: SourceRecord<'_>,
-        out: &mut C,
-    ) -> Result<(), ProcessError> {
+    fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
         match sub {
-            0 => self.s0.process(source, record, out),
-            1 => self.s1.process(source, record, out),
-            _ => Err(__private::no_such_source(sub, source)),
+            0 => Some(v.visit(&mut self.s0)),
+            1 => Some(v.visit(&mut self.s1)),
+            _ => None,
         }
     }
 }
@@ -152,6 +159,8 @@ static DOUBLE_PLAN: Plan = Plan {
     name: "double",
     subtopologies: &[SubTopologyPlan {
         copartitioned: false,
+        clocked: false,
+        cached: false,
         sources: &[SourcePlan {
             name: "KSTREAM-SOURCE-0000000000",
             topics: &[TopicRef::Named("nums-in")],
@@ -166,21 +175,30 @@ static DOUBLE_PLAN: Plan = Plan {
 #[derive(Clone, Default)]
 struct Double {
     value_buf: Vec<u8>,
+    cx: TaskContext,
 }
 
 impl Topology for Double {
     fn plan(&self) -> &'static Plan {
         &DOUBLE_PLAN
     }
+    fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+        (sub == 0).then(|| v.visit(self))
+    }
+}
+
+impl SubTopology for Double {
+    fn context(&mut self) -> &mut TaskContext {
+        &mut self.cx
+    }
     fn process<C: RecordCollector>(
         &mut self,
-        sub: usize,
         source: usize,
         record: SourceRecord<'_>,
         out: &mut C,
     ) -> Result<(), ProcessError> {
-        if (sub, source) != (0, 0) {
-            return Err(__private::no_such_source(sub, source));
+        if source != 0 {
+            return Err(__private::no_such_source(0, source));
         }
         let v: i64 = __private::value(&record)?;
         let sink = "KSTREAM-SINK-0000000002";
@@ -198,15 +216,23 @@ impl Topology for Double {
 // Topology 3: reads what its plan says, writes nothing (start-up checks).
 
 #[derive(Clone)]
-struct Reads(&'static Plan);
+struct Reads(&'static Plan, TaskContext);
 
 impl Topology for Reads {
     fn plan(&self) -> &'static Plan {
         self.0
     }
+    fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+        (sub == 0).then(|| v.visit(self))
+    }
+}
+
+impl SubTopology for Reads {
+    fn context(&mut self) -> &mut TaskContext {
+        &mut self.1
+    }
     fn process<C: RecordCollector>(
         &mut self,
-        _: usize,
         _: usize,
         _: SourceRecord<'_>,
         _: &mut C,
@@ -567,6 +593,8 @@ fn start_up_refuses_missing_and_non_copartitioned_source_topics() {
         name: "missing",
         subtopologies: &[SubTopologyPlan {
             copartitioned: false,
+            clocked: false,
+            cached: false,
             sources: &[SourcePlan {
                 name: "s",
                 topics: &[
@@ -584,6 +612,8 @@ fn start_up_refuses_missing_and_non_copartitioned_source_topics() {
         name: "join",
         subtopologies: &[SubTopologyPlan {
             copartitioned: true,
+            clocked: false,
+            cached: false,
             sources: &[
                 SourcePlan {
                     name: "left",
@@ -601,11 +631,14 @@ fn start_up_refuses_missing_and_non_copartitioned_source_topics() {
         mermaid: "",
     };
     let kafka = kafka();
-    let e = App::new(Reads(&MISSING), config(kafka, "missing-app"))
-        .unwrap()
-        .handle_signals(false)
-        .run()
-        .unwrap_err();
+    let e = App::new(
+        Reads(&MISSING, TaskContext::default()),
+        config(kafka, "missing-app"),
+    )
+    .unwrap()
+    .handle_signals(false)
+    .run()
+    .unwrap_err();
     match &e {
         AppError::MissingSourceTopics(t) => assert_eq!(t, &["no-such-topic-1", "no-such-topic-2"]),
         other => panic!("unexpected error: {other}"),
@@ -613,11 +646,14 @@ fn start_up_refuses_missing_and_non_copartitioned_source_topics() {
 
     kafka.create_topic("co-left", 2).unwrap();
     kafka.create_topic("co-right", 3).unwrap();
-    let e = App::new(Reads(&JOIN), config(kafka, "join-app"))
-        .unwrap()
-        .handle_signals(false)
-        .run()
-        .unwrap_err();
+    let e = App::new(
+        Reads(&JOIN, TaskContext::default()),
+        config(kafka, "join-app"),
+    )
+    .unwrap()
+    .handle_signals(false)
+    .run()
+    .unwrap_err();
     match &e {
         AppError::NotCopartitioned {
             subtopology,
@@ -640,6 +676,8 @@ static SHARE_PLAN: Plan = Plan {
     name: "share",
     subtopologies: &[SubTopologyPlan {
         copartitioned: false,
+        clocked: false,
+        cached: false,
         sources: &[SourcePlan {
             name: "KSTREAM-SOURCE-0000000000",
             topics: &[TopicRef::Named("share-in")],
@@ -654,21 +692,30 @@ static SHARE_PLAN: Plan = Plan {
 #[derive(Clone, Default)]
 struct Share {
     value_buf: Vec<u8>,
+    cx: TaskContext,
 }
 
 impl Topology for Share {
     fn plan(&self) -> &'static Plan {
         &SHARE_PLAN
     }
+    fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+        (sub == 0).then(|| v.visit(self))
+    }
+}
+
+impl SubTopology for Share {
+    fn context(&mut self) -> &mut TaskContext {
+        &mut self.cx
+    }
     fn process<C: RecordCollector>(
         &mut self,
-        sub: usize,
         source: usize,
         record: SourceRecord<'_>,
         out: &mut C,
     ) -> Result<(), ProcessError> {
-        if (sub, source) != (0, 0) {
-            return Err(__private::no_such_source(sub, source));
+        if source != 0 {
+            return Err(__private::no_such_source(0, source));
         }
         let v: String = __private::value(&record)?;
         let sink = "KSTREAM-SINK-0000000002";
@@ -769,6 +816,8 @@ static LOST_PLAN: Plan = Plan {
     name: "lost",
     subtopologies: &[SubTopologyPlan {
         copartitioned: false,
+        clocked: false,
+        cached: false,
         sources: &[SourcePlan {
             name: "KSTREAM-SOURCE-0000000000",
             topics: &[TopicRef::Named("lost-in")],
@@ -780,16 +829,26 @@ static LOST_PLAN: Plan = Plan {
     mermaid: "",
 };
 
-#[derive(Clone)]
-struct Lost;
+#[derive(Clone, Default)]
+struct Lost {
+    cx: TaskContext,
+}
 
 impl Topology for Lost {
     fn plan(&self) -> &'static Plan {
         &LOST_PLAN
     }
+    fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+        (sub == 0).then(|| v.visit(self))
+    }
+}
+
+impl SubTopology for Lost {
+    fn context(&mut self) -> &mut TaskContext {
+        &mut self.cx
+    }
     fn process<C: RecordCollector>(
         &mut self,
-        _: usize,
         _: usize,
         record: SourceRecord<'_>,
         out: &mut C,
@@ -820,7 +879,7 @@ fn a_failed_delivery_stops_the_app_without_committing() {
     let mut c = config(kafka, "lost-app");
     c.set("producer.message.timeout.ms", "2000").unwrap();
     c.max_idle_ms = Some(30_000);
-    let e = App::new(Lost, c)
+    let e = App::new(Lost::default(), c)
         .unwrap()
         .handle_signals(false)
         .run()

@@ -1,8 +1,8 @@
 //! Start-up: wait for the broker, check source topics, create internal ones.
 
+use super::callbacks::ClientLogger;
 use super::clients::admin_config;
-use super::context::ClientLogger;
-use crate::app::AppError;
+use super::error::AppError;
 use crate::config::StreamsConfig;
 use crate::topology::{InternalTopicKind, Plan, TopicRef};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -365,6 +365,8 @@ mod tests {
         subtopologies: &[
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "s0",
                     topics: &[TopicRef::Named("in")],
@@ -372,6 +374,8 @@ mod tests {
             },
             SubTopologyPlan {
                 copartitioned: true,
+                clocked: false,
+                cached: false,
                 sources: &[
                     SourcePlan {
                         name: "s1",
@@ -385,6 +389,8 @@ mod tests {
             },
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "s3",
                     topics: &[TopicRef::Internal(1)],
@@ -470,6 +476,8 @@ mod tests {
         subtopologies: &[
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "s0",
                     topics: &[TopicRef::Named("in")],
@@ -477,6 +485,8 @@ mod tests {
             },
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "s1",
                     topics: &[TopicRef::Internal(0)],

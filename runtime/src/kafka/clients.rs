@@ -35,7 +35,9 @@ pub(crate) fn thread_client_id(config: &StreamsConfig, thread: usize) -> String 
 /// The consumer of stream thread `thread` (0-based): group `application.id`,
 /// no auto-commit (the runtime commits after its output is acknowledged),
 /// `auto.offset.reset=earliest` and the range assignor (so partition p of
-/// co-partitioned topics lands on one consumer), then `consumer.*` entries.
+/// co-partitioned topics lands on one consumer), end-of-partition events (a
+/// task reading several partitions learns from them that one has nothing
+/// more: `max.task.idle.ms`), then `consumer.*` entries.
 pub fn consumer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
     let mut cc = ClientConfig::new();
     cc.set("bootstrap.servers", &config.bootstrap_servers)
@@ -48,7 +50,7 @@ pub fn consumer_config(config: &StreamsConfig, thread: usize) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "true");
     apply_overrides(&mut cc, &config.consumer, CONSUMER_FIXED, "consumer");
     cc
 }

@@ -1,7 +1,7 @@
 //! The [`RecordCollector`] of the Kafka runtime: hands records to the
 //! stream thread's producer.
 
-use super::context::{changelog_opaque, ProducerCtx};
+use super::callbacks::{changelog_opaque, ProducerCtx};
 use super::routing::Routing;
 use crate::error::ProcessError;
 use crate::record::{Headers, RecordContext};

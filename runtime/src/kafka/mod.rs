@@ -19,13 +19,17 @@
 //! Changelog records go to the partition of the task that writes them.
 
 mod admin;
+mod callbacks;
 mod clients;
 mod collector;
+mod commit;
 mod connectivity;
-mod context;
+mod error;
 mod routing;
 mod state;
 mod thread;
+
+pub use error::AppError;
 
 pub use clients::{admin_config, consumer_config, producer_config, restore_consumer_config};
 

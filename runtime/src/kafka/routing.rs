@@ -1,6 +1,6 @@
 //! Which task a consumed record goes to, and the resolved names of topics.
 
-use crate::app::AppError;
+use super::error::AppError;
 use crate::topology::{InternalTopicKind, Plan};
 use std::collections::HashMap;
 
@@ -23,6 +23,8 @@ pub(crate) struct Routing {
     internal: Vec<String>,
     /// Whether internal topic `i` is a changelog.
     changelog: Vec<bool>,
+    /// The source topics (indices into `topics`) of each sub-topology.
+    inputs: Vec<Vec<usize>>,
 }
 
 impl Routing {
@@ -31,7 +33,9 @@ impl Routing {
     pub fn new(plan: &Plan, application_id: &str) -> Result<Self, AppError> {
         let mut topics = Vec::new();
         let mut by_name = HashMap::new();
+        let mut inputs = vec![Vec::new(); plan.subtopologies.len()];
         for (sub, source, name) in plan.source_topics(application_id) {
+            inputs[sub].push(topics.len());
             let route = Route {
                 sub,
                 source,
@@ -63,6 +67,7 @@ impl Routing {
             by_name,
             internal,
             changelog,
+            inputs,
         })
     }
 
@@ -80,6 +85,18 @@ impl Routing {
     /// Every source topic, in plan order (the subscription).
     pub fn topics(&self) -> &[String] {
         &self.topics
+    }
+
+    /// The source topics (indices) of sub-topology `sub`: a task of it
+    /// reads their partition of its number.
+    pub fn inputs(&self, sub: usize) -> &[usize] {
+        self.inputs.get(sub).map_or(&[], Vec::as_slice)
+    }
+
+    /// Where `topic` (an index) sits among its sub-topology's inputs: the
+    /// queue of a task's partition group it fills.
+    pub fn input_position(&self, sub: usize, topic: usize) -> Option<usize> {
+        self.inputs(sub).iter().position(|&t| t == topic)
     }
 
     /// Full name of internal topic `index`.
@@ -108,6 +125,8 @@ mod tests {
         subtopologies: &[
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[
                     SourcePlan {
                         name: "KSTREAM-SOURCE-0000000000",
@@ -121,6 +140,8 @@ mod tests {
             },
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "KSTREAM-SOURCE-0000000004",
                     topics: &[TopicRef::Internal(0)],
@@ -201,6 +222,8 @@ mod tests {
             subtopologies: &[
                 SubTopologyPlan {
                     copartitioned: false,
+                    clocked: false,
+                    cached: false,
                     sources: &[SourcePlan {
                         name: "s0",
                         topics: &[TopicRef::Named("a")],
@@ -208,6 +231,8 @@ mod tests {
                 },
                 SubTopologyPlan {
                     copartitioned: false,
+                    clocked: false,
+                    cached: false,
                     sources: &[SourcePlan {
                         name: "s1",
                         topics: &[TopicRef::Named("a")],

@@ -22,17 +22,17 @@
 //!   offsets are those restored up to, then those of acknowledged changelog
 //!   records (the producer's delivery reports), plus one.
 
+use super::callbacks::{ChangelogPartition, ClientLogger, ProducerCtx};
 use super::clients::restore_consumer_config;
 use super::connectivity::Connectivity;
-use super::context::{ChangelogPartition, ClientLogger, ProducerCtx};
-use crate::app::AppError;
+use super::error::AppError;
 use crate::config::DeserializationHandler;
 use crate::config::StreamsConfig;
 use crate::store::checkpoint::{self, Offsets};
 use crate::store::restore::{store_value, StoreMut, RESTORE_BATCH};
-use crate::store::{KeyValueStore, StoreError, TaskDirectory, WindowStore};
+use crate::store::{StoreError, TaskDirectory};
 use crate::task::{Task, TaskId};
-use crate::topology::{Plan, SourceRecordCheck, StoreKind, Topology};
+use crate::topology::{Plan, SourceRecordCheck, Topology};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -60,10 +60,7 @@ const LOCK_RETRY: Duration = Duration::from_millis(100);
 /// One changelogged store of a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ChangelogStore {
-    /// Key-value or window store.
-    pub kind: StoreKind,
-    /// Position among the task's stores of its kind
-    /// ([`Topology::stores_mut`], [`Topology::window_stores_mut`]).
+    /// Its index among the task's stores ([`crate::store::TaskStores`]).
     pub index: usize,
     /// Store name.
     pub name: &'static str,
@@ -117,39 +114,26 @@ impl TaskState {
         };
         let stateful = own().next().is_some();
         let mut changelogs = Vec::new();
-        // Numbered per kind, as `stores_mut` and `window_stores_mut` list them.
-        for kind in [StoreKind::KeyValue, StoreKind::Window, StoreKind::Session] {
-            for (index, store) in own().filter(|s| s.kind == kind).enumerate() {
-                let Some(internal) = store.changelog else {
-                    continue;
-                };
-                changelogs.push(ChangelogStore {
-                    kind,
-                    index,
-                    name: store.name,
+        for (index, store) in plan.stores_of(id.subtopology).enumerate() {
+            let (internal, topic, source) = match (store.changelog, store.source_changelog) {
+                (Some(internal), _) => (
                     internal,
-                    topic: plan.internal_topic_name(application_id, internal),
-                    persistent: false,
-                    offset: None,
-                    source: false,
-                });
-            }
-            // Stores whose source topic is their changelog.
-            for (index, store) in own().filter(|s| s.kind == kind).enumerate() {
-                let Some(topic) = store.source_changelog else {
-                    continue;
-                };
-                changelogs.push(ChangelogStore {
-                    kind,
-                    index,
-                    name: store.name,
-                    internal: usize::MAX,
-                    topic: topic.to_owned(),
-                    persistent: false,
-                    offset: None,
-                    source: true,
-                });
-            }
+                    plan.internal_topic_name(application_id, internal),
+                    false,
+                ),
+                // The store's source topic is its changelog.
+                (None, Some(topic)) => (usize::MAX, topic.to_owned(), true),
+                (None, None) => continue,
+            };
+            changelogs.push(ChangelogStore {
+                index,
+                name: store.name,
+                internal,
+                topic,
+                persistent: false,
+                offset: None,
+                source,
+            });
         }
         TaskState {
             id,
@@ -224,31 +208,17 @@ fn store_of<'t, T: Topology>(
     task: &'t mut Task<T>,
     changelog: &ChangelogStore,
 ) -> Option<StoreMut<'t>> {
-    match changelog.kind {
-        StoreKind::KeyValue => task
-            .stores_mut()
-            .get_mut(changelog.index)
-            .map(StoreMut::KeyValue),
-        StoreKind::Window => task
-            .window_stores_mut()
-            .get_mut(changelog.index)
-            .map(StoreMut::Window),
-        StoreKind::Session => task
-            .session_stores_mut()
-            .get_mut(changelog.index)
-            .map(StoreMut::Session),
-    }
+    task.stores()?
+        .get_mut(changelog.index)
+        .map(|s| s.restore_target())
 }
 
 /// Flushes every store of a task.
 fn flush_stores<T: Topology>(task: &mut Task<T>) -> Result<(), StoreError> {
-    for store in task.stores_mut() {
-        store.flush()?;
+    match task.stores() {
+        Some(stores) => stores.flush(),
+        None => Ok(()),
     }
-    for store in task.window_stores_mut() {
-        store.flush()?;
-    }
-    Ok(())
 }
 
 fn is_lock_error(e: &StoreError) -> bool {
@@ -273,7 +243,7 @@ pub(crate) fn open_task<T: Topology>(
         complete: true,
     };
     if !state.stateful {
-        task.init(&state.dir, config.default_dsl_store)
+        task.open(&state.dir, config.default_dsl_store)
             .map_err(|source| AppError::Store { task: id, source })?;
         return Ok(opened);
     }
@@ -287,7 +257,7 @@ pub(crate) fn open_task<T: Topology>(
     let deadline = Instant::now() + lock_wait;
     let mut waited = false;
     loop {
-        match task.init(&state.dir, config.default_dsl_store) {
+        match task.open(&state.dir, config.default_dsl_store) {
             Ok(()) => break,
             Err(e) if is_lock_error(&e) => {
                 if stop.load(Ordering::Relaxed) {
@@ -335,7 +305,7 @@ pub(crate) fn open_task<T: Topology>(
     }
 
     for c in &mut state.changelogs {
-        let check = task.source_record_check(c.name);
+        let check = task.source_record_check(c.index);
         let Some(store) = store_of(task, c) else {
             return Err(AppError::InvalidTopology(format!(
                 "task {id}: store `{}` was not opened",
@@ -703,9 +673,10 @@ mod tests {
     use crate::record::SourceRecord;
     use crate::store::kv::tests::TempDir;
     use crate::store::{Backend, KvStore, WinStore};
+    use crate::store::{KeyValueStore, StoreKind, StoreSpec, TaskStores, WindowStore};
     use crate::topology::{
-        InternalTopic, InternalTopicKind, RecordCollector, SourcePlan, StorePlan, SubTopologyPlan,
-        TopicRef,
+        InternalTopic, InternalTopicKind, RecordCollector, SourcePlan, StorePlan, SubTopology,
+        SubTopologyPlan, SubVisitor, TaskContext, TopicRef,
     };
 
     /// Sub-topology 0 is stateless; sub-topology 1 has a changelogged store
@@ -715,6 +686,8 @@ mod tests {
         subtopologies: &[
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "s0",
                     topics: &[TopicRef::Named("in")],
@@ -722,6 +695,8 @@ mod tests {
             },
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "s1",
                     topics: &[TopicRef::Internal(0)],
@@ -748,6 +723,7 @@ mod tests {
                 subtopology: 1,
                 changelog: Some(1),
                 source_changelog: None,
+                source_check: None,
                 backend: Backend::RocksDb,
                 kind: StoreKind::KeyValue,
             },
@@ -756,6 +732,7 @@ mod tests {
                 subtopology: 1,
                 changelog: None,
                 source_changelog: None,
+                source_check: None,
                 backend: Backend::RocksDb,
                 kind: StoreKind::KeyValue,
             },
@@ -764,39 +741,34 @@ mod tests {
         mermaid: "",
     };
 
-    /// Opens the plan's stores, processes nothing.
-    struct Stores(Vec<KvStore>);
+    /// A sub-topology that processes nothing.
+    #[derive(Clone, Default)]
+    struct Idle(TaskContext);
 
-    impl Clone for Stores {
-        fn clone(&self) -> Self {
-            Stores(Vec::new())
-        }
-    }
-
-    impl Topology for Stores {
-        fn plan(&self) -> &'static Plan {
-            &PLAN
-        }
-        fn init(
-            &mut self,
-            sub: usize,
-            dir: &TaskDirectory,
-            backend: Option<Backend>,
-        ) -> Result<(), StoreError> {
-            self.0 = crate::__private::open_stores(&PLAN, sub, dir, backend)?;
-            Ok(())
-        }
-        fn stores_mut(&mut self, _sub: usize) -> &mut [KvStore] {
+    impl SubTopology for Idle {
+        fn context(&mut self) -> &mut TaskContext {
             &mut self.0
         }
         fn process<C: RecordCollector>(
             &mut self,
             _: usize,
-            _: usize,
             _: SourceRecord<'_>,
             _: &mut C,
         ) -> Result<(), ProcessError> {
             Ok(())
+        }
+    }
+
+    /// The plan's two sub-topologies, idle: a task opens the stores.
+    #[derive(Clone, Default)]
+    struct Stores([Idle; 2]);
+
+    impl Topology for Stores {
+        fn plan(&self) -> &'static Plan {
+            &PLAN
+        }
+        fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+            self.0.get_mut(sub).map(|s| v.visit(s))
         }
     }
 
@@ -807,7 +779,9 @@ mod tests {
     const CHANGELOG: &str = "app-counts-changelog";
 
     fn task() -> Task<Stores> {
-        Task::new(TASK, Stores(Vec::new()), DeserializationHandler::LogAndFail)
+        let mut config = StreamsConfig::new("app");
+        config.deserialization_handler = DeserializationHandler::LogAndFail;
+        Task::new(TASK, Stores::default(), &config)
     }
 
     fn config(dir: &TempDir) -> StreamsConfig {
@@ -830,7 +804,7 @@ mod tests {
         assert_eq!(&value[..8], &ts.to_be_bytes());
         assert_eq!(&value[8..], &7i64.to_be_bytes());
         assert_eq!(
-            crate::__private::split_timestamped(&value),
+            crate::format::timestamped::split_timestamped(&value),
             Some((ts, &7i64.to_be_bytes()[..]))
         );
         assert_eq!(
@@ -840,16 +814,20 @@ mod tests {
         assert_eq!(store_value(ts, None), None, "a tombstone deletes");
 
         // Restored entries read back as the aggregation wrote them.
-        let mut store =
-            KvStore::open("s", Backend::InMemory, &TaskDirectory("unused".into())).unwrap();
+        let spec = StoreSpec {
+            name: "s",
+            kind: StoreKind::KeyValue,
+            backend: Backend::InMemory,
+            retention_ms: 0,
+        };
+        let mut stores = TaskStores::open([spec], &TaskDirectory("unused".into())).unwrap();
         let batch = vec![
             (b"a".to_vec(), store_value(10, Some(&1i64.to_be_bytes()))),
             (b"b".to_vec(), store_value(11, Some(&5i64.to_be_bytes()))),
             (b"a".to_vec(), store_value(12, Some(&2i64.to_be_bytes()))),
             (b"b".to_vec(), store_value(13, None)),
         ];
-        store.write_batch(&batch).unwrap();
-        let stores = [store];
+        stores.kv_mut(0, "s").unwrap().write_batch(&batch).unwrap();
         assert_eq!(
             crate::__private::store_get::<i64>(&stores, 0, "s", b"a").unwrap(),
             Some((2, 12))
@@ -868,7 +846,6 @@ mod tests {
         assert_eq!(
             state.changelogs,
             [ChangelogStore {
-                kind: StoreKind::KeyValue,
                 index: 0,
                 name: "counts",
                 internal: 1,
@@ -990,13 +967,18 @@ mod tests {
         let config = config(&tmp);
         let dir = config.task_directory(TASK);
         let mut task = task();
-        task.init(&dir, None).unwrap();
+        task.open(&dir, None).unwrap();
         let mut state = TaskState::new(&PLAN, "app", TASK, dir.clone());
         state.changelogs[0].persistent = true;
         state.changelogs[0].offset = Some(3);
         let producer = ProducerCtx::new("p", Arc::default());
 
-        task.stores_mut()[0].put(b"k", b"v").unwrap();
+        task.stores()
+            .unwrap()
+            .kv_mut(0, "counts")
+            .unwrap()
+            .put(b"k", b"v")
+            .unwrap();
         checkpoint(&mut task, &mut state, &producer, &|_, _| None).unwrap();
         let path = dir.checkpoint_path();
         assert_eq!(
@@ -1043,10 +1025,10 @@ mod tests {
         config.default_dsl_store = Some(Backend::InMemory);
         let dir = config.task_directory(TASK);
         let mut task = task();
-        task.init(&dir, config.default_dsl_store).unwrap();
+        task.open(&dir, config.default_dsl_store).unwrap();
         std::fs::create_dir_all(&dir.0).unwrap();
         let mut state = TaskState::new(&PLAN, "app", TASK, dir.clone());
-        state.changelogs[0].persistent = task.stores_mut()[0].persistent();
+        state.changelogs[0].persistent = task.stores().unwrap().get_mut(0).unwrap().persistent();
         assert!(!state.changelogs[0].persistent);
         let producer = ProducerCtx::new("p", Arc::default());
         producer.acknowledged((1, 2), 5);
@@ -1204,7 +1186,6 @@ mod tests {
 
     fn changelog_store(topic: &str, offset: Option<i64>) -> ChangelogStore {
         ChangelogStore {
-            kind: StoreKind::KeyValue,
             index: 0,
             name: "counts",
             internal: 1,

@@ -261,6 +261,9 @@ impl CacheMetrics {
     }
 }
 
+/// `statestore.cache.max.bytes` by default: 10 MiB, as Kafka Streams.
+pub const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
+
 /// The record cache of one stream thread: Kafka Streams' `ThreadCache`.
 /// One namespace per cached store (Kafka Streams names it
 /// `<task id>-<store name>`, e.g.

@@ -7,8 +7,9 @@
 //! Ordering is always by unsigned lexicographic byte order of the stored
 //! key, as in Kafka Streams' `Bytes` comparator.
 //!
-//! Status: the store layer of the "State" issue. Backends, the shared test
-//! suites, the record cache and checkpoints live in the submodules.
+//! A task holds its stores in one [`TaskStores`], indexed as the plan
+//! numbers them. Backends, the record cache, restoration and checkpoints
+//! live in the submodules.
 
 use std::path::PathBuf;
 
@@ -16,12 +17,14 @@ pub mod cache;
 pub mod checkpoint;
 pub mod kv;
 pub mod memory;
+pub mod registry;
 pub mod restore;
 pub mod rocksdb;
 pub mod window;
 
 pub use kv::KvStore;
 pub use memory::InMemoryKeyValueStore;
+pub use registry::{StateStore, StoreSpec, TaskStores};
 pub use rocksdb::RocksDbKeyValueStore;
 pub use window::WinStore;
 
@@ -153,22 +156,29 @@ pub trait WindowStore: Send {
     fn flush(&mut self) -> Result<(), StoreError>;
 }
 
-/// The changelog key of a window-store entry, as Kafka Streams writes it
-/// (`WindowKeySchema.toStoreKeyBinary`): key bytes, then the window start
-/// (8 bytes, big-endian), then a sequence number (4 bytes, 0 without
-/// duplicates).
-pub fn window_changelog_key(key: &[u8], window_start: i64, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(key);
-    out.extend_from_slice(&window_start.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
+pub use crate::format::window_key::{split_window_changelog_key, window_changelog_key};
+
+/// What kind of store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A (timestamped) key-value store.
+    KeyValue,
+    /// A (timestamped) window store.
+    Window,
+    /// A session store: a key-value store keyed by Kafka Streams' session
+    /// keys (key, session end, session start), plain aggregates as values.
+    Session,
 }
 
-/// Splits a window changelog key into (key, window start).
-pub fn split_window_changelog_key(bytes: &[u8]) -> Option<(&[u8], i64)> {
-    let (rest, _seq) = bytes.split_last_chunk::<4>()?;
-    let (key, start) = rest.split_last_chunk::<8>()?;
-    Some((key, i64::from_be_bytes(*start)))
+impl StoreKind {
+    /// How the kind is called in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StoreKind::KeyValue => "key-value",
+            StoreKind::Window => "window",
+            StoreKind::Session => "session",
+        }
+    }
 }
 
 /// Where a task's stores live: `<state.dir>/<application.id>/<task id>/`,

@@ -4,6 +4,7 @@
 use super::{
     split_window_changelog_key, KeyValueStore, KvStore, StoreError, WinStore, WindowStore,
 };
+pub use crate::format::timestamped::store_value;
 
 /// Entries restored per write batch.
 pub const RESTORE_BATCH: usize = 1000;
@@ -79,16 +80,4 @@ impl StoreMut<'_> {
             }
         }
     }
-}
-
-/// Kafka Streams' timestamped store format for a changelog record: the
-/// record's timestamp (8 bytes, big-endian) then the value; a null value is
-/// a deletion (`None`).
-pub fn store_value(timestamp: i64, value: Option<&[u8]>) -> Option<Vec<u8>> {
-    value.map(|v| {
-        let mut out = Vec::with_capacity(8 + v.len());
-        out.extend_from_slice(&timestamp.to_be_bytes());
-        out.extend_from_slice(v);
-        out
-    })
 }

@@ -19,18 +19,22 @@
 //! assert_eq!(output.read_key_value(), ("k".to_string(), "V".to_string()));
 //! assert!(output.is_empty());
 //! ```
+//!
+//! The driver runs [`Task`]s, as the Kafka runtime does, in one
+//! [`Tasks`] set (one task per sub-topology, partition 0); records waiting
+//! to be processed are ordered by one [`PartitionGroup`] over every topic
+//! the topology reads, as Kafka Streams' driver runs its single task.
 
-use super::test_record::TestRecord;
+use super::topics::{TestInputTopic, TestOutputTopic};
 use crate::config::StreamsConfig;
 use crate::error::ProcessError;
 use crate::record::{Headers, RecordContext, SourceRecord};
 use crate::serde::Serde;
-use crate::task::{Task, TaskId, TaskMetrics};
-use crate::topology::{Plan, RecordCollector, SinkTopic, StoreKind, Topology, TopologyDescription};
+use crate::task::{PartitionGroup, Task, TaskId, TaskMetrics, Tasks, Timestamped};
+use crate::topology::{Plan, RecordCollector, SinkTopic, Topology, TopologyDescription};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,18 +49,24 @@ fn system_time_ms() -> i64 {
 }
 
 /// A duration in whole milliseconds, saturating.
-fn duration_ms(d: Duration) -> i64 {
+pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// One serialised record, as piped in or as sent by the topology.
 #[derive(Debug, Clone)]
-struct RawRecord {
-    topic: String,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    timestamp: i64,
-    headers: Headers,
+pub(super) struct RawRecord {
+    pub(super) topic: String,
+    pub(super) key: Option<Vec<u8>>,
+    pub(super) value: Option<Vec<u8>>,
+    pub(super) timestamp: i64,
+    pub(super) headers: Headers,
+}
+
+impl Timestamped for RawRecord {
+    fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
 }
 
 /// Collects what one `Task::process` call sends and prints.
@@ -107,469 +117,70 @@ impl RecordCollector for Collector<'_> {
     }
 }
 
-impl<T: Topology> TopologyTestDriver<T> {
-    /// The key-value store `name` (of partition 0), typed, to read and to
-    /// pre-populate, as Kafka Streams' `getKeyValueStore`. Panics if the
-    /// topology has no key-value store of that name.
-    pub fn get_key_value_store<K: Serde, V: Serde>(
-        &self,
-        name: &str,
-    ) -> TestKeyValueStore<'_, T, K, V> {
-        let (task, index, name) = self.locate_store(name, StoreKind::KeyValue);
-        TestKeyValueStore {
-            driver: self,
-            task,
-            index,
-            name,
-            types: PhantomData,
-        }
-    }
-
-    /// The session store `name` (of partition 0), typed: Kafka Streams'
-    /// `getSessionStore`. Panics if the topology has no session store of
-    /// that name.
-    pub fn get_session_store<K: Serde, V: Serde>(
-        &self,
-        name: &str,
-    ) -> TestSessionStore<'_, T, K, V> {
-        let (task, index, name) = self.locate_store(name, StoreKind::Session);
-        TestSessionStore {
-            driver: self,
-            task,
-            index,
-            name,
-            types: PhantomData,
-        }
-    }
-
-    /// The window store `name` (of partition 0), typed: Kafka Streams'
-    /// `getWindowStore`. Panics if the topology has no window store of that name.
-    pub fn get_window_store<K: Serde, V: Serde>(&self, name: &str) -> TestWindowStore<'_, T, K, V> {
-        let (task, index, name) = self.locate_store(name, StoreKind::Window);
-        TestWindowStore {
-            driver: self,
-            task,
-            index,
-            name,
-            types: PhantomData,
-        }
-    }
-
-    /// Where the `kind` store `name` lives: its task (partition 0) and its
-    /// index among that sub-topology's stores of the same kind, as
-    /// `stores_mut` and `window_stores_mut` list them.
-    fn locate_store(&self, name: &str, kind: StoreKind) -> (TaskId, usize, &'static str) {
-        let stores = &self.plan.stores;
-        let Some(position) = stores.iter().position(|s| s.name == name && s.kind == kind) else {
-            let names: Vec<&str> = stores.iter().map(|s| s.name).collect();
-            let kind = match kind {
-                StoreKind::KeyValue => "key-value",
-                StoreKind::Window => "window",
-                StoreKind::Session => "session",
-            };
-            panic!("no {kind} store named `{name}`; stores: {names:?}");
-        };
-        let store = &stores[position];
-        let index = stores[..position]
-            .iter()
-            .filter(|s| s.subtopology == store.subtopology && s.kind == kind)
-            .count();
-        let task = TaskId {
-            subtopology: store.subtopology,
-            partition: 0,
-        };
-        (task, index, store.name)
-    }
-
-    /// Runs `f` on task `id`, which holds store `store`.
-    fn with_task<R>(&self, id: TaskId, store: &str, f: impl FnOnce(&mut Task<T>) -> R) -> R {
-        let mut state = self.state.borrow_mut();
-        let Some(task) = state.tasks.get_mut(&id) else {
-            panic!("no task {id} for store `{store}`");
-        };
-        // The cache is flushed after every record: it holds only clean
-        // entries here, which a write below could make stale.
-        task.clear_cache();
-        f(task)
-    }
-}
-
-/// A typed view of a task's window store in the test driver.
-pub struct TestWindowStore<'a, T: Topology, K, V> {
-    driver: &'a TopologyTestDriver<T>,
-    task: TaskId,
-    index: usize,
-    name: &'static str,
-    types: std::marker::PhantomData<fn() -> (K, V)>,
-}
-
-impl<T: Topology, K: Serde, V: Serde> TestWindowStore<'_, T, K, V> {
-    fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::WinStore) -> R) -> R {
-        self.driver
-            .with_task(self.task, self.name, |task| {
-                task.window_stores_mut().get_mut(self.index).map(f)
-            })
-            .unwrap_or_else(|| panic!("window store `{}` is not open", self.name))
-    }
-
-    fn value(&self, bytes: &[u8]) -> V {
-        let Some((_, value)) = crate::__private::split_timestamped(bytes) else {
-            panic!("store `{}`: an entry without a timestamp", self.name);
-        };
-        V::deserialize(Some(value))
-            .unwrap_or_else(|e| panic!("store `{}`: bad value: {e}", self.name))
-    }
-
-    /// The value of `key` in the window starting at `start`.
-    pub fn fetch(&self, key: &K, start: i64) -> Option<V> {
-        use crate::store::WindowStore as _;
-        let key = store_key_bytes(key);
-        let bytes = self
-            .with_store(|s| s.fetch(&key, start))
-            .unwrap_or_else(|e| panic!("{e}"));
-        bytes.map(|b| self.value(&b))
-    }
-
-    /// `key`'s windows with `from <= start <= to`: (start, value), by start.
-    pub fn fetch_range(&self, key: &K, from: i64, to: i64) -> Vec<(i64, V)> {
-        use crate::store::WindowStore as _;
-        let key = store_key_bytes(key);
-        let entries = self
-            .with_store(|s| s.fetch_range(&key, from, to))
-            .unwrap_or_else(|e| panic!("{e}"));
-        entries
-            .into_iter()
-            .map(|(start, b)| (start, self.value(&b)))
-            .collect()
-    }
-
-    /// Every unexpired entry: (key, window start, value), by key bytes then start.
-    pub fn all(&self) -> Vec<(K, i64, V)> {
-        use crate::store::WindowStore as _;
-        let entries = self
-            .with_store(|s| s.all())
-            .unwrap_or_else(|e| panic!("{e}"));
-        entries
-            .into_iter()
-            .map(|(k, start, b)| {
-                let key = K::deserialize(Some(&k))
-                    .unwrap_or_else(|e| panic!("store `{}`: bad key: {e}", self.name));
-                (key, start, self.value(&b))
-            })
-            .collect()
-    }
-}
-
-/// A store key's bytes, for the typed store views (panics like Kafka
-/// Streams' stores on a null key).
-fn store_key_bytes<K: Serde>(key: &K) -> Vec<u8> {
-    match crate::serde::to_bytes(key) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => panic!("a store key cannot be null"),
-        Err(e) => panic!("cannot serialize the key: {e}"),
-    }
-}
-
-/// A typed view of a task's session store in the test driver: sessions
-/// (key, `[start, end]`) and their aggregates.
-pub struct TestSessionStore<'a, T: Topology, K, V> {
-    driver: &'a TopologyTestDriver<T>,
-    task: TaskId,
-    index: usize,
-    name: &'static str,
-    types: std::marker::PhantomData<fn() -> (K, V)>,
-}
-
-impl<T: Topology, K: Serde, V: Serde> TestSessionStore<'_, T, K, V> {
-    fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::KvStore) -> R) -> R {
-        self.driver
-            .with_task(self.task, self.name, |task| {
-                task.session_stores_mut().get_mut(self.index).map(f)
-            })
-            .unwrap_or_else(|| panic!("store `{}` is not open", self.name))
-    }
-
-    /// Every session of `key`, by ascending (end, start): Kafka Streams'
-    /// `SessionStore.fetch(key)`.
-    pub fn fetch(&self, key: &K) -> Vec<(crate::time::Window, V)> {
-        self.find_sessions(key, 0, i64::MAX)
-    }
-
-    /// The sessions of `key` ending at or after `earliest_end` and starting
-    /// at or before `latest_start`: Kafka Streams' `findSessions`.
-    pub fn find_sessions(
-        &self,
-        key: &K,
-        earliest_end: i64,
-        latest_start: i64,
-    ) -> Vec<(crate::time::Window, V)> {
-        let key = store_key_bytes(key);
-        let mut cache = crate::store::cache::RecordCache::new(0);
-        let found = self.with_store(|s| {
-            crate::session::find_sessions(
-                &mut cache,
-                std::slice::from_ref(s),
-                0,
-                self.name,
-                &key,
-                earliest_end,
-                latest_start,
-                i64::MIN,
-            )
-        });
-        found
-            .unwrap_or_else(|e| panic!("{e}"))
-            .into_iter()
-            .map(|(window, bytes)| {
-                let value = V::deserialize(Some(&bytes))
-                    .unwrap_or_else(|e| panic!("store `{}`: bad value: {e}", self.name));
-                (window, value)
-            })
-            .collect()
-    }
-
-    /// Pre-populates session `window` of `key` with `value` (not logged).
-    pub fn put(&self, key: &K, window: crate::time::Window, value: &V) {
-        use crate::store::KeyValueStore as _;
-        let mut session = Vec::new();
-        crate::session::session_key(&store_key_bytes(key), window, &mut session);
-        let bytes = crate::serde::to_bytes(value)
-            .unwrap_or_else(|e| panic!("cannot serialize the value: {e}"))
-            .unwrap_or_else(|| panic!("use `remove` to remove a session"));
-        self.with_store(|s| s.put(&session, &bytes))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// Removes session `window` of `key`.
-    pub fn remove(&self, key: &K, window: crate::time::Window) {
-        use crate::store::KeyValueStore as _;
-        let mut session = Vec::new();
-        crate::session::session_key(&store_key_bytes(key), window, &mut session);
-        self.with_store(|s| s.delete(&session))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-}
-
-/// A typed view of a task's key-value store in the test driver. Values are
-/// stored with their timestamp (Kafka Streams' timestamped store format).
-pub struct TestKeyValueStore<'a, T: Topology, K, V> {
-    driver: &'a TopologyTestDriver<T>,
-    task: TaskId,
-    index: usize,
-    name: &'static str,
-    types: std::marker::PhantomData<fn() -> (K, V)>,
-}
-
-impl<T: Topology, K: Serde, V: Serde> TestKeyValueStore<'_, T, K, V> {
-    fn with_store<R>(&self, f: impl FnOnce(&mut crate::store::KvStore) -> R) -> R {
-        self.driver
-            .with_task(self.task, self.name, |task| {
-                task.stores_mut().get_mut(self.index).map(f)
-            })
-            .unwrap_or_else(|| panic!("store `{}` is not open", self.name))
-    }
-
-    fn decode(&self, bytes: &[u8]) -> (V, i64) {
-        let Some((ts, value)) = crate::__private::split_timestamped(bytes) else {
-            panic!("store `{}`: an entry without a timestamp", self.name);
-        };
-        match V::deserialize(Some(value)) {
-            Ok(v) => (v, ts),
-            Err(e) => panic!("store `{}`: cannot deserialize a value: {e}", self.name),
-        }
-    }
-
-    /// The value for `key`.
-    pub fn get(&self, key: &K) -> Option<V> {
-        self.get_with_timestamp(key).map(|(v, _)| v)
-    }
-
-    /// The value for `key` with its timestamp (`getTimestampedKeyValueStore`).
-    pub fn get_with_timestamp(&self, key: &K) -> Option<(V, i64)> {
-        use crate::store::KeyValueStore as _;
-        let key = store_key_bytes(key);
-        let bytes = self
-            .with_store(|s| s.get(&key))
-            .unwrap_or_else(|e| panic!("{e}"));
-        bytes.map(|b| self.decode(&b))
-    }
-
-    /// Every entry, in key-bytes order.
-    pub fn all(&self) -> Vec<(K, V)> {
-        use crate::store::KeyValueStore as _;
-        let entries = self
-            .with_store(|s| s.all())
-            .unwrap_or_else(|e| panic!("{e}"));
-        entries
-            .into_iter()
-            .map(|(k, v)| {
-                let key = K::deserialize(Some(&k))
-                    .unwrap_or_else(|e| panic!("store `{}`: bad key: {e}", self.name));
-                (key, self.decode(&v).0)
-            })
-            .collect()
-    }
-
-    /// Pre-populates `key` with `value` at `timestamp` (not logged to the
-    /// changelog).
-    pub fn put(&self, key: &K, value: &V, timestamp: i64) {
-        use crate::store::KeyValueStore as _;
-        let key = store_key_bytes(key);
-        let mut bytes = timestamp.to_be_bytes().to_vec();
-        match value.serialize(&mut bytes) {
-            Ok(true) => {}
-            Ok(false) => panic!("use `delete` to remove a key"),
-            Err(e) => panic!("cannot serialize the value: {e}"),
-        }
-        self.with_store(|s| s.put(&key, &bytes))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// Removes `key`.
-    pub fn delete(&self, key: &K) {
-        use crate::store::KeyValueStore as _;
-        let key = store_key_bytes(key);
-        self.with_store(|s| s.delete(&key))
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    /// Approximate number of entries.
-    pub fn approximate_num_entries(&self) -> u64 {
-        use crate::store::KeyValueStore as _;
-        self.with_store(|s| s.approximate_num_entries())
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
 /// One task per sub-topology (partition 0), each with its own copy of the
-/// topology and, under `state_dir`, its own stores.
+/// topology and, under `state_dir`, its own stores (opened, not started).
 fn new_tasks<T: Topology>(
     topology: &T,
     config: &StreamsConfig,
     state_dir: Option<&std::path::Path>,
     application_id: &str,
-    wall_clock_ms: i64,
-) -> BTreeMap<TaskId, Task<T>> {
-    (0..topology.plan().subtopologies.len())
-        .map(|sub| {
-            let id = TaskId {
-                subtopology: sub,
-                partition: 0,
-            };
-            let mut task = Task::new(id, topology.clone(), config.deserialization_handler)
-                .with_timestamp_policy(config.timestamp_policy);
-            task.set_cache_max_bytes(config.cache_max_bytes);
-            task.set_emit_interval(config.emit_interval_ms);
-            if let Some(dir) = state_dir {
-                let dir =
-                    crate::store::TaskDirectory(dir.join(application_id).join(id.to_string()));
-                if let Err(e) = task.init(&dir, config.default_dsl_store) {
-                    panic!("task {id}: cannot open its state stores: {e}");
-                }
+) -> Tasks<T> {
+    let mut tasks = Tasks::new();
+    for sub in 0..topology.plan().subtopologies.len() {
+        let id = TaskId {
+            subtopology: sub,
+            partition: 0,
+        };
+        let mut task = Task::new(id, topology.clone(), config);
+        task.set_cache_max_bytes(config.cache_max_bytes);
+        if let Some(dir) = state_dir {
+            let dir = crate::store::TaskDirectory(dir.join(application_id).join(id.to_string()));
+            if let Err(e) = task.open(&dir, config.default_dsl_store) {
+                panic!("task {id}: cannot open its state stores: {e}");
             }
-            // Processors are initialised now, on the mock clock (their
-            // wall-clock punctuations count from here).
-            task.set_wall_clock(wall_clock_ms);
-            (id, task)
-        })
-        .collect()
-}
-
-/// Records waiting to be processed, ordered as Kafka Streams' task orders
-/// them (`PartitionGroup`): one FIFO queue per topic (partition 0), and the
-/// next record is the head of the queue whose head has the smallest
-/// timestamp. Ties are broken exactly as `java.util.PriorityQueue` breaks
-/// them, so records fed back through several internal topics come out in
-/// Kafka Streams' order (the conformance suite checks this).
-#[derive(Default)]
-struct PartitionGroup {
-    queues: HashMap<String, VecDeque<RawRecord>>,
-    /// Topics of the non-empty queues, as a binary heap by head timestamp.
-    heap: Vec<String>,
-}
-
-impl PartitionGroup {
-    fn head_timestamp(&self, topic: &str) -> i64 {
-        self.queues[topic].front().map_or(i64::MAX, |r| r.timestamp)
-    }
-
-    fn add(&mut self, record: RawRecord) {
-        let topic = record.topic.clone();
-        let queue = self.queues.entry(topic.clone()).or_default();
-        queue.push_back(record);
-        if queue.len() == 1 {
-            self.offer(topic);
         }
+        tasks.insert(task, ());
+    }
+    tasks
+}
+
+/// Starts every task on the mock clock (processors are initialised now:
+/// their wall-clock punctuations count from here).
+fn start_tasks<T: Topology>(tasks: &mut Tasks<T>, wall_clock_ms: i64) {
+    for (task, ()) in tasks.iter_mut() {
+        task.start(wall_clock_ms);
+    }
+}
+
+/// Records waiting to be processed, in Kafka Streams' order: one queue per
+/// topic the topology reads (partition 0), in one partition group.
+#[derive(Default)]
+struct Pending {
+    group: PartitionGroup<RawRecord>,
+    queues: HashMap<String, usize>,
+}
+
+impl Pending {
+    fn add(&mut self, record: RawRecord) {
+        let next = self.queues.len();
+        let queue = *self.queues.entry(record.topic.clone()).or_insert(next);
+        self.group.push(queue, record);
     }
 
     fn next(&mut self) -> Option<RawRecord> {
-        let topic = self.poll()?;
-        let queue = self.queues.get_mut(&topic)?;
-        let record = queue.pop_front();
-        if !queue.is_empty() {
-            self.offer(topic);
-        }
-        record
+        self.group.pop().map(|(_, record)| record)
     }
 
     fn clear(&mut self) {
-        self.queues.clear();
-        self.heap.clear();
-    }
-
-    /// `PriorityQueue.offer`: sift up, stopping below an equal parent.
-    fn offer(&mut self, topic: String) {
-        let ts = self.head_timestamp(&topic);
-        let mut k = self.heap.len();
-        self.heap.push(topic);
-        while k > 0 {
-            let parent = (k - 1) / 2;
-            if ts >= self.head_timestamp(&self.heap[parent]) {
-                break;
-            }
-            self.heap.swap(k, parent);
-            k = parent;
-        }
-    }
-
-    /// `PriorityQueue.poll`: take the root, sift the last element down,
-    /// preferring the left child on ties and stopping at an equal child.
-    fn poll(&mut self) -> Option<String> {
-        if self.heap.is_empty() {
-            return None;
-        }
-        let last = self.heap.len() - 1;
-        self.heap.swap(0, last);
-        let result = self.heap.pop();
-        let n = self.heap.len();
-        if n > 0 {
-            let x = self.head_timestamp(&self.heap[0]);
-            let mut k = 0;
-            while k < n / 2 {
-                let mut child = 2 * k + 1;
-                let right = child + 1;
-                if right < n
-                    && self.head_timestamp(&self.heap[child])
-                        > self.head_timestamp(&self.heap[right])
-                {
-                    child = right;
-                }
-                if x <= self.head_timestamp(&self.heap[child]) {
-                    break;
-                }
-                self.heap.swap(k, child);
-                k = child;
-            }
-        }
-        result
+        self.group.clear();
     }
 }
 
 /// The driver's mutable state, behind a `RefCell` so that several input and
 /// output topics can borrow the driver at once.
-struct State<T: Topology> {
+pub(super) struct State<T: Topology> {
     /// One task per sub-topology, partition 0.
-    tasks: BTreeMap<TaskId, Task<T>>,
+    pub(super) tasks: Tasks<T>,
     /// Topic (internal ones by full name) → the (sub-topology, source) reading it.
     sources: HashMap<String, Vec<(usize, usize)>>,
     /// Next offset of each topic fed into the topology (partition 0).
@@ -579,7 +190,7 @@ struct State<T: Topology> {
     /// Every topic written so far.
     produced: BTreeSet<String>,
     /// Records waiting to be processed.
-    pending: PartitionGroup,
+    pending: Pending,
     /// `print` lines.
     printed: Vec<String>,
     /// Mock wall-clock time, ms since the epoch.
@@ -650,7 +261,7 @@ impl<T: Topology> State<T> {
                 subtopology: sub,
                 partition: 0,
             };
-            let Some(task) = self.tasks.get_mut(&id) else {
+            let Some((task, ())) = self.tasks.get_mut(id) else {
                 return Err(format!("no task {id} for topic {}", record.topic));
             };
             let source_record = SourceRecord {
@@ -670,7 +281,7 @@ impl<T: Topology> State<T> {
                 sent: &mut sent,
                 printed: &mut self.printed,
             };
-            if task.has_processors() {
+            if task.is_clocked() {
                 task.set_wall_clock(self.wall_clock_ms);
             }
             // Kafka Streams' test driver commits after every record, which
@@ -700,28 +311,17 @@ impl<T: Topology> State<T> {
     ) -> Result<(), String> {
         let now = self.wall_clock_ms;
         let mut sent = Vec::new();
-        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
-        for id in ids {
-            let Some(task) = self.tasks.get_mut(&id) else {
-                continue;
-            };
-            if !task.has_processors() {
-                continue;
-            }
-            task.set_wall_clock(now);
-            let mut collector = Collector {
-                plan,
-                application_id,
-                sent: &mut sent,
-                printed: &mut self.printed,
-            };
-            let result = task
-                .punctuate_wall_clock(&mut collector)
-                .and_then(|()| task.flush_cache(&mut collector));
-            self.capture(&mut sent);
-            if let Err(e) = result {
-                return Err(format!("task {id} failed in a wall-clock punctuation: {e}"));
-            }
+        let mut collector = Collector {
+            plan,
+            application_id,
+            sent: &mut sent,
+            printed: &mut self.printed,
+        };
+        // A commit (the cache flushes) after each task's punctuations.
+        let result = self.tasks.punctuate_wall_clock(now, true, &mut collector);
+        self.capture(&mut sent);
+        if let Err((id, e)) = result {
+            return Err(format!("task {id} failed in a wall-clock punctuation: {e}"));
         }
         while let Some(record) = self.pending.next() {
             if let Err(e) = self.process_one(plan, application_id, record) {
@@ -766,9 +366,9 @@ impl<T: Topology> State<T> {
 /// [`TopologyTestDriver::skipped_records`].
 pub struct TopologyTestDriver<T: Topology> {
     topology: T,
-    plan: &'static Plan,
+    pub(super) plan: &'static Plan,
     application_id: String,
-    state: RefCell<State<T>>,
+    pub(super) state: RefCell<State<T>>,
     /// This driver's own state directory (removed on drop), when the
     /// topology has stores.
     state_dir: Option<std::path::PathBuf>,
@@ -781,7 +381,7 @@ pub struct TopologyTestDriver<T: Topology> {
 impl<T: Topology> Drop for TopologyTestDriver<T> {
     fn drop(&mut self) {
         // Close the stores before deleting their files.
-        self.state.get_mut().tasks.clear();
+        self.state.get_mut().tasks = Tasks::new();
         if let Some(dir) = &self.state_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -831,13 +431,8 @@ impl<T: Topology> TopologyTestDriver<T> {
             ))
         });
         let wall_clock_ms = system_time_ms();
-        let tasks = new_tasks(
-            &topology,
-            &config,
-            state_dir.as_deref(),
-            &application_id,
-            wall_clock_ms,
-        );
+        let mut tasks = new_tasks(&topology, &config, state_dir.as_deref(), &application_id);
+        start_tasks(&mut tasks, wall_clock_ms);
         let changelog_topics = plan
             .stores
             .iter()
@@ -863,7 +458,7 @@ impl<T: Topology> TopologyTestDriver<T> {
                 offsets: HashMap::new(),
                 outputs: HashMap::new(),
                 produced: BTreeSet::new(),
-                pending: PartitionGroup::default(),
+                pending: Pending::default(),
                 printed: Vec::new(),
                 wall_clock_ms,
                 changelogs: HashMap::new(),
@@ -888,15 +483,14 @@ impl<T: Topology> TopologyTestDriver<T> {
             .map(|d| d.join(format!("restart-{n}")));
         let mut state = self.state.borrow_mut();
         // Close the old stores before opening new ones.
-        state.tasks.clear();
+        state.tasks = Tasks::new();
         let mut tasks = new_tasks(
             &self.topology,
             &self.config,
             dir.as_deref(),
             &self.application_id,
-            state.wall_clock_ms,
         );
-        for (position, store) in self.plan.stores.iter().enumerate() {
+        for store in self.plan.stores {
             // The changelog, or the source topic serving as one (its piped
             // records were kept, with null keys: skipped below).
             let topic = match (store.changelog, store.source_changelog) {
@@ -921,38 +515,26 @@ impl<T: Topology> TopologyTestDriver<T> {
                         .collect()
                 })
                 .unwrap_or_default();
-            let id = TaskId {
-                subtopology: store.subtopology,
-                partition: 0,
-            };
-            let index = self.plan.stores[..position]
-                .iter()
-                .filter(|s| s.subtopology == store.subtopology && s.kind == store.kind)
-                .count();
-            let Some(task) = tasks.get_mut(&id) else {
+            let Some((subtopology, index, _)) = self.plan.locate_store(store.name) else {
                 continue;
             };
-            let target = match store.kind {
-                crate::topology::StoreKind::KeyValue => task
-                    .stores_mut()
-                    .get_mut(index)
-                    .map(crate::store::restore::StoreMut::KeyValue),
-                crate::topology::StoreKind::Window => task
-                    .window_stores_mut()
-                    .get_mut(index)
-                    .map(crate::store::restore::StoreMut::Window),
-                crate::topology::StoreKind::Session => task
-                    .session_stores_mut()
-                    .get_mut(index)
-                    .map(crate::store::restore::StoreMut::Session),
+            let id = TaskId {
+                subtopology,
+                partition: 0,
             };
-            let Some(mut target) = target else {
+            let target = tasks
+                .get_mut(id)
+                .and_then(|(task, ())| task.stores())
+                .and_then(|stores| stores.get_mut(index));
+            let Some(target) = target else {
                 panic!("store `{}` is not open after the restart", store.name)
             };
-            if let Err(e) = target.apply(&batch) {
+            if let Err(e) = target.restore_target().apply(&batch) {
                 panic!("cannot rebuild store `{}` from `{topic}`: {e}", store.name);
             }
         }
+        // Processors start once their stores are rebuilt.
+        start_tasks(&mut tasks, state.wall_clock_ms);
         state.tasks = tasks;
     }
 
@@ -1022,14 +604,7 @@ impl<T: Topology> TopologyTestDriver<T> {
 
     /// Counters summed over every task.
     pub fn metrics(&self) -> TaskMetrics {
-        self.state.borrow().tasks.values().map(Task::metrics).fold(
-            TaskMetrics::default(),
-            |a, m| TaskMetrics {
-                processed: a.processed + m.processed,
-                skipped_records: a.skipped_records + m.skipped_records,
-                dropped_records: a.dropped_records + m.dropped_records,
-            },
-        )
+        self.state.borrow_mut().tasks.metrics()
     }
 
     /// Records the processors dropped (late for their window, or a null key
@@ -1045,12 +620,7 @@ impl<T: Topology> TopologyTestDriver<T> {
 
     /// Counters of each task, by task id.
     pub fn task_metrics(&self) -> BTreeMap<TaskId, TaskMetrics> {
-        self.state
-            .borrow()
-            .tasks
-            .iter()
-            .map(|(id, task)| (*id, task.metrics()))
-            .collect()
+        self.state.borrow_mut().tasks.task_metrics()
     }
 
     /// The topology's description (Kafka Streams' `Topology.describe()`).
@@ -1102,7 +672,7 @@ impl<T: Topology> TopologyTestDriver<T> {
 }
 
 /// What topics need of a driver, without its topology type.
-trait DriverAccess {
+pub(super) trait DriverAccess {
     fn pipe_raw(&self, record: RawRecord);
     fn pop_output(&self, topic: &str) -> Option<RawRecord>;
     fn output_len(&self, topic: &str) -> usize;
@@ -1120,279 +690,13 @@ impl<T: Topology> DriverAccess for TopologyTestDriver<T> {
     }
 }
 
-fn serialize_or_panic<X: Serde>(x: &X, part: &str, topic: &str) -> Option<Vec<u8>> {
-    crate::serde::to_bytes(x)
-        .unwrap_or_else(|e| panic!("cannot serialize {part} for input topic {topic}: {e}"))
-}
-
-/// Pipes records into one topic of a [`TopologyTestDriver`]: Kafka Streams'
-/// `TestInputTopic`. Keys and values are serialised with their [`Serde`]
-/// impls; each `pipe_*` call returns once the record and everything it caused
-/// has been processed.
-pub struct TestInputTopic<'a, K, V> {
-    driver: &'a dyn DriverAccess,
-    topic: String,
-    current_time_ms: Cell<i64>,
-    auto_advance_ms: i64,
-    _types: PhantomData<fn(K, V)>,
-}
-
-impl<K, V> fmt::Debug for TestInputTopic<'_, K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TestInputTopic")
-            .field("topic", &self.topic)
-            .field("current_time_ms", &self.current_time_ms.get())
-            .field("auto_advance_ms", &self.auto_advance_ms)
-            .finish()
-    }
-}
-
-impl<K: Serde, V: Serde> TestInputTopic<'_, K, V> {
-    /// The topic's name.
-    pub fn name(&self) -> &str {
-        &self.topic
-    }
-
-    /// The timestamp the next record without one will get.
-    pub fn current_time_ms(&self) -> i64 {
-        self.current_time_ms.get()
-    }
-
-    /// Advances the topic's time by `advance`.
-    pub fn advance_time(&self, advance: Duration) {
-        self.current_time_ms.set(
-            self.current_time_ms
-                .get()
-                .saturating_add(duration_ms(advance)),
-        );
-    }
-
-    /// The current time, then auto-advance.
-    fn take_time(&self) -> i64 {
-        let now = self.current_time_ms.get();
-        self.current_time_ms
-            .set(now.saturating_add(self.auto_advance_ms));
-        now
-    }
-
-    fn pipe_bytes(
-        &self,
-        key: Option<Vec<u8>>,
-        value: Option<Vec<u8>>,
-        timestamp: i64,
-        headers: Headers,
-    ) {
-        self.driver.pipe_raw(RawRecord {
-            topic: self.topic.clone(),
-            key,
-            value,
-            timestamp,
-            headers,
-        });
-    }
-
-    /// Pipes a record, at the topic's current time.
-    pub fn pipe_input(&self, key: K, value: V) {
-        let timestamp = self.take_time();
-        self.pipe_input_with_timestamp(key, value, timestamp);
-    }
-
-    /// Pipes a record with a timestamp (ms since the epoch); the topic's time
-    /// does not change.
-    pub fn pipe_input_with_timestamp(&self, key: K, value: V, timestamp_ms: i64) {
-        let k = serialize_or_panic(&key, "key", &self.topic);
-        let v = serialize_or_panic(&value, "value", &self.topic);
-        self.pipe_bytes(k, v, timestamp_ms, Headers::new());
-    }
-
-    /// Pipes a value with a null key (whatever `K` is), at the topic's
-    /// current time.
-    pub fn pipe_value(&self, value: V) {
-        let timestamp = self.take_time();
-        self.pipe_value_with_timestamp(value, timestamp);
-    }
-
-    /// Pipes a value with a null key and a timestamp (ms since the epoch).
-    pub fn pipe_value_with_timestamp(&self, value: V, timestamp_ms: i64) {
-        let v = serialize_or_panic(&value, "value", &self.topic);
-        self.pipe_bytes(None, v, timestamp_ms, Headers::new());
-    }
-
-    /// Pipes a record with its headers; one without a timestamp of its own
-    /// ([`TestRecord::NO_TIMESTAMP`]) gets the topic's current time.
-    pub fn pipe_record(&self, record: TestRecord<K, V>) {
-        let timestamp = if record.has_timestamp() {
-            record.timestamp
-        } else {
-            self.take_time()
-        };
-        let k = serialize_or_panic(&record.key, "key", &self.topic);
-        let v = serialize_or_panic(&record.value, "value", &self.topic);
-        self.pipe_bytes(k, v, timestamp, record.headers);
-    }
-
-    /// Pipes records in order, each at the topic's current time.
-    pub fn pipe_key_value_list(&self, records: Vec<(K, V)>) {
-        for (key, value) in records {
-            self.pipe_input(key, value);
-        }
-    }
-
-    /// Pipes records in order, the first at `start_timestamp_ms`, each next
-    /// one `advance` later; the topic's time does not change.
-    pub fn pipe_key_value_list_with_time(
-        &self,
-        records: Vec<(K, V)>,
-        start_timestamp_ms: i64,
-        advance: Duration,
-    ) {
-        let step = duration_ms(advance);
-        let mut timestamp = start_timestamp_ms;
-        for (key, value) in records {
-            self.pipe_input_with_timestamp(key, value, timestamp);
-            timestamp = timestamp.saturating_add(step);
-        }
-    }
-
-    /// Pipes values with null keys, in order, each at the topic's current time.
-    pub fn pipe_value_list(&self, values: Vec<V>) {
-        for value in values {
-            self.pipe_value(value);
-        }
-    }
-
-    /// Pipes values with null keys, the first at `start_timestamp_ms`, each
-    /// next one `advance` later; the topic's time does not change.
-    pub fn pipe_value_list_with_time(
-        &self,
-        values: Vec<V>,
-        start_timestamp_ms: i64,
-        advance: Duration,
-    ) {
-        let step = duration_ms(advance);
-        let mut timestamp = start_timestamp_ms;
-        for value in values {
-            self.pipe_value_with_timestamp(value, timestamp);
-            timestamp = timestamp.saturating_add(step);
-        }
-    }
-
-    /// Pipes records in order, as [`TestInputTopic::pipe_record`].
-    pub fn pipe_record_list(&self, records: Vec<TestRecord<K, V>>) {
-        for record in records {
-            self.pipe_record(record);
-        }
-    }
-}
-
-/// Reads what the topology sent to one topic of a [`TopologyTestDriver`]:
-/// Kafka Streams' `TestOutputTopic`. Records are read in send order and
-/// deserialised with `K`'s and `V`'s [`Serde`] impls; a failure panics with
-/// the error. Reading from an empty topic panics with `Empty topic: <name>`.
-pub struct TestOutputTopic<'a, K, V> {
-    driver: &'a dyn DriverAccess,
-    topic: String,
-    _types: PhantomData<fn() -> (K, V)>,
-}
-
-impl<K, V> fmt::Debug for TestOutputTopic<'_, K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TestOutputTopic")
-            .field("topic", &self.topic)
-            .field("queue_size", &self.driver.output_len(&self.topic))
-            .finish()
-    }
-}
-
-impl<K: Serde, V: Serde> TestOutputTopic<'_, K, V> {
-    /// The topic's name.
-    pub fn name(&self) -> &str {
-        &self.topic
-    }
-
-    fn pop(&self) -> RawRecord {
-        match self.driver.pop_output(&self.topic) {
-            Some(record) => record,
-            None => panic!("Empty topic: {}", self.topic),
-        }
-    }
-
-    fn decode<X: Serde>(&self, bytes: Option<&[u8]>, part: &str) -> X {
-        X::deserialize(bytes).unwrap_or_else(|e| {
-            panic!(
-                "cannot deserialize {part} of a record read from output topic {}: {e}",
-                self.topic
-            )
-        })
-    }
-
-    /// Reads the next record's value.
-    pub fn read_value(&self) -> V {
-        let record = self.pop();
-        self.decode(record.value.as_deref(), "value")
-    }
-
-    /// Reads the next record's key and value.
-    pub fn read_key_value(&self) -> (K, V) {
-        let record = self.pop();
-        (
-            self.decode(record.key.as_deref(), "key"),
-            self.decode(record.value.as_deref(), "value"),
-        )
-    }
-
-    /// Reads the next record, with its timestamp and headers.
-    pub fn read_record(&self) -> TestRecord<K, V> {
-        let record = self.pop();
-        TestRecord {
-            key: self.decode(record.key.as_deref(), "key"),
-            value: self.decode(record.value.as_deref(), "value"),
-            timestamp: record.timestamp,
-            headers: record.headers,
-        }
-    }
-
-    /// Reads every remaining value, in order.
-    pub fn read_values_to_list(&self) -> Vec<V> {
-        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_value())).collect()
-    }
-
-    /// Reads every remaining key and value, in order.
-    pub fn read_key_values_to_list(&self) -> Vec<(K, V)> {
-        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_key_value())).collect()
-    }
-
-    /// Reads every remaining record, in order.
-    pub fn read_records_to_list(&self) -> Vec<TestRecord<K, V>> {
-        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_record())).collect()
-    }
-
-    /// Reads every remaining record into a map, the last value per key
-    /// winning (a table's latest state, as Kafka Streams' `readKeyValuesToMap`).
-    pub fn read_key_values_to_map(&self) -> HashMap<K, V>
-    where
-        K: Eq + Hash,
-    {
-        self.read_key_values_to_list().into_iter().collect()
-    }
-
-    /// True when every record sent so far has been read.
-    pub fn is_empty(&self) -> bool {
-        self.queue_size() == 0
-    }
-
-    /// Records sent and not yet read.
-    pub fn queue_size(&self) -> usize {
-        self.driver.output_len(&self.topic)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::TestRecord;
     use super::*;
     use crate::__private::{
         key, ser, value, InternalTopic, InternalTopicKind, RecordPart, SourcePlan, SubTopology,
-        SubTopologyPlan, TopicRef,
+        SubTopologyPlan, SubVisitor, TaskContext, TopicRef,
     };
     use crate::config::DeserializationHandler;
 
@@ -1407,6 +711,8 @@ mod tests {
         subtopologies: &[
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "KSTREAM-SOURCE-0000000000",
                     topics: &[TopicRef::Named("input")],
@@ -1414,6 +720,8 @@ mod tests {
             },
             SubTopologyPlan {
                 copartitioned: false,
+                clocked: false,
+                cached: false,
                 sources: &[SourcePlan {
                     name: "KSTREAM-SOURCE-0000000005",
                     topics: &[TopicRef::Internal(0)],
@@ -1435,9 +743,13 @@ mod tests {
     struct Sub0 {
         key_buf: Vec<u8>,
         value_buf: Vec<u8>,
+        cx: TaskContext,
     }
 
     impl SubTopology for Sub0 {
+        fn context(&mut self) -> &mut TaskContext {
+            &mut self.cx
+        }
         fn process<C: RecordCollector>(
             &mut self,
             source: usize,
@@ -1479,9 +791,13 @@ mod tests {
     struct Sub1 {
         key_buf: Vec<u8>,
         value_buf: Vec<u8>,
+        cx: TaskContext,
     }
 
     impl SubTopology for Sub1 {
+        fn context(&mut self) -> &mut TaskContext {
+            &mut self.cx
+        }
         fn process<C: RecordCollector>(
             &mut self,
             source: usize,
@@ -1528,17 +844,11 @@ mod tests {
         fn plan(&self) -> &'static Plan {
             &PLAN
         }
-        fn process<C: RecordCollector>(
-            &mut self,
-            sub: usize,
-            source: usize,
-            record: SourceRecord<'_>,
-            out: &mut C,
-        ) -> Result<(), ProcessError> {
+        fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
             match sub {
-                0 => self.sub0.process(source, record, out),
-                1 => self.sub1.process(source, record, out),
-                _ => Err(crate::__private::no_such_source(sub, source)),
+                0 => Some(v.visit(&mut self.sub0)),
+                1 => Some(v.visit(&mut self.sub1)),
+                _ => None,
             }
         }
     }
@@ -1551,6 +861,8 @@ mod tests {
         name: "numbers",
         subtopologies: &[SubTopologyPlan {
             copartitioned: false,
+            clocked: false,
+            cached: false,
             sources: &[SourcePlan {
                 name: "KSTREAM-SOURCE-0000000000",
                 topics: &[TopicRef::Named("numbers")],
@@ -1565,21 +877,30 @@ mod tests {
     #[derive(Clone, Default)]
     struct Numbers {
         value_buf: Vec<u8>,
+        cx: TaskContext,
     }
 
     impl Topology for Numbers {
         fn plan(&self) -> &'static Plan {
             &NUMBERS_PLAN
         }
+        fn with_sub<'a, V: SubVisitor<'a>>(&'a mut self, sub: usize, v: V) -> Option<V::Output> {
+            (sub == 0).then(|| v.visit(self))
+        }
+    }
+
+    impl SubTopology for Numbers {
+        fn context(&mut self) -> &mut TaskContext {
+            &mut self.cx
+        }
         fn process<C: RecordCollector>(
             &mut self,
-            sub: usize,
             source: usize,
             record: SourceRecord<'_>,
             out: &mut C,
         ) -> Result<(), ProcessError> {
-            if (sub, source) != (0, 0) {
-                return Err(crate::__private::no_such_source(sub, source));
+            if source != 0 {
+                return Err(crate::__private::no_such_source(0, source));
             }
             let v: i64 = value(&record)?;
             out.print(format_args!("[numbers]: {v}@{}", record.context.offset));

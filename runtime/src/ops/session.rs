@@ -1,119 +1,18 @@
-//! Session windows (Kafka Streams' `SessionWindows`): per key, records less
-//! than an inactivity gap apart belong to one session `[first, last]` (both
-//! bounds inclusive); a record that bridges two sessions merges them.
-//!
-//! Sessions live in a session store: a key-value store whose keys are Kafka
-//! Streams' session keys (`SessionKeySchema`: key bytes, then the session
-//! end and start, 8 bytes big-endian each) and whose values are the plain
-//! aggregates (no timestamp), so its changelog is byte-compatible with Kafka
-//! Streams'. Reads go through the record cache like every cached store.
+//! Session-window aggregations (Kafka Streams'
+//! `KStreamSessionWindowAggregate`) as generated code runs them, over a
+//! session store: a key-value store whose keys are Kafka Streams' session
+//! keys ([`crate::format::session_key`]) and whose values are the plain
+//! aggregates (no timestamp), so its changelog is byte-compatible with
+//! Kafka Streams'. Reads go through the record cache like every cached
+//! store.
 
-use crate::__private::store_error;
-use crate::cached::DirtyEntry;
-use crate::error::ProcessError;
+use crate::error::{store_error, ProcessError};
+use crate::format::session_key::{session_key, split_session_key};
+use crate::ops::cached::DirtyEntry;
 use crate::record::RecordContext;
 use crate::store::cache::{CacheEntry, RecordCache};
-use crate::store::{KeyValueStore, KvStore};
+use crate::store::{KeyValueStore, TaskStores};
 use crate::time::Window;
-use std::time::Duration;
-
-/// Session windows: an inactivity gap and a grace period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionWindows {
-    gap_ms: i64,
-    grace_ms: i64,
-    retention_ms: Option<i64>,
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-impl SessionWindows {
-    /// Sessions closed by `gap` of inactivity, accepting records up to
-    /// `grace` late.
-    pub fn of_inactivity_gap_and_grace(gap: Duration, grace: Duration) -> Self {
-        assert!(
-            !gap.is_zero(),
-            "a session window's inactivity gap must be larger than zero"
-        );
-        SessionWindows {
-            gap_ms: millis(gap),
-            grace_ms: millis(grace),
-            retention_ms: None,
-        }
-    }
-
-    /// Keeps sessions in the store for `retention` instead of the default
-    /// (inactivity gap + grace): Kafka Streams' `Materialized.withRetention`. Longer
-    /// retention lets `emit_strategy(EmitStrategy::on_window_close())` find
-    /// sessions after they close (with the default, a store expires them as
-    /// they close). Panics if shorter than the default (Kafka Streams throws
-    /// `IllegalArgumentException`).
-    pub fn with_retention(mut self, retention: Duration) -> Self {
-        let ms = millis(retention);
-        assert!(
-            ms >= self.default_retention_ms(),
-            "the retention must be at least inactivity gap + grace"
-        );
-        self.retention_ms = Some(ms);
-        self
-    }
-
-    /// Sessions closed by `gap` of inactivity, without grace.
-    pub fn of_inactivity_gap_with_no_grace(gap: Duration) -> Self {
-        Self::of_inactivity_gap_and_grace(gap, Duration::ZERO)
-    }
-
-    /// The inactivity gap in milliseconds.
-    pub fn gap_ms(&self) -> i64 {
-        self.gap_ms
-    }
-
-    /// The grace period in milliseconds.
-    pub fn grace_ms(&self) -> i64 {
-        self.grace_ms
-    }
-
-    /// How long the session store keeps sessions: gap + grace (Kafka
-    /// Streams' default).
-    pub fn retention_ms(&self) -> i64 {
-        self.retention_ms
-            .unwrap_or_else(|| self.default_retention_ms())
-    }
-
-    fn default_retention_ms(&self) -> i64 {
-        self.gap_ms.saturating_add(self.grace_ms)
-    }
-
-    /// Sessions ending before this are closed, at `stream_time`.
-    pub fn close_time(&self, stream_time: i64) -> i64 {
-        stream_time
-            .saturating_sub(self.grace_ms)
-            .saturating_sub(self.gap_ms)
-    }
-}
-
-/// Kafka Streams' session key: key bytes, session end, session start.
-pub fn session_key(key: &[u8], window: Window, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(key);
-    out.extend_from_slice(&window.end.to_be_bytes());
-    out.extend_from_slice(&window.start.to_be_bytes());
-}
-
-/// Splits a session key into the key bytes and the session.
-pub fn split_session_key(bytes: &[u8]) -> Option<(&[u8], Window)> {
-    let (rest, start) = bytes.split_last_chunk::<8>()?;
-    let (key, end) = rest.split_last_chunk::<8>()?;
-    Some((
-        key,
-        Window {
-            start: i64::from_be_bytes(*start),
-            end: i64::from_be_bytes(*end),
-        },
-    ))
-}
 
 /// The sessions of `key` that end at or after `earliest_end` and start at
 /// or before `latest_start` (Kafka Streams' `findSessions`), from the store
@@ -123,7 +22,7 @@ pub fn split_session_key(bytes: &[u8]) -> Option<(&[u8], Window)> {
 #[allow(clippy::too_many_arguments)]
 pub fn find_sessions(
     cache: &mut RecordCache,
-    stores: &[KvStore],
+    stores: &TaskStores,
     index: usize,
     name: &'static str,
     key: &[u8],
@@ -131,9 +30,7 @@ pub fn find_sessions(
     latest_start: i64,
     live_from: i64,
 ) -> Result<Vec<(Window, Vec<u8>)>, ProcessError> {
-    let store = stores
-        .get(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.session(index, name)?;
     // Expired sessions are gone from the store, but the cache may still
     // hold them (flushed, clean), and then they count: as Kafka Streams'
     // caching session store, which merges its cache unfiltered.
@@ -235,16 +132,14 @@ pub type ClosedSession = (Vec<u8>, Window, Vec<u8>);
 /// `findSessions(earliestSessionEndTime, latestSessionEndTime)` for final
 /// results. (A full scan: these backends index sessions by key.)
 pub fn closed_sessions(
-    stores: &[KvStore],
+    stores: &TaskStores,
     index: usize,
     name: &'static str,
     lower_end: i64,
     upper_end: i64,
     live_from: i64,
 ) -> Result<Vec<ClosedSession>, ProcessError> {
-    let store = stores
-        .get(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.session(index, name)?;
     let from = lower_end.max(live_from);
     let mut out: Vec<ClosedSession> = store
         .all()
@@ -264,16 +159,14 @@ pub fn closed_sessions(
 /// forward: removing a session the store does not have (or has but expired:
 /// ending before `live_from`), unless the cache is `disabled`.
 pub fn write_flushed_session<'e>(
-    stores: &mut [KvStore],
+    stores: &mut TaskStores,
     index: usize,
     name: &'static str,
     entry: &'e DirtyEntry,
     disabled: bool,
     live_from: i64,
 ) -> Result<Option<(&'e [u8], Window)>, ProcessError> {
-    let store = stores
-        .get_mut(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.session_mut(index, name)?;
     let (key, window) = split_session_key(&entry.key)
         .ok_or_else(|| store_error(name, "a cached session key is too short"))?;
     if entry.value.is_none()
@@ -311,26 +204,22 @@ pub fn entry_context(entry: &DirtyEntry, timestamp: i64) -> RecordContext<'_> {
 mod tests {
     use super::*;
     use crate::store::cache::EntryContext;
-    use crate::store::{Backend, TaskDirectory};
+    use crate::store::{Backend, StoreKind, StoreSpec, TaskDirectory};
 
-    #[test]
-    fn session_keys_are_kafka_streams_layout() {
-        let mut out = Vec::new();
-        session_key(b"k", Window { start: 5, end: 9 }, &mut out);
-        assert_eq!(
-            out,
-            [b"k".as_slice(), &9i64.to_be_bytes(), &5i64.to_be_bytes()].concat()
-        );
-        assert_eq!(
-            split_session_key(&out),
-            Some((b"k".as_slice(), Window { start: 5, end: 9 }))
-        );
+    /// One in-memory session store `s` at index 0.
+    pub(super) fn session_store() -> TaskStores {
+        let spec = StoreSpec {
+            name: "s",
+            kind: StoreKind::Session,
+            backend: Backend::InMemory,
+            retention_ms: 0,
+        };
+        TaskStores::open([spec], &TaskDirectory("unused".into())).unwrap()
     }
 
     #[test]
     fn find_sessions_merges_store_and_cache_by_end_then_start() {
-        let mut stores =
-            vec![KvStore::open("s", Backend::InMemory, &TaskDirectory("unused".into())).unwrap()];
+        let mut stores = session_store();
         let mut key = Vec::new();
         for (k, start, end) in [
             (&b"a"[..], 0, 10),
@@ -339,7 +228,7 @@ mod tests {
             (b"a", 100, 110),
         ] {
             session_key(k, Window { start, end }, &mut key);
-            stores[0].put(&key, b"v").unwrap();
+            stores.session_mut(0, "s").unwrap().put(&key, b"v").unwrap();
         }
         let mut cache = RecordCache::new(1 << 20);
         session_key(b"a", Window { start: 15, end: 20 }, &mut key);
@@ -372,14 +261,12 @@ mod tests {
 /// period of stream time). Not logged: the changelog's own time-based
 /// deletion drops them there. Returns how many were deleted.
 pub fn drop_expired_sessions(
-    stores: &mut [KvStore],
+    stores: &mut TaskStores,
     index: usize,
     name: &'static str,
     live_from: i64,
 ) -> Result<u64, ProcessError> {
-    let store = stores
-        .get_mut(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.session_mut(index, name)?;
     let expired: Vec<(Vec<u8>, Option<Vec<u8>>)> = store
         .all()
         .map_err(|e| store_error(name, e))?
@@ -399,19 +286,18 @@ pub fn drop_expired_sessions(
 
 #[cfg(test)]
 mod expiry_tests {
+    use super::tests::session_store;
     use super::*;
-    use crate::store::{Backend, TaskDirectory};
 
     #[test]
     fn expired_sessions_are_deleted() {
-        let mut stores =
-            vec![KvStore::open("s", Backend::InMemory, &TaskDirectory("unused".into())).unwrap()];
+        let mut stores = session_store();
         let mut key = Vec::new();
         for (start, end) in [(0, 10), (5, 30), (40, 50)] {
             session_key(b"a", Window { start, end }, &mut key);
-            stores[0].put(&key, b"v").unwrap();
+            stores.session_mut(0, "s").unwrap().put(&key, b"v").unwrap();
         }
         assert_eq!(drop_expired_sessions(&mut stores, 0, "s", 30).unwrap(), 1);
-        assert_eq!(stores[0].all().unwrap().len(), 2);
+        assert_eq!(stores.session(0, "s").unwrap().all().unwrap().len(), 2);
     }
 }

@@ -12,12 +12,13 @@
 //! it downstream. Keys of a window store's cache are its changelog keys
 //! (key, window start, sequence number).
 
-use crate::__private::{decode_timestamped, split_stored as split, store_error};
-use crate::error::ProcessError;
+use crate::error::{store_error, ProcessError};
+use crate::format::timestamped::{decode_timestamped, split_stored as split, timestamped};
+use crate::format::window_key::{split_window_changelog_key, window_changelog_key};
 use crate::record::RecordContext;
 use crate::serde::Serde;
 use crate::store::cache::{CacheEntry, RecordCache};
-use crate::store::{KeyValueStore, KvStore, WinStore, WindowStore};
+use crate::store::{KeyValueStore, TaskStores, WindowStore};
 
 pub use crate::store::cache::DirtyEntry;
 
@@ -32,7 +33,7 @@ fn decode<A: Serde>(name: &str, bytes: Option<&[u8]>) -> Result<A, ProcessError>
 /// caller to flush before it goes on.
 pub fn cached_get<A: Serde>(
     cache: &mut RecordCache,
-    stores: &[KvStore],
+    stores: &TaskStores,
     index: usize,
     name: &'static str,
     key: &[u8],
@@ -45,9 +46,7 @@ pub fn cached_get<A: Serde>(
             .map(|bytes| decode_timestamped(name, bytes))
             .transpose();
     }
-    let store = stores
-        .get(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.kv(index, name)?;
     let Some(bytes) = store.get(key).map_err(|e| store_error(name, e))? else {
         return Ok(None);
     };
@@ -61,7 +60,7 @@ pub fn cached_get<A: Serde>(
 /// the store. Misses are not cached (as Kafka Streams' `CachingWindowStore`).
 pub fn cached_window_get<A: Serde>(
     cache: &mut RecordCache,
-    stores: &[WinStore],
+    stores: &TaskStores,
     index: usize,
     name: &'static str,
     key: &[u8],
@@ -75,7 +74,7 @@ pub fn cached_window_get<A: Serde>(
             .map(|bytes| decode_timestamped(name, bytes))
             .transpose();
     }
-    crate::__private::window_get(stores, index, name, key, start)
+    crate::ops::window::window_get(stores, index, name, key, start)
 }
 
 /// Writes `value` (`None`: a delete) with timestamp `ts` under `key` to the
@@ -97,12 +96,7 @@ pub fn cached_put(
         // (for a delete too).
         return written_through(cache, key, ts, value, ctx);
     }
-    let value = value.map(|v| {
-        let mut bytes = Vec::with_capacity(8 + v.len());
-        bytes.extend_from_slice(&ts.to_be_bytes());
-        bytes.extend_from_slice(v);
-        bytes
-    });
+    let value = value.map(|v| timestamped(ts, v));
     let context = cache.context_of(ctx);
     cache.put(name, key, CacheEntry::dirty(value, context))
 }
@@ -117,12 +111,7 @@ pub fn written_through(
     value: Option<&[u8]>,
     ctx: &RecordContext<'_>,
 ) -> Vec<DirtyEntry> {
-    let value = value.map(|v| {
-        let mut bytes = Vec::with_capacity(8 + v.len());
-        bytes.extend_from_slice(&ts.to_be_bytes());
-        bytes.extend_from_slice(v);
-        bytes
-    });
+    let value = value.map(|v| timestamped(ts, v));
     let mut context = cache.context_of(ctx);
     context.timestamp = ts;
     vec![DirtyEntry {
@@ -180,16 +169,14 @@ pub fn decode_flushed<T: Serde>(name: &str, bytes: Option<&[u8]>) -> Result<T, P
 /// store skips it — but not when the cache is `disabled`: without its
 /// caching layer Kafka Streams writes and forwards every update).
 pub fn write_flushed(
-    stores: &mut [KvStore],
+    stores: &mut TaskStores,
     index: usize,
     name: &'static str,
     entry: &DirtyEntry,
     want_old: bool,
     disabled: bool,
 ) -> Result<(bool, Option<Vec<u8>>), ProcessError> {
-    let store = stores
-        .get_mut(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.kv_mut(index, name)?;
     let old = if want_old || entry.value.is_none() {
         store.get(&entry.key).map_err(|e| store_error(name, e))?
     } else {
@@ -215,16 +202,14 @@ pub fn write_flushed(
 /// when there is nothing to write or forward (a delete of an absent
 /// window, unless the cache is `disabled`, as for [`write_flushed`]).
 pub fn write_flushed_window<'e>(
-    stores: &mut [WinStore],
+    stores: &mut TaskStores,
     index: usize,
     name: &'static str,
     entry: &'e DirtyEntry,
     disabled: bool,
 ) -> Result<Option<(&'e [u8], i64)>, ProcessError> {
-    let store = stores
-        .get_mut(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
-    let (key, start) = crate::store::split_window_changelog_key(&entry.key)
+    let store = stores.window_mut(index, name)?;
+    let (key, start) = split_window_changelog_key(&entry.key)
         .ok_or_else(|| store_error(name, "a cached window key is too short"))?;
     if entry.value.is_none()
         && !disabled
@@ -248,15 +233,13 @@ pub fn write_flushed_window<'e>(
 /// order (as Kafka Streams' cache iterators).
 pub fn sliding_fetch(
     cache: &mut RecordCache,
-    stores: &[WinStore],
+    stores: &TaskStores,
     index: usize,
     name: &'static str,
     key: &[u8],
     (from, to): (i64, i64),
 ) -> Result<Vec<(i64, Vec<u8>, i64)>, ProcessError> {
-    let store = stores
-        .get(index)
-        .ok_or_else(|| store_error(name, "not open (the task was not initialised)"))?;
+    let store = stores.window(index, name)?;
     let mut windows: std::collections::BTreeMap<i64, Vec<u8>> = store
         .fetch_range(key, from, to)
         .map_err(|e| store_error(name, e))?
@@ -264,10 +247,10 @@ pub fn sliding_fetch(
         .collect();
     cache.keep_ordered(name);
     let (mut lo, mut hi) = (Vec::new(), Vec::new());
-    crate::store::window_changelog_key(key, from, &mut lo);
-    crate::store::window_changelog_key(key, to, &mut hi);
+    window_changelog_key(key, from, &mut lo);
+    window_changelog_key(key, to, &mut hi);
     for (cache_key, entry) in cache.range(name, Some(&lo), Some(&hi)) {
-        let Some((k, start)) = crate::store::split_window_changelog_key(cache_key) else {
+        let Some((k, start)) = split_window_changelog_key(cache_key) else {
             continue;
         };
         if k != key {

@@ -4,6 +4,12 @@
 //! window closes when the task's stream time (the largest timestamp seen)
 //! reaches `end + grace`, and records for closed windows are dropped.
 
+pub mod session;
+pub mod sliding;
+
+pub use session::SessionWindows;
+pub use sliding::{SlidingStep, SlidingWindows};
+
 use crate::serde::{Serde, SerdeError};
 use std::time::Duration;
 
@@ -268,6 +274,17 @@ impl EmitStrategy {
     pub fn on_window_update() -> Self {
         EmitStrategy::OnWindowUpdate
     }
+}
+
+/// When a punctuation fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PunctuationType {
+    /// As stream time (the largest record timestamp the task has seen)
+    /// passes each multiple of the interval; the first as soon as there is
+    /// data.
+    StreamTime,
+    /// Every interval of wall-clock time, from when it was scheduled.
+    WallClockTime,
 }
 
 /// The system's wall-clock time in milliseconds since the epoch.

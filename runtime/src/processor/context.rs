@@ -1,173 +1,27 @@
-//! The Processor API: a user-written processor inside a compiled topology
-//! (Kafka Streams' `KStream.process` with `Processor<KIn, VIn, KOut, VOut>`).
-//!
-//! A processor gets each record with a [`ProcessorContext`] through which it
-//! forwards records downstream, reads and writes the state stores it was
-//! connected to (typed views over the task's stores, logged to their
-//! changelogs), and schedules punctuations on stream time or wall-clock
-//! time. Records a processor forwards are run through the rest of the fused
-//! chain when its `process` (or `punctuate`) call returns, in forwarding
-//! order — Kafka Streams runs each forward depth-first inside the call; the
-//! results differ only if a processor reads a store that a processor
-//! downstream of it writes (see the README).
+//! What a user processor sees while it runs: [`ProcessorContext`] (and
+//! [`FixedKeyProcessorContext`]), typed views of its stores, and the record
+//! it is processing.
 
-use crate::error::ProcessError;
+use super::punctuation::Schedules;
+use super::{FixedKeyRecord, PunctuationType};
+use crate::error::{store_error, ProcessError};
+use crate::format::timestamped::split_timestamped;
 use crate::record::{Headers, RecordContext};
 use crate::serde::Serde;
-use crate::store::{KeyValueStore, KvStore};
+use crate::store::{KeyValueStore, KvStore, TaskStores};
+use crate::topology::{Change, RecordCollector, SinkTopic};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-/// When a punctuation fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PunctuationType {
-    /// As stream time (the largest record timestamp the task has seen)
-    /// passes each multiple of the interval; the first as soon as there is
-    /// data.
-    StreamTime,
-    /// Every interval of wall-clock time, from when it was scheduled.
-    WallClockTime,
-}
-
-/// A punctuation being delivered to [`Processor::punctuate`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Punctuation {
-    /// What [`ProcessorContext::schedule`] returned.
-    pub id: usize,
-    /// Stream or wall-clock time.
-    pub kind: PunctuationType,
-    /// The stream time or wall-clock time it fires at.
-    pub timestamp: i64,
-}
-
-/// A record given to [`Processor::process`].
-#[derive(Debug)]
-pub struct Record<'a, K, V> {
-    /// The key.
-    pub key: K,
-    /// The value.
-    pub value: V,
-    /// The record's timestamp.
-    pub timestamp: i64,
-    /// The record's headers.
-    pub headers: &'a Headers,
-}
-
-/// A user processor. One instance per task, made by the factory given to
-/// `process(..)`; `init` runs before its first record or punctuation.
-pub trait Processor: Send + 'static {
-    /// Input key type.
-    type KeyIn;
-    /// Input value type.
-    type ValueIn;
-    /// Output key type.
-    type KeyOut;
-    /// Output value type.
-    type ValueOut;
-
-    /// Called once per task before anything else: schedule punctuations here.
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>) {
-        let _ = ctx;
-    }
-
-    /// Processes one record.
-    fn process(
-        &mut self,
-        record: Record<'_, Self::KeyIn, Self::ValueIn>,
-        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
-    ) -> Result<(), ProcessError>;
-
-    /// A scheduled punctuation fires.
-    fn punctuate(
-        &mut self,
-        punctuation: Punctuation,
-        ctx: &mut ProcessorContext<'_, Self::KeyOut, Self::ValueOut>,
-    ) -> Result<(), ProcessError> {
-        let _ = (punctuation, ctx);
-        Ok(())
-    }
-}
+/// No headers: changelog records carry none, as in Kafka Streams.
+static NO_HEADERS: Headers = Headers::new();
 
 /// A record a processor forwarded: key, value, timestamp.
 pub type Forwarded<K, V> = (K, V, i64);
 
-/// A store write to log: changelog (index into the plan's internal
-/// topics), key, value (`None` deletes), timestamp.
-pub type Change = (usize, Vec<u8>, Option<Vec<u8>>, i64);
-
 /// A store a processor is connected to: name, index among the
-/// sub-topology's key-value stores, changelog index.
+/// sub-topology's stores, changelog index.
 pub type ConnectedStore = (&'static str, usize, usize);
-
-/// One scheduled punctuation (Kafka Streams' `PunctuationSchedule`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Schedule {
-    id: usize,
-    kind: PunctuationType,
-    interval: i64,
-    next: i64,
-}
-
-/// A processor's scheduled punctuations.
-#[derive(Debug, Clone, Default)]
-pub struct Schedules {
-    list: Vec<Schedule>,
-    /// Ids are never reused, also after a cancellation.
-    next_id: usize,
-}
-
-impl Schedules {
-    fn add(&mut self, kind: PunctuationType, interval: i64, wall_clock_ms: i64) -> usize {
-        let id = self.next_id;
-        self.next_id += 1;
-        let next = match kind {
-            // Aligned to 0: fires as soon as there is data.
-            PunctuationType::StreamTime => 0,
-            PunctuationType::WallClockTime => wall_clock_ms.saturating_add(interval),
-        };
-        self.list.push(Schedule {
-            id,
-            kind,
-            interval: interval.max(1),
-            next,
-        });
-        id
-    }
-
-    /// Removes punctuation `id`; false if there is none (any more).
-    fn cancel(&mut self, id: usize) -> bool {
-        let before = self.list.len();
-        self.list.retain(|s| s.id != id);
-        self.list.len() != before
-    }
-
-    /// Takes the next punctuation of `kind` due at `now` (earliest first,
-    /// then in scheduling order) and schedules its next one, skipping
-    /// missed intervals (Kafka Streams' `PunctuationSchedule.next`).
-    pub fn next_due(&mut self, kind: PunctuationType, now: i64) -> Option<Punctuation> {
-        let s = self
-            .list
-            .iter_mut()
-            .filter(|s| s.kind == kind && s.next <= now)
-            .min_by_key(|s| s.next)?;
-        let mut next = s.next + s.interval;
-        if now >= next {
-            let missed = (now - s.next) / s.interval;
-            next = s.next + (missed + 1) * s.interval;
-        }
-        s.next = next;
-        Some(Punctuation {
-            id: s.id,
-            kind,
-            timestamp: now,
-        })
-    }
-
-    /// Whether any punctuation is scheduled.
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-}
 
 /// The metadata of the record being processed (none for a punctuation).
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +50,7 @@ impl<'r> From<&RecordContext<'r>> for Current<'r> {
 /// What a processor can do while processing a record or a punctuation.
 pub struct ProcessorContext<'a, KO, VO> {
     forwarded: &'a mut Vec<Forwarded<KO, VO>>,
-    stores: &'a mut [KvStore],
+    stores: &'a mut TaskStores,
     connected: &'static [ConnectedStore],
     changes: &'a mut Vec<Change>,
     schedules: &'a mut Schedules,
@@ -210,7 +64,7 @@ impl<'a, KO, VO> ProcessorContext<'a, KO, VO> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         forwarded: &'a mut Vec<Forwarded<KO, VO>>,
-        stores: &'a mut [KvStore],
+        stores: &'a mut TaskStores,
         connected: &'static [ConnectedStore],
         changes: &'a mut Vec<Change>,
         schedules: &'a mut Schedules,
@@ -272,13 +126,7 @@ impl<'a, KO, VO> ProcessorContext<'a, KO, VO> {
                 ),
             });
         };
-        let store = self
-            .stores
-            .get_mut(index)
-            .ok_or_else(|| ProcessError::Store {
-                store: store_name.to_owned(),
-                reason: "not open (the task was not initialised)".into(),
-            })?;
+        let store = self.stores.kv_mut(index, store_name)?;
         Ok(KeyValueStoreRef {
             name: store_name,
             store,
@@ -334,7 +182,7 @@ pub struct KeyValueStoreRef<'s, K, V> {
 
 impl<K: Serde, V: Serde> KeyValueStoreRef<'_, K, V> {
     fn error(&self, reason: impl std::fmt::Display) -> ProcessError {
-        crate::__private::store_error(self.name, reason)
+        store_error(self.name, reason)
     }
 
     fn key_bytes(&self, key: &K) -> Result<Vec<u8>, ProcessError> {
@@ -346,8 +194,8 @@ impl<K: Serde, V: Serde> KeyValueStoreRef<'_, K, V> {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<V, ProcessError> {
-        let (_, value) = crate::__private::split_timestamped(bytes)
-            .ok_or_else(|| self.error("an entry without a timestamp"))?;
+        let (_, value) =
+            split_timestamped(bytes).ok_or_else(|| self.error("an entry without a timestamp"))?;
         V::deserialize(Some(value))
             .map_err(|e| self.error(format!("cannot deserialize a value: {e}")))
     }
@@ -414,7 +262,7 @@ impl<K: Serde, V: Serde> KeyValueStoreRef<'_, K, V> {
 }
 
 /// Sends the logged store writes to their changelogs (no headers), in order.
-pub fn send_changes<C: crate::topology::RecordCollector>(
+pub fn send_changes<C: RecordCollector>(
     changes: &mut Vec<Change>,
     ctx: &RecordContext<'_>,
     out: &mut C,
@@ -422,141 +270,17 @@ pub fn send_changes<C: crate::topology::RecordCollector>(
     for (changelog, key, value, timestamp) in changes.drain(..) {
         let logged = RecordContext {
             timestamp,
-            headers: &crate::__private::NO_HEADERS,
+            headers: &NO_HEADERS,
             ..*ctx
         };
         out.send(
-            crate::topology::SinkTopic::Internal(changelog),
+            SinkTopic::Internal(changelog),
             Some(&key),
             value.as_deref(),
             &logged,
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_time_punctuations_align_to_the_interval_and_skip_missed_ones() {
-        let mut s = Schedules::default();
-        let id = s.add(PunctuationType::StreamTime, 10, 0);
-        // As soon as there is data.
-        assert_eq!(
-            s.next_due(PunctuationType::StreamTime, 3)
-                .map(|p| (p.id, p.timestamp)),
-            Some((id, 3))
-        );
-        assert_eq!(s.next_due(PunctuationType::StreamTime, 9), None);
-        assert!(s.next_due(PunctuationType::StreamTime, 10).is_some());
-        // Stream time jumps to 47: one punctuation, the next at 50.
-        assert!(s.next_due(PunctuationType::StreamTime, 47).is_some());
-        assert_eq!(s.next_due(PunctuationType::StreamTime, 49), None);
-        assert!(s.next_due(PunctuationType::StreamTime, 50).is_some());
-        assert_eq!(s.next_due(PunctuationType::WallClockTime, 1_000), None);
-    }
-
-    #[test]
-    fn wall_clock_punctuations_start_one_interval_after_scheduling() {
-        let mut s = Schedules::default();
-        s.add(PunctuationType::WallClockTime, 100, 1_000);
-        assert_eq!(s.next_due(PunctuationType::WallClockTime, 1_099), None);
-        assert!(s.next_due(PunctuationType::WallClockTime, 1_100).is_some());
-        assert!(s.next_due(PunctuationType::WallClockTime, 1_150).is_none());
-    }
-}
-
-/// A record given to a [`FixedKeyProcessor`]: its key cannot be changed,
-/// only its value and timestamp (Kafka Streams' `FixedKeyRecord`). A
-/// processor forwards it (or a copy it kept) with
-/// [`FixedKeyProcessorContext::forward`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixedKeyRecord<K, V> {
-    key: K,
-    value: V,
-    timestamp: i64,
-}
-
-impl<K, V> FixedKeyRecord<K, V> {
-    /// The key.
-    pub fn key(&self) -> &K {
-        &self.key
-    }
-
-    /// The value.
-    pub fn value(&self) -> &V {
-        &self.value
-    }
-
-    /// The timestamp.
-    pub fn timestamp(&self) -> i64 {
-        self.timestamp
-    }
-
-    /// The same key and timestamp with another value.
-    pub fn with_value<V2>(self, value: V2) -> FixedKeyRecord<K, V2> {
-        FixedKeyRecord {
-            key: self.key,
-            value,
-            timestamp: self.timestamp,
-        }
-    }
-
-    /// The same key and value with another timestamp.
-    pub fn with_timestamp(self, timestamp: i64) -> Self {
-        FixedKeyRecord { timestamp, ..self }
-    }
-
-    /// The value, taken.
-    pub fn into_value(self) -> V {
-        self.value
-    }
-
-    /// A record (generated code makes these from the input record).
-    #[doc(hidden)]
-    pub fn new(key: K, value: V, timestamp: i64) -> Self {
-        FixedKeyRecord {
-            key,
-            value,
-            timestamp,
-        }
-    }
-}
-
-/// A processor that keeps each record's key (Kafka Streams'
-/// `FixedKeyProcessor`, run by `process_values`): a key-preserving step,
-/// so an aggregation after it needs no repartition.
-pub trait FixedKeyProcessor: Send + 'static {
-    /// The key type (in and out).
-    type Key;
-    /// Input value type.
-    type ValueIn;
-    /// Output value type.
-    type ValueOut;
-
-    /// Called once per task before anything else.
-    fn init(&mut self, ctx: &mut FixedKeyProcessorContext<'_, Self::Key, Self::ValueOut>) {
-        let _ = ctx;
-    }
-
-    /// Processes one record.
-    fn process(
-        &mut self,
-        record: FixedKeyRecord<Self::Key, Self::ValueIn>,
-        ctx: &mut FixedKeyProcessorContext<'_, Self::Key, Self::ValueOut>,
-    ) -> Result<(), ProcessError>;
-
-    /// A scheduled punctuation fires.
-    fn punctuate(
-        &mut self,
-        punctuation: Punctuation,
-        ctx: &mut FixedKeyProcessorContext<'_, Self::Key, Self::ValueOut>,
-    ) -> Result<(), ProcessError> {
-        let _ = (punctuation, ctx);
-        Ok(())
-    }
 }
 
 /// What a [`FixedKeyProcessor`] can do: [`ProcessorContext`]'s stores,

@@ -1,23 +1,20 @@
 //! librdkafka callbacks: logging through `tracing`, delivery reports, and
 //! the consumer's rebalance hooks (commit on revocation, task changes).
+//! What a commit does is [`super::commit`]'s.
 
 use super::connectivity::{is_unreachable, Connectivity};
+use super::error::AppError;
 use super::routing::Routing;
-use crate::app::AppError;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
-use rdkafka::producer::{BaseProducer, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-/// How long one wait for the producer to drain lasts, within a commit's
-/// flush timeout.
-const FLUSH_SLICE: Duration = Duration::from_millis(500);
 
 /// Locks, ignoring poisoning (a panicking stream thread stops the app anyway).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -225,8 +222,8 @@ impl ProducerContext for ProducerCtx {
     }
 }
 
-/// A partition by source topic index ([`Routing::topic`]) and number.
-pub(crate) type PartitionKey = (usize, i32);
+use super::commit::Committer;
+pub(crate) use super::commit::{CommitOutcome, PartitionKey};
 
 /// Assignment changes, applied by the stream thread after `poll` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,32 +232,14 @@ pub(crate) enum Change {
     Revoked(Vec<PartitionKey>),
 }
 
-/// What a commit attempt did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CommitOutcome {
-    /// Nothing processed since the last commit.
-    Nothing,
-    /// Offsets committed for this many partitions.
-    Committed(usize),
-    /// The producer did not drain in time: nothing committed, try later.
-    NotFlushed,
-    /// The broker refused the commit (e.g. during a rebalance): the records
-    /// will be processed again, which at-least-once allows.
-    Refused,
-}
-
 /// The consumer's context. Owns the thread's producer (so a revocation can
 /// flush it before committing) and the offsets processed but not committed.
 pub(crate) struct ConsumerCtx {
     log: ClientLogger,
     pub producer: BaseProducer<ProducerCtx>,
     routing: Arc<Routing>,
-    flush_timeout: Duration,
-    /// Next offset to commit (last processed + 1) per partition.
-    pending: Mutex<HashMap<PartitionKey, i64>>,
-    /// The last offset committed per partition (what a checkpoint of a
-    /// store whose source topic is its changelog records).
-    committed: Mutex<HashMap<PartitionKey, i64>>,
+    /// Offsets processed and committed, and how they are committed.
+    committer: Committer,
     changes: Mutex<Vec<Change>>,
     has_changes: AtomicBool,
     failure: Mutex<Option<AppError>>,
@@ -280,10 +259,8 @@ impl ConsumerCtx {
         ConsumerCtx {
             log: ClientLogger::new(client, links),
             producer,
+            committer: Committer::at_least_once(flush_timeout),
             routing,
-            flush_timeout,
-            pending: Mutex::new(HashMap::new()),
-            committed: Mutex::new(HashMap::new()),
             changes: Mutex::new(Vec::new()),
             has_changes: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -299,13 +276,13 @@ impl ConsumerCtx {
 
     /// The offset last committed for `(topic, partition)` by this consumer.
     pub fn committed(&self, key: PartitionKey) -> Option<i64> {
-        lock(&self.committed).get(&key).copied()
+        self.committer.committed(key)
     }
 
     /// Records that `offset` of `(topic, partition)` was processed.
     #[inline]
     pub fn processed(&self, topic: usize, partition: i32, offset: i64) {
-        lock(&self.pending).insert((topic, partition), offset + 1);
+        self.committer.processed((topic, partition), offset);
     }
 
     /// Assignment changes since the last call.
@@ -340,73 +317,14 @@ impl ConsumerCtx {
             .collect()
     }
 
-    /// At-least-once commit: waits until every record produced so far is
-    /// acknowledged, then commits the next offsets of what was processed.
-    /// A failed delivery is an error and nothing is committed.
+    /// Commits what was processed (see [`Committer::commit`]).
     pub fn commit(
         &self,
         consumer: &BaseConsumer<ConsumerCtx>,
         reason: &'static str,
     ) -> Result<CommitOutcome, AppError> {
-        // In slices: while it waits for the broker, the outage is reported.
-        let deadline = std::time::Instant::now() + self.flush_timeout;
-        let flushed = loop {
-            match self.producer.flush(FLUSH_SLICE) {
-                Err(_) if std::time::Instant::now() < deadline => self.log.links.tick(),
-                done => break done,
-            }
-        };
-        self.producer.context().check()?;
-        if let Err(e) = flushed {
-            tracing::warn!(
-                "not committing ({reason}): producer did not drain within {:?}: {e}",
-                self.flush_timeout
-            );
-            return Ok(CommitOutcome::NotFlushed);
-        }
-        let snapshot: Vec<(PartitionKey, i64)> = lock(&self.pending).drain().collect();
-        if snapshot.is_empty() {
-            return Ok(CommitOutcome::Nothing);
-        }
-        let mut tpl = TopicPartitionList::with_capacity(snapshot.len());
-        for &((topic, partition), offset) in &snapshot {
-            tpl.add_partition_offset(self.routing.topic(topic), partition, Offset::Offset(offset))
-                .map_err(|e| AppError::kafka("preparing offsets", e))?;
-        }
-        // Asynchronous: a synchronous commit waits without a timeout, and
-        // after a broker outage it can wait for a rebalance that only this
-        // thread's poll would serve: the thread hung (found by
-        // tests/kafka_outage.rs). librdkafka retries an asynchronous commit
-        // and waits for outstanding ones when the consumer closes; a lost
-        // one means records processed again, which at-least-once allows.
-        match consumer.commit(&tpl, CommitMode::Async) {
-            Ok(()) => {
-                lock(&self.committed).extend(snapshot.iter().copied());
-                tracing::debug!(partitions = snapshot.len(), "committing offsets ({reason})");
-                Ok(CommitOutcome::Committed(snapshot.len()))
-            }
-            Err(e) => {
-                self.commit_failed(reason, &e, snapshot);
-                Ok(CommitOutcome::Refused)
-            }
-        }
-    }
-
-    /// A commit the broker refused, or that could not be sent: its offsets
-    /// are committed with the next one (unless newer ones are pending).
-    fn commit_failed(&self, reason: &str, e: &KafkaError, offsets: Vec<(PartitionKey, i64)>) {
-        tracing::warn!(
-            "offset commit failed ({reason}): {e}; retried with the next commit (records since \
-             the last commit are processed again if the partitions move meanwhile)"
-        );
-        let issued = lock(&self.committed).clone();
-        let mut pending = lock(&self.pending);
-        for (key, offset) in offsets {
-            // Never behind a later commit already sent for the partition.
-            if issued.get(&key).is_none_or(|&later| later <= offset) {
-                pending.entry(key).or_insert(offset);
-            }
-        }
+        self.committer
+            .commit(consumer, &self.producer, &self.routing, reason)
     }
 
     fn push_change(&self, change: Change) {
@@ -443,12 +361,7 @@ impl ConsumerContext for ConsumerCtx {
                         *failure = Some(e);
                     }
                 }
-                {
-                    let mut pending = lock(&self.pending);
-                    for k in &keys {
-                        pending.remove(k);
-                    }
-                }
+                self.committer.revoked(&keys);
                 self.push_change(Change::Revoked(keys));
             }
             Rebalance::Assign(tpl) => {
@@ -480,7 +393,7 @@ impl ConsumerContext for ConsumerCtx {
                 self.log.links.reached();
                 tracing::debug!(partitions = committed.len(), "committed offsets");
             }
-            Err(e) => self.commit_failed("answer", &e, committed),
+            Err(e) => self.committer.failed("answer", &e, committed),
         }
     }
 }
