@@ -23,7 +23,7 @@ use rdkafka::Message;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use weir::prelude::*;
-use weir::testing::broker::{an_hour_ago_ms, LocalKafka};
+use weir_test_kafka::{an_hour_ago_ms, LocalKafka};
 
 const WINDOW_MS: i64 = 10_000;
 

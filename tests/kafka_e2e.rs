@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use weir::app::AppError;
 use weir::prelude::*;
-use weir::testing::broker::LocalKafka;
+use weir_test_kafka::LocalKafka;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Payment {

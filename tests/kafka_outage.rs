@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use weir::prelude::*;
-use weir::testing::broker::LocalKafka;
+use weir_test_kafka::LocalKafka;
 
 /// A repartition in the middle, so the outage hits the application's own
 /// internal topic as well as its input and output. The first step takes
@@ -106,7 +106,7 @@ fn produce(kafka: &LocalKafka, values: std::ops::Range<i64>) {
         .set("bootstrap.servers", kafka.bootstrap_servers())
         .create()
         .unwrap();
-    let ts = weir::testing::broker::an_hour_ago_ms(1);
+    let ts = weir_test_kafka::an_hour_ago_ms(1);
     for v in values {
         let key = format!("k{}", v % 13);
         let value = v.to_be_bytes();

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use weir::prelude::*;
-use weir::testing::broker::{an_hour_ago_ms, LocalKafka};
+use weir_test_kafka::{an_hour_ago_ms, LocalKafka};
 
 const APP: &str = "signals-app";
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use weir::app::RunSummary;
 use weir::plan::InternalTopicKind;
 use weir::prelude::*;
-use weir::testing::broker::{an_hour_ago_ms, LocalKafka};
+use weir_test_kafka::{an_hour_ago_ms, LocalKafka};
 
 #[weir::topology]
 fn rocks_word_count() -> impl Topology {

@@ -15,8 +15,8 @@ use weir_runtime::__private::{
     TopicRef, Topology,
 };
 use weir_runtime::app::{AppError, RunSummary};
-use weir_runtime::testing::broker::LocalKafka;
 use weir_runtime::{App, DeserializationHandler, StreamsConfig};
+use weir_test_kafka::LocalKafka;
 
 fn init_tracing() {
     let _ = tracing_subscriber::fmt()

@@ -10,7 +10,7 @@ use rdkafka::Message;
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use weir_runtime::testing::broker::LocalKafka;
+use weir_test_kafka::LocalKafka;
 
 const LINES: &[&str] = &[
     "Kafka Streams made stream processing a library",

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use weir_runtime::testing::broker::{self, LocalKafka, KAFKA_VERSION};
+use weir_test_kafka::{self as broker, LocalKafka, KAFKA_VERSION};
 
 mod demo;
 

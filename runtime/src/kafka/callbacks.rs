@@ -95,7 +95,11 @@ impl ClientContext for ClientLogger {
 
     fn error(&self, error: KafkaError, reason: &str) {
         let client = self.client.as_str();
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            // Not an error: the end of a partition, which tasks reading
+            // several partitions take from their partitions' own queues.
+            tracing::trace!(client, "{error}: {reason}");
+        } else if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
             tracing::error!(client, "fatal Kafka client error: {error}: {reason}");
         } else if self.quiet {
             tracing::debug!(client, "Kafka client error: {error}: {reason}");

@@ -1132,9 +1132,9 @@ mod tests {
 
     // ---- restoration against the test broker ----
 
-    use crate::testing::broker::LocalKafka;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     use std::collections::BTreeMap;
+    use weir_test_kafka::LocalKafka;
 
     type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 

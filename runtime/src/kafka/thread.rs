@@ -646,6 +646,7 @@ impl<T: Topology> StreamThread<'_, T> {
                         input.push(q.queue, Buffered::of(&msg, source, q.topic));
                     }
                     Some(Err(KafkaError::PartitionEOF(_))) => {
+                        tracing::debug!(task = %q.task, topic = self.routing.topic(q.topic), "end of partition");
                         input.lag.at_end[q.queue] = true;
                         break;
                     }

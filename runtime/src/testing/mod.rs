@@ -10,7 +10,6 @@
 //! A real broker for integration tests is the dev-only crate
 //! `weir-test-kafka` (`LocalKafka`), which applications do not link.
 
-pub mod broker;
 pub mod driver;
 pub mod stores;
 pub mod test_record;

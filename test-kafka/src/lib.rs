@@ -1,20 +1,20 @@
-//! A real Apache Kafka broker for integration tests and `cargo xtask broker`,
+//! weir-test-kafka (dev only): a real Apache Kafka broker for integration tests and `cargo xtask broker`,
 //! installed and run by the project itself: no Docker, no system-wide Kafka.
 //!
 //! [`LocalKafka::start`] runs one single-node KRaft cluster (broker and
 //! controller in one JVM) on free loopback ports, with its data in a fresh
 //! temporary directory. The broker's jars come from Maven Central: the first
-//! use runs `mvn dependency:build-classpath` on `runtime/broker/pom.xml`
+//! use runs `mvn dependency:build-classpath` on `test-kafka/broker/pom.xml`
 //! (`org.apache.kafka:kafka_2.13:4.1.1` and its log4j2 binding) and caches the
 //! classpath, see [`classpath`]. Java 17+ and Maven must be on `PATH`.
 //!
 //! ```no_run
-//! use weir_runtime::testing::broker::LocalKafka;
+//! use weir_test_kafka::LocalKafka;
 //!
 //! let kafka = LocalKafka::shared()?; // one broker per test process
 //! kafka.create_topic("orders", 3)?;
 //! let bootstrap = kafka.bootstrap_servers(); // "127.0.0.1:<port>"
-//! # Ok::<(), weir_runtime::testing::broker::BrokerError>(())
+//! # Ok::<(), weir_test_kafka::BrokerError>(())
 //! ```
 //!
 //! The JVM never outlives the process that started it, even when that process
@@ -52,14 +52,14 @@ use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
 /// The Apache Kafka version run (`org.apache.kafka:kafka_2.13`, see
-/// `runtime/broker/pom.xml`).
+/// `test-kafka/broker/pom.xml`).
 pub const KAFKA_VERSION: &str = "4.1.1";
 
 /// The Maven project listing the broker's jars.
 const POM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/broker/pom.xml");
 
 /// The broker's log4j2 configuration, written into each broker directory.
-const LOG4J2: &str = include_str!("../../broker/log4j2.properties");
+const LOG4J2: &str = include_str!("../broker/log4j2.properties");
 
 /// How long [`LocalKafka::start`] waits for the broker to answer metadata.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -521,7 +521,7 @@ impl LocalKafka {
     fn write_config(&self) -> Result<PathBuf, BrokerError> {
         let (dir, port, cport) = (self.dir.display(), self.port, self.controller_port);
         let properties = format!(
-            "# Written by weir_runtime::testing::broker.\n\
+            "# Written by weir_test_kafka.\n\
              process.roles=broker,controller\n\
              node.id=1\n\
              controller.quorum.voters=1@127.0.0.1:{cport}\n\
@@ -725,7 +725,7 @@ pub fn shared() -> Result<&'static LocalKafka, BrokerError> {
 }
 
 /// The broker's classpath (`:`-separated jars), resolved with Maven from
-/// `runtime/broker/pom.xml` and cached in `$WEIR_KAFKA_CACHE/classpath.txt`
+/// `test-kafka/broker/pom.xml` and cached in `$WEIR_KAFKA_CACHE/classpath.txt`
 /// (default `$HOME/.cache/weir/kafka-4.1.1/classpath.txt`).
 ///
 /// Maven runs only when the cache is missing, older than the POM, or names a
