@@ -2,6 +2,7 @@
 
 use crate::ctxt::Errors;
 use crate::graph::{AggOp, Graph, NodeKind};
+use crate::ops;
 use std::collections::HashMap;
 
 /// Reports duplicate processor names and topologies without sources.
@@ -12,7 +13,7 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
         && !graph
             .nodes
             .iter()
-            .any(|n| matches!(n.kind, NodeKind::Source { .. }))
+            .any(|n| matches!(n.kind, NodeKind::Source(ops::Source { .. })))
     {
         errors.spanned(
             fn_name,
@@ -20,7 +21,7 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
         );
     }
     for node in &graph.nodes {
-        if let NodeKind::TableGroupBy { .. } = node.kind {
+        if let NodeKind::TableGroupBy(ops::TableGroupBy { .. }) = node.kind {
             if let Some(why) = group_by_unsupported(graph, node) {
                 errors.at(node.span, format!("`group_by` of {why} is not supported yet: group a `table(topic)`, a `to_table()` (also after `filter`/`map_values`), or the result of a stream `count`/`reduce`/`aggregate` directly"));
             }
@@ -32,8 +33,8 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
         stores.insert(name.value(), usize::MAX);
     }
     for node in &graph.nodes {
-        let shared = matches!(&node.kind, NodeKind::Aggregate { op: crate::graph::AggOp::Cogroup { owner, .. }, .. } if *owner != node.id);
-        if let NodeKind::Aggregate { store, .. } = &node.kind {
+        let shared = matches!(&node.kind, NodeKind::Aggregate(ops::Aggregate { op: crate::graph::AggOp::Cogroup { owner, .. }, .. }) if *owner != node.id);
+        if let NodeKind::Aggregate(ops::Aggregate { store, .. }) = &node.kind {
             if !shared && stores.insert(store.clone(), node.id).is_some() {
                 errors.at(
                     node.span,
@@ -66,12 +67,13 @@ fn group_by_unsupported(graph: &Graph, group_by: &crate::graph::Node) -> Option<
     let mut direct = true;
     loop {
         match &graph.nodes[input].kind {
-            NodeKind::TableSource { .. } => return None,
-            NodeKind::TableFilter { .. } | NodeKind::TableMapValues { .. } => {
+            NodeKind::TableSource(ops::TableSource { .. }) => return None,
+            NodeKind::TableFilter(ops::TableFilter { .. })
+            | NodeKind::TableMapValues(ops::TableMapValues { .. }) => {
                 direct = false;
                 input = *graph.nodes[input].inputs.first()?;
             }
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op:
                     AggOp::Count
                     | AggOp::Reduce { .. }
@@ -79,21 +81,25 @@ fn group_by_unsupported(graph: &Graph, group_by: &crate::graph::Node) -> Option<
                     | AggOp::Cogroup { .. },
                 windows: None,
                 ..
-            } => {
-                let filtered = graph.nodes[input]
-                    .outputs
-                    .iter()
-                    .any(|&o| matches!(graph.nodes[o].kind, NodeKind::TableFilter { .. }));
+            }) => {
+                let filtered = graph.nodes[input].outputs.iter().any(|&o| {
+                    matches!(
+                        graph.nodes[o].kind,
+                        NodeKind::TableFilter(ops::TableFilter { .. })
+                    )
+                });
                 return match (direct, filtered) {
                     (true, false) => None,
                     (false, _) => Some("a filtered or mapped aggregation result"),
                     (true, true) => Some("an aggregation result that a table `filter` also reads"),
                 };
             }
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 windows: Some(_), ..
-            } => return Some("a windowed aggregation result"),
-            NodeKind::Aggregate { .. } => return Some("a grouped table's aggregation result"),
+            }) => return Some("a windowed aggregation result"),
+            NodeKind::Aggregate(ops::Aggregate { .. }) => {
+                return Some("a grouped table's aggregation result")
+            }
             _ => return Some("this table"),
         }
     }
@@ -102,54 +108,54 @@ fn group_by_unsupported(graph: &Graph, group_by: &crate::graph::Node) -> Option<
 /// The DSL name of a node's operator, for messages.
 pub fn kind_name(kind: &NodeKind) -> &'static str {
     match kind {
-        NodeKind::Source { .. } => "stream",
-        NodeKind::Filter { negate: false, .. } => "filter",
-        NodeKind::Filter { negate: true, .. } => "filter_not",
-        NodeKind::Map { .. } => "map",
-        NodeKind::MapValues { .. } => "map_values",
-        NodeKind::FlatMap { .. } => "flat_map",
-        NodeKind::FlatMapValues { .. } => "flat_map_values",
-        NodeKind::SelectKey { .. } => "select_key",
-        NodeKind::Peek { .. } => "peek",
-        NodeKind::Foreach { .. } => "foreach",
-        NodeKind::Split => "split",
-        NodeKind::Branch { .. } => "branch",
-        NodeKind::Merge => "merge",
-        NodeKind::Repartition { .. } => "repartition",
-        NodeKind::Sink { .. } => "to",
-        NodeKind::Print { .. } => "print",
-        NodeKind::Aggregate {
+        NodeKind::Source(ops::Source { .. }) => "stream",
+        NodeKind::Filter(ops::Filter { negate: false, .. }) => "filter",
+        NodeKind::Filter(ops::Filter { negate: true, .. }) => "filter_not",
+        NodeKind::Map(ops::Map { .. }) => "map",
+        NodeKind::MapValues(ops::MapValues { .. }) => "map_values",
+        NodeKind::FlatMap(ops::FlatMap { .. }) => "flat_map",
+        NodeKind::FlatMapValues(ops::FlatMapValues { .. }) => "flat_map_values",
+        NodeKind::SelectKey(ops::SelectKey { .. }) => "select_key",
+        NodeKind::Peek(ops::Peek { .. }) => "peek",
+        NodeKind::Foreach(ops::Foreach { .. }) => "foreach",
+        NodeKind::Split(ops::Split) => "split",
+        NodeKind::Branch(ops::Branch { .. }) => "branch",
+        NodeKind::Merge(ops::Merge) => "merge",
+        NodeKind::Repartition(ops::Repartition { .. }) => "repartition",
+        NodeKind::Sink(ops::Sink { .. }) => "to",
+        NodeKind::Print(ops::Print { .. }) => "print",
+        NodeKind::Aggregate(ops::Aggregate {
             op: crate::graph::AggOp::Count | crate::graph::AggOp::TableCount,
             ..
-        } => "count",
-        NodeKind::Aggregate {
+        }) => "count",
+        NodeKind::Aggregate(ops::Aggregate {
             op: crate::graph::AggOp::Reduce { .. } | crate::graph::AggOp::TableReduce { .. },
             ..
-        } => "reduce",
-        NodeKind::Aggregate {
+        }) => "reduce",
+        NodeKind::Aggregate(ops::Aggregate {
             op:
                 crate::graph::AggOp::Aggregate { .. }
                 | crate::graph::AggOp::Cogroup { .. }
                 | crate::graph::AggOp::TableAggregate { .. },
             ..
-        } => "aggregate",
-        NodeKind::ToStream => "to_stream",
-        NodeKind::Suppress { .. } => "suppress",
-        NodeKind::TableSource {
+        }) => "aggregate",
+        NodeKind::ToStream(ops::ToStream) => "to_stream",
+        NodeKind::Suppress(ops::Suppress { .. }) => "suppress",
+        NodeKind::TableSource(ops::TableSource {
             from_topic: true, ..
-        } => "table",
-        NodeKind::TableSource {
+        }) => "table",
+        NodeKind::TableSource(ops::TableSource {
             from_topic: false, ..
-        } => "to_table",
-        NodeKind::TableGroupBy { .. } => "group_by",
-        NodeKind::TableFilter { negate: false, .. } => "filter",
-        NodeKind::TableFilter { negate: true, .. } => "filter_not",
-        NodeKind::TableMapValues { .. } => "map_values",
-        NodeKind::Process {
+        }) => "to_table",
+        NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => "group_by",
+        NodeKind::TableFilter(ops::TableFilter { negate: false, .. }) => "filter",
+        NodeKind::TableFilter(ops::TableFilter { negate: true, .. }) => "filter_not",
+        NodeKind::TableMapValues(ops::TableMapValues { .. }) => "map_values",
+        NodeKind::Process(ops::Process {
             fixed_key: false, ..
-        } => "process",
-        NodeKind::Process {
+        }) => "process",
+        NodeKind::Process(ops::Process {
             fixed_key: true, ..
-        } => "process_values",
+        }) => "process_values",
     }
 }

@@ -3,6 +3,7 @@
 //! runtime reads.
 
 use crate::graph::{Graph, NodeId, NodeKind, SinkTarget};
+use crate::ops;
 use crate::optimize::Rewrite;
 use crate::plan::{Entry, InternalKind, Plan};
 use proc_macro2::TokenStream;
@@ -76,7 +77,7 @@ pub enum TopicName {
 fn exit_name(graph: &Graph, node: NodeId) -> String {
     let n = &graph.nodes[node];
     match n.kind {
-        NodeKind::Repartition { .. } => format!("{}-repartition-source", n.name),
+        NodeKind::Repartition(ops::Repartition { .. }) => format!("{}-repartition-source", n.name),
         _ => n.name.clone(),
     }
 }
@@ -84,7 +85,7 @@ fn exit_name(graph: &Graph, node: NodeId) -> String {
 fn entry_name(graph: &Graph, node: NodeId) -> String {
     let n = &graph.nodes[node];
     match n.kind {
-        NodeKind::Repartition { .. } => format!("{}-repartition-filter", n.name),
+        NodeKind::Repartition(ops::Repartition { .. }) => format!("{}-repartition-filter", n.name),
         _ => n.name.clone(),
     }
 }
@@ -99,7 +100,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
         for entry in &s.entries {
             match *entry {
                 Entry::Source(n) => {
-                    let NodeKind::Source { topics, .. } = &graph.nodes[n].kind else {
+                    let NodeKind::Source(ops::Source { topics, .. }) = &graph.nodes[n].kind else {
                         continue;
                     };
                     let topics: Vec<String> = topics.iter().map(|t| t.value()).collect();
@@ -132,14 +133,14 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
             let successors: Vec<String> = n.outputs.iter().map(|&o| entry_name(graph, o)).collect();
             let predecessors: Vec<String> = n.inputs.iter().map(|&i| exit_name(graph, i)).collect();
             match &n.kind {
-                NodeKind::Source { topics, .. } => nodes.push(DescNode {
+                NodeKind::Source(ops::Source { topics, .. }) => nodes.push(DescNode {
                     name: n.name.clone(),
                     kind: DescKind::Source(topics.iter().map(|t| t.value()).collect()),
                     successors,
                     predecessors: Vec::new(),
                     stores: Vec::new(),
                 }),
-                NodeKind::Repartition { .. } => {
+                NodeKind::Repartition(ops::Repartition { .. }) => {
                     let filter = entry_name(graph, id);
                     let sink = format!("{}-repartition-sink", n.name);
                     nodes.push(DescNode {
@@ -157,7 +158,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                         stores: Vec::new(),
                     });
                 }
-                NodeKind::Sink { target } => nodes.push(DescNode {
+                NodeKind::Sink(ops::Sink { target }) => nodes.push(DescNode {
                     name: n.name.clone(),
                     kind: DescKind::Sink(match target {
                         SinkTarget::Topic(t) => t.value(),
@@ -173,8 +174,8 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     successors,
                     predecessors,
                     stores: match &n.kind {
-                        NodeKind::Suppress { store, .. } => vec![store.clone()],
-                        NodeKind::Process { stores, .. } => {
+                        NodeKind::Suppress(ops::Suppress { store, .. }) => vec![store.clone()],
+                        NodeKind::Process(ops::Process { stores, .. }) => {
                             stores.iter().map(LitStr::value).collect()
                         }
                         _ => plan
@@ -220,11 +221,11 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                 let clocked = sub.nodes.iter().any(|&n| {
                     matches!(
                         graph.nodes[n].kind,
-                        NodeKind::Process { .. }
-                            | NodeKind::Aggregate {
+                        NodeKind::Process(ops::Process { .. })
+                            | NodeKind::Aggregate(ops::Aggregate {
                                 emit_final: true,
                                 ..
-                            }
+                            })
                     )
                 });
                 let cached = plan.stores.iter().any(|st| st.sub == sub.id && st.cached);

@@ -5,6 +5,7 @@
 
 use crate::ctxt::Errors;
 use crate::ops::{self, Op, OpSpec, Shape};
+pub use crate::ops::{AggOp, NodeKind, SinkTarget};
 use crate::parse::{chain_of, Call, Chain, Statement, Step, TopologyFn};
 use proc_macro2::Span;
 use std::collections::HashMap;
@@ -12,224 +13,6 @@ use syn::{Expr, Ident, LitStr, Type};
 
 /// Index of a node in [`Graph::nodes`].
 pub type NodeId = usize;
-
-/// Where a sink writes.
-#[derive(Clone)]
-pub enum SinkTarget {
-    /// A fixed topic.
-    Topic(LitStr),
-    /// A closure choosing the topic per record, and how many parameters it takes.
-    Extractor(Expr, Option<usize>),
-}
-
-/// What a node does.
-#[derive(Clone)]
-pub enum NodeKind {
-    /// Reads topics with the given key and value types.
-    Source {
-        /// Topics, in order.
-        topics: Vec<LitStr>,
-        /// Key type.
-        key: Type,
-        /// Value type.
-        value: Type,
-        /// `extract_timestamp(|key, value, record_context| ts)`, if given.
-        extractor: Option<Expr>,
-    },
-    /// `filter` (`negate: false`) or `filter_not` (`negate: true`).
-    Filter {
-        /// The predicate.
-        f: Expr,
-        /// True for `filter_not`.
-        negate: bool,
-    },
-    /// `map`.
-    Map {
-        /// The mapper.
-        f: Expr,
-    },
-    /// `map_values`.
-    MapValues {
-        /// The mapper.
-        f: Expr,
-        /// True when the closure takes `(key, value)`.
-        with_key: bool,
-    },
-    /// `flat_map`.
-    FlatMap {
-        /// The mapper.
-        f: Expr,
-    },
-    /// `flat_map_values`.
-    FlatMapValues {
-        /// The mapper.
-        f: Expr,
-        /// True when the closure takes `(key, value)`.
-        with_key: bool,
-    },
-    /// `select_key`.
-    SelectKey {
-        /// The key selector.
-        f: Expr,
-    },
-    /// `peek`.
-    Peek {
-        /// The action.
-        f: Expr,
-    },
-    /// `foreach`.
-    Foreach {
-        /// The action.
-        f: Expr,
-    },
-    /// `split()`: routes each record to the first branch whose predicate holds.
-    Split,
-    /// A branch of a split (a pass-through node); `pred: None` is the default branch.
-    Branch {
-        /// The predicate.
-        pred: Option<Expr>,
-        /// The key the branch is indexed by.
-        key: String,
-    },
-    /// `merge`.
-    Merge,
-    /// `repartition()`: through an internal topic `<name>-repartition`.
-    Repartition {
-        /// Partition count, when given.
-        partitions: Option<i32>,
-        /// Carries table changes (new and old values) from a table `group_by`.
-        changes: bool,
-    },
-    /// `to(..)`.
-    Sink {
-        /// Topic or extractor.
-        target: SinkTarget,
-    },
-    /// `print(..)`.
-    Print {
-        /// Line label.
-        label: String,
-    },
-    /// `count`, `reduce` or `aggregate` of a grouped stream, into a store.
-    Aggregate {
-        /// Which aggregation.
-        op: AggOp,
-        /// The key-value store holding the aggregates.
-        store: String,
-        /// `in_memory()` instead of RocksDB.
-        in_memory: bool,
-        /// Behind the record cache (Kafka Streams' default); off with
-        /// `with_caching_disabled()`.
-        cached: bool,
-        /// `windowed_by(..)`: the `TimeWindows` expression (evaluated when the
-        /// topology is constructed); the store is then a window store.
-        windows: Option<Expr>,
-        /// `emit_strategy(EmitStrategy::on_window_close())`: only final
-        /// results, emitted as windows close.
-        emit_final: bool,
-    },
-    /// `to_stream()` of a table.
-    ToStream,
-    /// `process(factory, stores..)`: a user processor.
-    Process {
-        /// `|| processor` (or a path to a function making one).
-        factory: Expr,
-        /// The key-value stores it is connected to.
-        stores: Vec<LitStr>,
-        /// `process_values`: a `FixedKeyProcessor`, the key is kept.
-        fixed_key: bool,
-    },
-    /// The table side of `builder.table(..)` / `to_table()`: drops records
-    /// with a null key, passes the rest (a null value is a tombstone).
-    TableSource {
-        /// `builder.table(..)`: the topic's values are read as `Option<V>`.
-        from_topic: bool,
-        /// Its store name (`<topic>-STATE-STORE-..`), used when the table is
-        /// materialized because a `group_by` needs its old values.
-        store: String,
-    },
-    /// A table's `group_by(|k, v| (k2, v2))`: each change becomes a
-    /// subtraction from the old group and an addition to the new one, sent
-    /// through a repartition topic (Kafka Streams' `KTableRepartitionMap`).
-    TableGroupBy {
-        /// The selector.
-        f: Expr,
-    },
-    /// A table's `filter` / `filter_not`: a value that does not pass
-    /// becomes a tombstone.
-    TableFilter {
-        /// The predicate.
-        f: Expr,
-        /// True for `filter_not`.
-        negate: bool,
-    },
-    /// A table's `map_values`: tombstones stay tombstones.
-    TableMapValues {
-        /// The mapper.
-        f: Expr,
-        /// True when the closure takes `(key, value)`.
-        with_key: bool,
-    },
-    /// `suppress(..)` of a table: holds updates back in a buffer.
-    Suppress {
-        /// The `Suppressed` expression (evaluated when the topology is constructed).
-        config: Expr,
-        /// `until_window_closes`: the windowed aggregation whose grace applies.
-        window_node: Option<NodeId>,
-        /// Name of its buffer (Kafka Streams' `KTABLE-SUPPRESS-STATE-STORE-..`).
-        store: String,
-    },
-}
-
-/// A stream aggregation.
-#[derive(Clone)]
-pub enum AggOp {
-    /// `count()`.
-    Count,
-    /// `reduce(reducer)`.
-    Reduce {
-        /// `|aggregate, value| new_aggregate`.
-        f: Expr,
-    },
-    /// `aggregate(initializer, aggregator)`, and for session windows a
-    /// merger: `aggregate(initializer, aggregator, merger)`.
-    Aggregate {
-        /// `|| initial`.
-        init: Expr,
-        /// `|key, value, aggregate| new_aggregate`.
-        f: Expr,
-        /// `|key, aggregate, other| merged` (session windows only).
-        merger: Option<Expr>,
-    },
-    /// `count()` of a grouped table: adds one, subtracts one.
-    TableCount,
-    /// `reduce(adder, subtractor)` of a grouped table.
-    TableReduce {
-        /// `|aggregate, value| ..`, applied to new values.
-        add: Expr,
-        /// `|aggregate, value| ..`, applied to old values.
-        sub: Expr,
-    },
-    /// `aggregate(init, adder, subtractor)` of a grouped table.
-    TableAggregate {
-        /// `|| initial`.
-        init: Expr,
-        /// `|key, value, aggregate| ..`, applied to new values.
-        add: Expr,
-        /// `|key, value, aggregate| ..`, applied to old values.
-        sub: Expr,
-    },
-    /// One input of a `cogroup(..).aggregate(init)`: all inputs share the
-    /// store and the initializer of the first (the owner).
-    Cogroup {
-        /// This input's `|key, value, aggregate| new_aggregate`.
-        f: Expr,
-        /// The initializer, on the owner only.
-        init: Option<Expr>,
-        /// The first input's aggregation node (owns store and initializer).
-        owner: NodeId,
-    },
-}
 
 /// One operator node.
 #[derive(Clone)]
@@ -677,11 +460,11 @@ impl<'e> Builder<'e> {
                 }
                 let name = self.name_for(spec, &opts);
                 Some(Value::Stream(self.graph.add(
-                    NodeKind::Process {
+                    NodeKind::Process(ops::Process {
                         factory: positional[0].clone(),
                         stores,
                         fixed_key: spec.op == Op::ProcessValues,
-                    },
+                    }),
                     name,
                     span,
                     Some(input),
@@ -702,7 +485,8 @@ impl<'e> Builder<'e> {
                 else {
                     return None;
                 };
-                if let NodeKind::Source { topics, .. } = &self.graph.nodes[source].kind {
+                if let NodeKind::Source(ops::Source { topics, .. }) = &self.graph.nodes[source].kind
+                {
                     if topics.len() > 1 {
                         self.errors
                             .spanned(&positional[0], "a table reads one topic");
@@ -710,10 +494,10 @@ impl<'e> Builder<'e> {
                 }
                 let name = self.name_for(spec, &opts);
                 Some(Value::Table(self.graph.add(
-                    NodeKind::TableSource {
+                    NodeKind::TableSource(ops::TableSource {
                         from_topic: true,
                         store,
-                    },
+                    }),
                     name,
                     span,
                     Some(source),
@@ -723,10 +507,10 @@ impl<'e> Builder<'e> {
                 let name = self.name_for(spec, &opts);
                 let store = self.next_name("KSTREAM-TOTABLE-STATE-STORE-");
                 Some(Value::Table(self.graph.add(
-                    NodeKind::TableSource {
+                    NodeKind::TableSource(ops::TableSource {
                         from_topic: false,
                         store,
-                    },
+                    }),
                     name,
                     span,
                     Some(input),
@@ -736,17 +520,17 @@ impl<'e> Builder<'e> {
                 let arity = closure_arity(&positional[0]);
                 let (kind, prefix) = match spec.op {
                     Op::MapValues => (
-                        NodeKind::TableMapValues {
+                        NodeKind::TableMapValues(ops::TableMapValues {
                             f: positional[0].clone(),
                             with_key: arity == Some(2),
-                        },
+                        }),
                         "KTABLE-MAPVALUES-",
                     ),
                     op => (
-                        NodeKind::TableFilter {
+                        NodeKind::TableFilter(ops::TableFilter {
                             f: positional[0].clone(),
                             negate: op == Op::FilterNot,
-                        },
+                        }),
                         "KTABLE-FILTER-",
                     ),
                 };
@@ -758,7 +542,9 @@ impl<'e> Builder<'e> {
             }
             (Op::Split, Value::Stream(input)) => {
                 let name = self.name_for(spec, &opts);
-                let node = self.graph.add(NodeKind::Split, name, span, Some(input));
+                let node = self
+                    .graph
+                    .add(NodeKind::Split(ops::Split), name, span, Some(input));
                 Some(Value::Split { node, position: 1 })
             }
             (
@@ -783,7 +569,9 @@ impl<'e> Builder<'e> {
                     }
                 };
                 let name = self.name_for(spec, &opts);
-                let node = self.graph.add(NodeKind::Merge, name, span, Some(input));
+                let node = self
+                    .graph
+                    .add(NodeKind::Merge(ops::Merge), name, span, Some(input));
                 self.graph.connect(other, node);
                 Some(Value::Stream(node))
             }
@@ -800,9 +588,9 @@ impl<'e> Builder<'e> {
                 // As Kafka Streams: a key selector, then grouping that repartitions.
                 let name = self.next_name(spec.prefix);
                 let node = self.graph.add(
-                    NodeKind::SelectKey {
+                    NodeKind::SelectKey(ops::SelectKey {
                         f: positional[0].clone(),
-                    },
+                    }),
                     name,
                     span,
                     Some(input),
@@ -902,9 +690,9 @@ impl<'e> Builder<'e> {
             (Op::GroupBy, Value::Table(input)) => {
                 let name = self.next_name("KTABLE-SELECT-");
                 let select = self.graph.add(
-                    NodeKind::TableGroupBy {
+                    NodeKind::TableGroupBy(ops::TableGroupBy {
                         f: positional[0].clone(),
-                    },
+                    }),
                     name,
                     span,
                     Some(input),
@@ -936,22 +724,22 @@ impl<'e> Builder<'e> {
                 };
                 let name = self.next_name(prefix);
                 let repartition = self.graph.add(
-                    NodeKind::Repartition {
+                    NodeKind::Repartition(ops::Repartition {
                         partitions: None,
                         changes: true,
-                    },
+                    }),
                     store.clone(),
                     span,
                     Some(select),
                 );
-                let kind = NodeKind::Aggregate {
+                let kind = NodeKind::Aggregate(ops::Aggregate {
                     op,
                     store,
                     in_memory: opts.in_memory,
                     cached: !opts.caching_disabled,
                     windows: None,
                     emit_final: false,
-                };
+                });
                 Some(Value::Table(self.graph.add(
                     kind,
                     name,
@@ -997,7 +785,7 @@ impl<'e> Builder<'e> {
             (Op::ToStream, Value::Table(input)) => {
                 let name = self.name_for(spec, &opts);
                 Some(Value::Stream(self.graph.add(
-                    NodeKind::ToStream,
+                    NodeKind::ToStream(ops::ToStream),
                     name,
                     span,
                     Some(input),
@@ -1006,14 +794,16 @@ impl<'e> Builder<'e> {
             (op, Value::Stream(input)) => {
                 let kind = self.stream_op(op, call, &positional)?;
                 let name = match (&kind, &opts.named) {
-                    (NodeKind::Repartition { .. }, Some(n)) => n.value(),
+                    (NodeKind::Repartition(ops::Repartition { .. }), Some(n)) => n.value(),
                     _ => self.name_for(spec, &opts),
                 };
                 let kind = match kind {
-                    NodeKind::Repartition { .. } => NodeKind::Repartition {
-                        changes: false,
-                        partitions: opts.partitions.map(|p| p.0),
-                    },
+                    NodeKind::Repartition(ops::Repartition { .. }) => {
+                        NodeKind::Repartition(ops::Repartition {
+                            changes: false,
+                            partitions: opts.partitions.map(|p| p.0),
+                        })
+                    }
                     k => k,
                 };
                 let node = self.graph.add(kind, name, span, Some(input));
@@ -1046,49 +836,49 @@ impl<'e> Builder<'e> {
         Some(match op {
             Op::Filter | Op::FilterNot => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Filter {
+                NodeKind::Filter(ops::Filter {
                     f: f(),
                     negate: op == Op::FilterNot,
-                }
+                })
             }
             Op::Map => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Map { f: f() }
+                NodeKind::Map(ops::Map { f: f() })
             }
             Op::MapValues => {
                 expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
-                NodeKind::MapValues {
+                NodeKind::MapValues(ops::MapValues {
                     f: f(),
                     with_key: arity == Some(2),
-                }
+                })
             }
             Op::FlatMap => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::FlatMap { f: f() }
+                NodeKind::FlatMap(ops::FlatMap { f: f() })
             }
             Op::FlatMapValues => {
                 expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
-                NodeKind::FlatMapValues {
+                NodeKind::FlatMapValues(ops::FlatMapValues {
                     f: f(),
                     with_key: arity == Some(2),
-                }
+                })
             }
             Op::SelectKey => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::SelectKey { f: f() }
+                NodeKind::SelectKey(ops::SelectKey { f: f() })
             }
             Op::Peek => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Peek { f: f() }
+                NodeKind::Peek(ops::Peek { f: f() })
             }
             Op::Foreach => {
                 expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Foreach { f: f() }
+                NodeKind::Foreach(ops::Foreach { f: f() })
             }
-            Op::Repartition => NodeKind::Repartition {
+            Op::Repartition => NodeKind::Repartition(ops::Repartition {
                 partitions: None,
                 changes: false,
-            },
+            }),
             Op::To => {
                 if let Some(topic) = string_lit(&args[0]) {
                     if !valid_topic_name(&topic.value()) {
@@ -1100,16 +890,16 @@ impl<'e> Builder<'e> {
                             ),
                         );
                     }
-                    NodeKind::Sink {
+                    NodeKind::Sink(ops::Sink {
                         target: SinkTarget::Topic(topic),
-                    }
+                    })
                 } else if let Some(n) = arity {
                     if !(2..=3).contains(&n) {
                         self.errors.spanned(&args[0], "a topic extractor takes `|key, value|` or `|key, value, record_context|`");
                     }
-                    NodeKind::Sink {
+                    NodeKind::Sink(ops::Sink {
                         target: SinkTarget::Extractor(f(), arity),
-                    }
+                    })
                 } else {
                     self.errors.spanned(&args[0], "`to` takes a topic name as a string literal, or a closure `|key, value, record_context| topic` choosing it per record");
                     return None;
@@ -1127,7 +917,7 @@ impl<'e> Builder<'e> {
                         }
                     },
                 };
-                NodeKind::Print { label }
+                NodeKind::Print(ops::Print { label })
             }
             _ => return None,
         })
@@ -1198,12 +988,12 @@ impl<'e> Builder<'e> {
         }
         let name = self.name_for(spec, opts);
         let node = self.graph.add(
-            NodeKind::Source {
+            NodeKind::Source(ops::Source {
                 topics,
                 key,
                 value,
                 extractor: opts.extractor.clone(),
-            },
+            }),
             name,
             call.method.span(),
             None,
@@ -1255,7 +1045,7 @@ impl<'e> Builder<'e> {
             .map(LitStr::value)
             .unwrap_or_else(|| position.to_string());
         let duplicate = self.graph.nodes[split].outputs.iter().any(|&b| {
-            matches!(&self.graph.nodes[b].kind, NodeKind::Branch { key, .. } if *key == key_str)
+            matches!(&self.graph.nodes[b].kind, NodeKind::Branch(ops::Branch { key, .. }) if *key == key_str)
         });
         if duplicate {
             let message = format!("duplicate branch name `{key_str}` in this split");
@@ -1275,7 +1065,7 @@ impl<'e> Builder<'e> {
         }
         let name = format!("{}{key_str}", self.graph.nodes[split].name);
         self.graph.add(
-            NodeKind::Branch { pred, key: key_str },
+            NodeKind::Branch(ops::Branch { pred, key: key_str }),
             name,
             call.method.span(),
             Some(split),
@@ -1345,10 +1135,10 @@ impl<'e> Builder<'e> {
             Some("until_window_closes") => {
                 let windowed = matches!(
                     self.graph.nodes[input].kind,
-                    NodeKind::Aggregate {
+                    NodeKind::Aggregate(ops::Aggregate {
                         windows: Some(_),
                         ..
-                    }
+                    })
                 );
                 if !windowed {
                     self.errors.spanned(config, "`until_window_closes` needs a windowed table: the result of `windowed_by(..)` and an aggregation");
@@ -1365,11 +1155,11 @@ impl<'e> Builder<'e> {
         // As Kafka Streams: the processor's name first, then its buffer's.
         let name = self.next_name(spec.prefix);
         let store = self.next_name("KTABLE-SUPPRESS-STATE-STORE-");
-        let kind = NodeKind::Suppress {
+        let kind = NodeKind::Suppress(ops::Suppress {
             config: config.clone(),
             window_node,
             store,
-        };
+        });
         Some(Value::Table(self.graph.add(kind, name, span, Some(input))))
     }
 
@@ -1401,10 +1191,10 @@ impl<'e> Builder<'e> {
                     }
                 });
                 upstream = self.graph.add(
-                    NodeKind::Repartition {
+                    NodeKind::Repartition(ops::Repartition {
                         partitions: None,
                         changes: false,
-                    },
+                    }),
                     name,
                     span,
                     Some(input),
@@ -1417,20 +1207,22 @@ impl<'e> Builder<'e> {
                 init: owner.is_none().then(|| init.clone()),
                 owner: owner.unwrap_or(id),
             };
-            let kind = NodeKind::Aggregate {
+            let kind = NodeKind::Aggregate(ops::Aggregate {
                 op,
                 store: store.clone(),
                 in_memory: opts.in_memory,
                 cached: !opts.caching_disabled,
                 windows: None,
                 emit_final: false,
-            };
+            });
             let node = self.graph.add(kind, name, span, Some(upstream));
             owner.get_or_insert(node);
             aggregations.push(node);
         }
         let merge_name = self.next_name("COGROUPKSTREAM-MERGE-");
-        let merge = self.graph.add(NodeKind::Merge, merge_name, span, None);
+        let merge = self
+            .graph
+            .add(NodeKind::Merge(ops::Merge), merge_name, span, None);
         for a in aggregations {
             self.graph.connect(a, merge);
         }
@@ -1443,16 +1235,16 @@ impl<'e> Builder<'e> {
     fn key_changed(&self, node: NodeId) -> bool {
         let n = &self.graph.nodes[node];
         match n.kind {
-            NodeKind::Map { .. }
-            | NodeKind::FlatMap { .. }
-            | NodeKind::SelectKey { .. }
-            | NodeKind::Process {
+            NodeKind::Map(ops::Map { .. })
+            | NodeKind::FlatMap(ops::FlatMap { .. })
+            | NodeKind::SelectKey(ops::SelectKey { .. })
+            | NodeKind::Process(ops::Process {
                 fixed_key: false, ..
-            } => true,
-            NodeKind::TableSource { .. } => false,
-            NodeKind::Source { .. } | NodeKind::Repartition { .. } | NodeKind::Aggregate { .. } => {
-                false
-            }
+            }) => true,
+            NodeKind::TableSource(ops::TableSource { .. }) => false,
+            NodeKind::Source(ops::Source { .. })
+            | NodeKind::Repartition(ops::Repartition { .. })
+            | NodeKind::Aggregate(ops::Aggregate { .. }) => false,
             _ => n.inputs.iter().any(|&i| self.key_changed(i)),
         }
     }
@@ -1555,10 +1347,10 @@ impl<'e> Builder<'e> {
                 .map(|n| n.value())
                 .unwrap_or_else(|| store.clone());
             upstream = self.graph.add(
-                NodeKind::Repartition {
+                NodeKind::Repartition(ops::Repartition {
                     partitions: None,
                     changes: false,
-                },
+                }),
                 prefix,
                 span,
                 Some(input),
@@ -1573,7 +1365,7 @@ impl<'e> Builder<'e> {
                 "`with_caching_disabled()` is not supported with sliding windows yet",
             );
         }
-        let kind = NodeKind::Aggregate {
+        let kind = NodeKind::Aggregate(ops::Aggregate {
             op,
             store,
             in_memory: opts.in_memory,
@@ -1588,7 +1380,7 @@ impl<'e> Builder<'e> {
                     })),
             windows,
             emit_final,
-        };
+        });
         let node = self.graph.add(kind, name, span, Some(upstream));
         if reusable.is_some() {
             self.graph.merged_repartitions.push((upstream, node));
@@ -1623,7 +1415,7 @@ impl<'e> Builder<'e> {
             .outputs
             .iter()
             .filter_map(|&b| match &self.graph.nodes[b].kind {
-                NodeKind::Branch { key, .. } => Some((key.clone(), b)),
+                NodeKind::Branch(ops::Branch { key, .. }) => Some((key.clone(), b)),
                 _ => None,
             })
             .collect();

@@ -3,6 +3,7 @@
 
 use crate::check::kind_name;
 use crate::graph::{Graph, NodeKind};
+use crate::ops;
 use crate::plan::Plan;
 
 /// One applied rewrite.
@@ -30,7 +31,7 @@ pub fn optimize(graph: &Graph, plan: &Plan) -> Vec<Rewrite> {
             .nodes
             .iter()
             .map(|&n| &graph.nodes[n].kind)
-            .filter(|k| !matches!(k, NodeKind::Source { .. }))
+            .filter(|k| !matches!(k, NodeKind::Source(ops::Source { .. })))
             .map(kind_name)
             .collect();
         Rewrite {

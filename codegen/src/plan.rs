@@ -10,6 +10,7 @@
 
 use crate::ctxt::Errors;
 use crate::graph::{AggOp, Graph, NodeId, NodeKind};
+use crate::ops;
 use quote::ToTokens;
 use syn::Type;
 
@@ -246,10 +247,9 @@ pub fn needs_old_values(graph: &Graph, node: NodeId) -> bool {
         .outputs
         .iter()
         .any(|&o| match graph.nodes[o].kind {
-            NodeKind::TableGroupBy { .. } => true,
-            NodeKind::TableFilter { .. } | NodeKind::TableMapValues { .. } => {
-                needs_old_values(graph, o)
-            }
+            NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => true,
+            NodeKind::TableFilter(ops::TableFilter { .. })
+            | NodeKind::TableMapValues(ops::TableMapValues { .. }) => needs_old_values(graph, o),
             _ => false,
         })
 }
@@ -274,49 +274,50 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
         let input = node.inputs.first().map(|&i| t.node[i]);
         let (k, v) = input.unwrap_or((usize::MAX, usize::MAX));
         let out = match &node.kind {
-            NodeKind::Source { key, value, .. } => {
+            NodeKind::Source(ops::Source { key, value, .. }) => {
                 let k = t.fresh(Some(key.clone()));
                 let v = t.fresh(Some(value.clone()));
                 // A table's topic is read with nullable values: tombstones.
                 let table = node.outputs.first().is_some_and(|&o| {
                     matches!(
                         graph.nodes[o].kind,
-                        NodeKind::TableSource {
+                        NodeKind::TableSource(ops::TableSource {
                             from_topic: true,
                             ..
-                        }
+                        })
                     )
                 });
                 (k, if table { t.fresh_optional(v) } else { v })
             }
-            NodeKind::TableFilter { .. } => match t.optional_inner(v) {
+            NodeKind::TableFilter(ops::TableFilter { .. }) => match t.optional_inner(v) {
                 Some(_) => (k, v),
                 None => (k, t.fresh_optional(v)),
             },
-            NodeKind::TableMapValues { .. } => match t.optional_inner(v) {
+            NodeKind::TableMapValues(ops::TableMapValues { .. }) => match t.optional_inner(v) {
                 Some(_) => {
                     let inner = t.fresh(None);
                     (k, t.fresh_optional(inner))
                 }
                 None => (k, t.fresh(None)),
             },
-            NodeKind::Map { .. }
-            | NodeKind::FlatMap { .. }
-            | NodeKind::Process {
+            NodeKind::Map(ops::Map { .. })
+            | NodeKind::FlatMap(ops::FlatMap { .. })
+            | NodeKind::Process(ops::Process {
                 fixed_key: false, ..
-            } => (t.fresh(None), t.fresh(None)),
-            NodeKind::Process {
+            }) => (t.fresh(None), t.fresh(None)),
+            NodeKind::Process(ops::Process {
                 fixed_key: true, ..
-            } => (k, t.fresh(None)),
-            NodeKind::MapValues { .. } | NodeKind::FlatMapValues { .. } => (k, t.fresh(None)),
-            NodeKind::SelectKey { .. } => (t.fresh(None), v),
+            }) => (k, t.fresh(None)),
+            NodeKind::MapValues(ops::MapValues { .. })
+            | NodeKind::FlatMapValues(ops::FlatMapValues { .. }) => (k, t.fresh(None)),
+            NodeKind::SelectKey(ops::SelectKey { .. }) => (t.fresh(None), v),
             // Session windows: merged sessions are deleted, so the result
             // table's values are nullable.
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op,
                 windows: Some(w),
                 ..
-            } if crate::graph::is_session(w) => {
+            }) if crate::graph::is_session(w) => {
                 let inner = match op {
                     AggOp::Count => t.fresh(Some(syn::parse_quote!(i64))),
                     AggOp::Reduce { .. } => v,
@@ -324,63 +325,63 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
                 };
                 (t.fresh_windowed(k), t.fresh_optional(inner))
             }
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::Count,
                 windows,
                 ..
-            } => (
+            }) => (
                 windowed_key(&mut t, k, windows),
                 t.fresh(Some(syn::parse_quote!(i64))),
             ),
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::Aggregate { .. },
                 windows,
                 ..
-            } => (windowed_key(&mut t, k, windows), t.fresh(None)),
-            NodeKind::Aggregate {
+            }) => (windowed_key(&mut t, k, windows), t.fresh(None)),
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::Cogroup { .. },
                 ..
-            } => (k, t.fresh(None)),
-            NodeKind::TableGroupBy { .. } => {
+            }) => (k, t.fresh(None)),
+            NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => {
                 let v2 = t.fresh(None);
                 (t.fresh(None), t.fresh_optional(v2))
             }
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::TableCount,
                 ..
-            } => {
+            }) => {
                 let n = t.fresh(Some(syn::parse_quote!(i64)));
                 (k, t.fresh_optional(n))
             }
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::TableReduce { .. },
                 ..
-            } => (k, v),
-            NodeKind::Aggregate {
+            }) => (k, v),
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::TableAggregate { .. },
                 ..
-            } => {
+            }) => {
                 let a = t.fresh(None);
                 (k, t.fresh_optional(a))
             }
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::Reduce { .. },
                 windows: Some(_),
                 ..
-            } => (t.fresh_windowed(k), v),
+            }) => (t.fresh_windowed(k), v),
             // `to_table()` of a stream of `Option<T>` values: `None` is a
             // tombstone, so the table's values are known optional and table
             // operators see `T`, as with `table::<K, T>(topic)`.
-            NodeKind::TableSource {
+            NodeKind::TableSource(ops::TableSource {
                 from_topic: false, ..
-            } => match t.concrete_of(v).as_ref().and_then(option_arg) {
+            }) => match t.concrete_of(v).as_ref().and_then(option_arg) {
                 Some(inner) => {
                     let inner = t.fresh(Some(inner));
                     (k, t.fresh_optional(inner))
                 }
                 None => (k, v),
             },
-            NodeKind::Merge => {
+            NodeKind::Merge(ops::Merge) => {
                 for &other in &node.inputs[1..] {
                     let (ok, ov) = t.node[other];
                     for (a, b, what) in [(k, ok, "key"), (v, ov, "value")] {
@@ -419,7 +420,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
         x
     }
     for node in &graph.nodes {
-        if matches!(node.kind, NodeKind::Repartition { .. }) {
+        if matches!(node.kind, NodeKind::Repartition(ops::Repartition { .. })) {
             continue;
         }
         for &o in &node.outputs {
@@ -430,7 +431,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     // A repartition's children that share no other edge form their own group;
     // children of one repartition are joined (they read one topic).
     for node in &graph.nodes {
-        if matches!(node.kind, NodeKind::Repartition { .. }) {
+        if matches!(node.kind, NodeKind::Repartition(ops::Repartition { .. })) {
             for w in node.outputs.windows(2) {
                 let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
                 parent[a.max(b)] = a.min(b);
@@ -458,8 +459,10 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     let mut internal = Vec::new();
     for node in &graph.nodes {
         match &node.kind {
-            NodeKind::Source { .. } => subs[node_sub[node.id]].entries.push(Entry::Source(node.id)),
-            NodeKind::Repartition { partitions, .. } => {
+            NodeKind::Source(ops::Source { .. }) => {
+                subs[node_sub[node.id]].entries.push(Entry::Source(node.id))
+            }
+            NodeKind::Repartition(ops::Repartition { partitions, .. }) => {
                 let written_by = node_sub[node.id];
                 let read_by = node.outputs.first().map(|&o| node_sub[o]);
                 if let Some(read_by) = read_by {
@@ -520,7 +523,9 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     for node in &graph.nodes {
         match &node.kind {
             // A table source whose old values a `group_by` needs is materialized.
-            NodeKind::TableSource { from_topic, store } if needs_old_values(graph, node.id) => {
+            NodeKind::TableSource(ops::TableSource { from_topic, store })
+                if needs_old_values(graph, node.id) =>
+            {
                 if *from_topic {
                     // The table's topic is its changelog (Kafka Streams'
                     // source-topic changelog optimisation).
@@ -528,7 +533,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                         .inputs
                         .first()
                         .and_then(|&i| match &graph.nodes[i].kind {
-                            NodeKind::Source { topics, .. } => {
+                            NodeKind::Source(ops::Source { topics, .. }) => {
                                 topics.first().map(syn::LitStr::value)
                             }
                             _ => None,
@@ -542,12 +547,12 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             // A suppression's buffer is logged through an in-memory store
             // mirroring it, restored after a restart (Kafka Streams' buffer
             // store and its changelog).
-            NodeKind::Suppress { store, .. } => {
+            NodeKind::Suppress(ops::Suppress { store, .. }) => {
                 add_store(node, store, true, false, false, false, None)
             }
             // A processor's stores (`builder.add_state_store`), created
             // with the first processor connected to them.
-            NodeKind::Process { stores: names, .. } => {
+            NodeKind::Process(ops::Process { stores: names, .. }) => {
                 for name in names {
                     if processor_stores.insert(name.value()) {
                         let in_memory = graph
@@ -561,17 +566,17 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 }
             }
             // Later cogroup inputs share their owner's store.
-            NodeKind::Aggregate {
+            NodeKind::Aggregate(ops::Aggregate {
                 op: AggOp::Cogroup { owner, .. },
                 ..
-            } if *owner != node.id => {}
-            NodeKind::Aggregate {
+            }) if *owner != node.id => {}
+            NodeKind::Aggregate(ops::Aggregate {
                 store,
                 in_memory,
                 cached,
                 windows,
                 ..
-            } => {
+            }) => {
                 let session = windows.as_ref().is_some_and(crate::graph::is_session);
                 add_store(
                     node,
@@ -603,10 +608,10 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
         }
     }
     for node in &graph.nodes {
-        if let NodeKind::Aggregate {
+        if let NodeKind::Aggregate(ops::Aggregate {
             op: AggOp::Cogroup { owner, .. },
             ..
-        } = &node.kind
+        }) = &node.kind
         {
             if *owner != node.id {
                 if let Some(st) = stores.iter_mut().find(|s| s.node == *owner) {

@@ -4,6 +4,7 @@
 
 use quote::quote;
 use weir_codegen::graph::NodeKind;
+use weir_codegen::ops;
 use weir_codegen::plan::{Entry, Ty};
 
 fn compile(tokens: proc_macro2::TokenStream) -> weir_codegen::Compiled {
@@ -104,7 +105,7 @@ fn merge_unifies_types_and_stays_in_one_sub_topology() {
     // The map_values output is unified with the declared i64 of `a`.
     let (_, v) = c.plan.types.node[2];
     assert!(matches!(c.plan.types.resolve(v), Ty::Concrete(t) if quote!(#t).to_string() == "i64"));
-    assert!(matches!(c.graph.nodes[3].kind, NodeKind::Merge));
+    assert!(matches!(c.graph.nodes[3].kind, NodeKind::Merge(ops::Merge)));
 }
 
 #[test]

@@ -1,0 +1,1120 @@
+//! Emit: one specialised processor per sub-topology.
+//!
+//! Each sub-topology becomes a struct whose fields are the user's closures
+//! (generic parameters, so they stay monomorphised) and whose `process`
+//! method is the fused chain as straight-line code: deserialise, call the
+//! closures in order, serialise into reused buffers, hand bytes to the
+//! collector. A record moves by value; at a fan-out it is cloned for every
+//! consumer but the last, except for consumers that only read it (a filter
+//! then a sink, say), which borrow it. No trait objects, channels, queues or collections
+//! are added between operators. The function body is replaced by a call to a
+//! generated constructor whose bounds let rustc infer every intermediate type
+//! from the closures themselves.
+
+use crate::describe::Description;
+use crate::graph::{AggOp, Graph, NodeId, NodeKind, SinkTarget};
+use crate::ops;
+use crate::parse::{Statement, TopologyFn};
+use crate::plan::{Entry, Plan, Ty};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use std::collections::BTreeSet;
+use syn::spanned::Spanned;
+
+pub(crate) fn respan(ts: TokenStream, span: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|mut t| {
+            if let proc_macro2::TokenTree::Group(g) = &t {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                ng.set_span(span);
+                t = proc_macro2::TokenTree::Group(ng);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
+}
+
+/// What operators emit with: the graph, the plan, the runtime path.
+pub struct Emitter<'a> {
+    pub(crate) graph: &'a Graph,
+    pub(crate) plan: &'a Plan,
+    pub(crate) p: TokenStream,
+}
+
+/// A sub-topology's generic parameters and their bounds.
+#[derive(Default)]
+pub struct Generics {
+    pub(crate) types: BTreeSet<usize>,
+    pub(crate) iters: Vec<NodeId>,
+    pub(crate) topics: Vec<NodeId>,
+    pub(crate) closures: Vec<(NodeId, char)>,
+    pub(crate) bounds: Vec<TokenStream>,
+}
+
+impl Generics {
+    pub(crate) fn params(&self) -> Vec<syn::Ident> {
+        let mut v: Vec<syn::Ident> = self
+            .types
+            .iter()
+            .map(|t| format_ident!("__WeirT{}", t))
+            .collect();
+        v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
+        v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
+        v.extend(self.closures.iter().map(|&c| generic(c)));
+        v
+    }
+    pub(crate) fn phantom(&self) -> Vec<syn::Ident> {
+        let mut v: Vec<syn::Ident> = self
+            .types
+            .iter()
+            .map(|t| format_ident!("__WeirT{}", t))
+            .collect();
+        v.extend(self.iters.iter().map(|i| format_ident!("__WeirI{}", i)));
+        v.extend(self.topics.iter().map(|i| format_ident!("__WeirR{}", i)));
+        v
+    }
+}
+
+/// The windowed aggregations among `nodes`.
+pub(crate) fn window_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            matches!(
+                graph.nodes[n].kind,
+                NodeKind::Aggregate(ops::Aggregate {
+                    windows: Some(_),
+                    ..
+                })
+            )
+        })
+        .collect()
+}
+
+/// The `suppress` nodes among `nodes`.
+pub(crate) fn suppress_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            matches!(
+                graph.nodes[n].kind,
+                NodeKind::Suppress(ops::Suppress { .. })
+            )
+        })
+        .collect()
+}
+
+/// `__WeirX12: <signature> + Clone + Send + 'static`, spanned at the operator.
+pub(crate) fn closure_bound(
+    slot: (NodeId, char),
+    signature: TokenStream,
+    span: Span,
+) -> TokenStream {
+    let g = generic(slot);
+    respan(
+        quote!(#g: #signature + ::core::clone::Clone + ::core::marker::Send + 'static),
+        span,
+    )
+}
+
+/// The final-result windowed aggregations among `nodes`
+/// (`emit_strategy(EmitStrategy::on_window_close())`).
+pub(crate) fn final_result_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
+    nodes
+        .iter()
+        .copied()
+        .filter(|&n| {
+            matches!(
+                graph.nodes[n].kind,
+                NodeKind::Aggregate(ops::Aggregate {
+                    emit_final: true,
+                    ..
+                })
+            )
+        })
+        .collect()
+}
+
+/// A processor node's fields: its instance (made on first use), its buffer
+/// of forwarded records, its punctuation schedules.
+pub(crate) fn processor_fields(node: NodeId) -> (syn::Ident, syn::Ident, syn::Ident) {
+    (
+        format_ident!("pr{}", node),
+        format_ident!("fw{}", node),
+        format_ident!("sch{}", node),
+    )
+}
+
+/// The method that writes, logs and forwards the entries a cache flush or
+/// eviction hands back for the store owned by `node`.
+pub(crate) fn flush_method(node: NodeId) -> syn::Ident {
+    format_ident!("flush_store{}", node)
+}
+
+pub(crate) fn field(slot: (NodeId, char)) -> syn::Ident {
+    format_ident!("{}{}", slot.1, slot.0)
+}
+
+pub(crate) fn generic(slot: (NodeId, char)) -> syn::Ident {
+    format_ident!("__Weir{}{}", slot.1.to_ascii_uppercase(), slot.0)
+}
+
+impl Emitter<'_> {
+    pub(crate) fn ty(&self, var: usize, generics: &mut Generics) -> TokenStream {
+        match self.plan.types.resolve(var) {
+            Ty::Concrete(t) => quote!(#t),
+            Ty::Generic(r) => {
+                generics.types.insert(r);
+                let id = format_ident!("__WeirT{}", r);
+                quote!(#id)
+            }
+            Ty::Windowed(inner) => {
+                let inner = self.ty(inner, generics);
+                let p = &self.p;
+                quote!(#p::Windowed<#inner>)
+            }
+            Ty::Optional(inner) => {
+                let inner = self.ty(inner, generics);
+                quote!(::core::option::Option<#inner>)
+            }
+        }
+    }
+
+    /// The (key, value) variables flowing into `node`.
+    pub(crate) fn table_input_var(&self, node: NodeId) -> (usize, usize) {
+        match self.graph.nodes[node].inputs.first() {
+            Some(&i) => self.plan.types.node[i],
+            None => self.plan.types.node[node],
+        }
+    }
+
+    /// The windowed aggregation nodes of sub-topology `sub`.
+    pub(crate) fn window_nodes(&self, sub: usize) -> Vec<NodeId> {
+        window_nodes(self.graph, &self.plan.subs[sub].nodes)
+    }
+
+    /// Key and value types flowing *into* `node`.
+    pub(crate) fn input_types(&self, node: NodeId, g: &mut Generics) -> (TokenStream, TokenStream) {
+        let n = &self.graph.nodes[node];
+        let (k, v) = match n.inputs.first() {
+            Some(&i) => self.plan.types.node[i],
+            None => self.plan.types.node[node],
+        };
+        (self.ty(k, g), self.ty(v, g))
+    }
+
+    pub(crate) fn output_types(
+        &self,
+        node: NodeId,
+        g: &mut Generics,
+    ) -> (TokenStream, TokenStream) {
+        let (k, v) = self.plan.types.node[node];
+        (self.ty(k, g), self.ty(v, g))
+    }
+
+    pub(crate) fn children_in_sub(&self, node: NodeId) -> Vec<NodeId> {
+        let n = &self.graph.nodes[node];
+        if matches!(n.kind, NodeKind::Repartition(ops::Repartition { .. })) {
+            return Vec::new();
+        }
+        n.outputs.clone()
+    }
+
+    /// Generic parameters and bounds of sub-topology `sub`.
+    pub(crate) fn generics(&self, sub: usize) -> Generics {
+        let p = &self.p;
+        let mut g = Generics::default();
+        let serde_bounds = |g: &mut Generics, span: Span, k: TokenStream, v: TokenStream| {
+            g.bounds
+                .push(respan(quote!(#k: ::weir::__private::Serde), span));
+            g.bounds
+                .push(respan(quote!(#v: ::weir::__private::Serde), span));
+        };
+        for entry in &self.plan.subs[sub].entries {
+            if let Entry::Repartition(r) = entry {
+                let (k, v) = self.output_types(*r, &mut g);
+                serde_bounds(&mut g, self.graph.nodes[*r].span, k.clone(), v.clone());
+                if self.graph.nodes[*r].outputs.len() > 1 {
+                    let span = self.graph.nodes[*r].span;
+                    g.bounds
+                        .push(quote_spanned!(span=> #k: ::core::clone::Clone));
+                    g.bounds
+                        .push(quote_spanned!(span=> #v: ::core::clone::Clone));
+                }
+            }
+        }
+        for &id in &self.plan.subs[sub].nodes {
+            let node = &self.graph.nodes[id];
+            let span = node.span;
+            let (ik, iv) = self.input_types(id, &mut g);
+            let (ok, ov) = self.output_types(id, &mut g);
+            let i = format_ident!("__WeirI{}", id);
+            let r = format_ident!("__WeirR{}", id);
+            for (slot, _) in node.kind.op().closures() {
+                g.closures.push((id, slot));
+            }
+            let fn_bound = match &node.kind {
+                NodeKind::Source(ops::Source { extractor, .. }) => {
+                    serde_bounds(&mut g, span, ok.clone(), ov.clone());
+                    extractor.as_ref().map(
+                        |_| quote_spanned!(span=> FnMut(&#ok, &#ov, &#p::RecordContext<'_>) -> i64),
+                    )
+                }
+                NodeKind::Filter(ops::Filter { .. })
+                | NodeKind::Branch(ops::Branch { pred: Some(_), .. }) => {
+                    Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
+                }
+                NodeKind::Map(ops::Map { .. }) => {
+                    Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov)))
+                }
+                NodeKind::MapValues(ops::MapValues {
+                    with_key: false, ..
+                }) => Some(quote_spanned!(span=> FnMut(#iv) -> #ov)),
+                NodeKind::MapValues(ops::MapValues { with_key: true, .. }) => {
+                    Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov))
+                }
+                NodeKind::Process(ops::Process { fixed_key, .. }) => {
+                    // The processor's type is a parameter of its own, tied
+                    // to the record types by its associated types.
+                    g.iters.push(id);
+                    if *fixed_key {
+                        g.bounds.push(quote_spanned!(span=> #i: #p::FixedKeyProcessor<Key = #ik, ValueIn = #iv, ValueOut = #ov>));
+                    } else {
+                        g.bounds.push(quote_spanned!(span=> #i: #p::Processor<KeyIn = #ik, ValueIn = #iv, KeyOut = #ok, ValueOut = #ov>));
+                    }
+                    // Forwarded records wait in a buffer of the task's.
+                    g.bounds
+                        .push(quote_spanned!(span=> #ok: ::core::marker::Send + 'static));
+                    g.bounds
+                        .push(quote_spanned!(span=> #ov: ::core::marker::Send + 'static));
+                    Some(quote_spanned!(span=> FnMut() -> #i))
+                }
+                NodeKind::FlatMap(ops::FlatMap { .. }) => {
+                    g.iters.push(id);
+                    g.bounds.push(
+                        quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>),
+                    );
+                    Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
+                }
+                NodeKind::FlatMapValues(ops::FlatMapValues { with_key, .. }) => {
+                    g.iters.push(id);
+                    g.bounds
+                        .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
+                    g.bounds
+                        .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+                    Some(if *with_key {
+                        quote_spanned!(span=> FnMut(&#ik, #iv) -> #i)
+                    } else {
+                        quote_spanned!(span=> FnMut(#iv) -> #i)
+                    })
+                }
+                NodeKind::SelectKey(ops::SelectKey { .. }) => {
+                    Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok))
+                }
+                NodeKind::Peek(ops::Peek { .. }) => Some(quote_spanned!(span=> FnMut(&#ik, &#iv))),
+                NodeKind::Foreach(ops::Foreach { .. }) => {
+                    Some(quote_spanned!(span=> FnMut(#ik, #iv)))
+                }
+                NodeKind::Sink(ops::Sink { target }) => {
+                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    match target {
+                        SinkTarget::Topic(_) => None,
+                        SinkTarget::Extractor(_, arity) => {
+                            g.topics.push(id);
+                            g.bounds
+                                .push(quote_spanned!(span=> #r: ::core::convert::AsRef<str>));
+                            Some(if *arity == Some(2) {
+                                quote_spanned!(span=> FnMut(&#ik, &#iv) -> #r)
+                            } else {
+                                quote_spanned!(span=> FnMut(&#ik, &#iv, &#p::RecordContext<'_>) -> #r)
+                            })
+                        }
+                    }
+                }
+                NodeKind::Repartition(ops::Repartition { .. }) => {
+                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    None
+                }
+                NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => {
+                    let in_inner = match self.plan.types.optional_inner(self.table_input_var(id).1)
+                    {
+                        Some(i) => self.ty(i, &mut g),
+                        None => iv.clone(),
+                    };
+                    let out_inner = match self.plan.types.optional_inner(self.plan.types.node[id].1)
+                    {
+                        Some(i) => self.ty(i, &mut g),
+                        None => ov.clone(),
+                    };
+                    g.bounds
+                        .push(respan(quote!(#ok: ::weir::__private::Serde), span));
+                    g.bounds
+                        .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
+                    Some(quote_spanned!(span=> FnMut(&#ik, #in_inner) -> (#ok, #out_inner)))
+                }
+                NodeKind::Aggregate(ops::Aggregate { op, windows, .. }) => {
+                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
+                    if windows.is_some() {
+                        // The key goes into every `Windowed` key, the value into every window.
+                        g.bounds
+                            .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+                        g.bounds
+                            .push(quote_spanned!(span=> #iv: ::core::clone::Clone));
+                    }
+                    g.bounds
+                        .push(respan(quote!(#ov: ::weir::__private::Serde), span));
+                    // A grouped table's values and aggregates are nullable: the closures see the inner types.
+                    let inner = |g: &mut Generics, var: usize, fallback: &TokenStream| match self
+                        .plan
+                        .types
+                        .optional_inner(var)
+                    {
+                        Some(i) => self.ty(i, g),
+                        None => fallback.clone(),
+                    };
+                    let in_inner = inner(&mut g, self.table_input_var(id).1, &iv);
+                    let out_inner = inner(&mut g, self.plan.types.node[id].1, &ov);
+                    if matches!(
+                        op,
+                        AggOp::TableCount
+                            | AggOp::TableReduce { .. }
+                            | AggOp::TableAggregate { .. }
+                    ) || windows.as_ref().is_some_and(crate::graph::is_session)
+                    {
+                        g.bounds
+                            .push(respan(quote!(#in_inner: ::weir::__private::Serde), span));
+                        g.bounds
+                            .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
+                    }
+                    match op {
+                        AggOp::Count | AggOp::TableCount => None,
+                        AggOp::TableReduce { .. } => {
+                            g.bounds.push(closure_bound(
+                                (id, 'h'),
+                                quote!(FnMut(#in_inner, #in_inner) -> #in_inner),
+                                span,
+                            ));
+                            Some(quote_spanned!(span=> FnMut(#in_inner, #in_inner) -> #in_inner))
+                        }
+                        AggOp::TableAggregate { .. } => {
+                            g.bounds.push(closure_bound(
+                                (id, 'g'),
+                                quote!(FnMut() -> #out_inner),
+                                span,
+                            ));
+                            g.bounds.push(closure_bound(
+                                (id, 'h'),
+                                quote!(FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
+                                span,
+                            ));
+                            Some(
+                                quote_spanned!(span=> FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
+                            )
+                        }
+                        AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
+                        AggOp::Aggregate { merger, .. } => {
+                            g.bounds.push(closure_bound(
+                                (id, 'g'),
+                                quote!(FnMut() -> #out_inner),
+                                span,
+                            ));
+                            if merger.is_some() {
+                                g.bounds.push(closure_bound(
+                                    (id, 'h'),
+                                    quote!(FnMut(&#ik, #out_inner, #out_inner) -> #out_inner),
+                                    span,
+                                ));
+                            }
+                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #out_inner) -> #out_inner))
+                        }
+                        AggOp::Cogroup { init, .. } => {
+                            if init.is_some() {
+                                g.bounds.push(closure_bound(
+                                    (id, 'g'),
+                                    quote!(FnMut() -> #ov),
+                                    span,
+                                ));
+                            }
+                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
+                        }
+                    }
+                }
+                NodeKind::TableFilter(ops::TableFilter { .. })
+                | NodeKind::TableMapValues(ops::TableMapValues { .. }) => {
+                    let (_, in_v) = self.table_input_var(id);
+                    let inner_in = match self.plan.types.optional_inner(in_v) {
+                        Some(i) => self.ty(i, &mut g),
+                        None => iv.clone(),
+                    };
+                    match &node.kind {
+                        NodeKind::TableFilter(ops::TableFilter { .. }) => {
+                            Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
+                        }
+                        NodeKind::TableMapValues(ops::TableMapValues { with_key, .. }) => {
+                            let out_v = self.plan.types.node[id].1;
+                            let inner_out = match self.plan.types.optional_inner(out_v) {
+                                Some(i) => self.ty(i, &mut g),
+                                None => ov.clone(),
+                            };
+                            Some(if *with_key {
+                                quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
+                            } else {
+                                quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
+                            })
+                        }
+                        _ => None,
+                    }
+                }
+                NodeKind::Print(ops::Print { .. }) => {
+                    g.bounds
+                        .push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
+                    g.bounds
+                        .push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(b) = fn_bound {
+                g.bounds.push(closure_bound((id, 'f'), b, span));
+            }
+            let fan_out = !matches!(node.kind, NodeKind::Split(ops::Split))
+                && self.children_in_sub(id).len() > 1;
+            if fan_out {
+                g.bounds
+                    .push(quote_spanned!(span=> #ok: ::core::clone::Clone));
+                g.bounds
+                    .push(quote_spanned!(span=> #ov: ::core::clone::Clone));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        g.bounds.retain(|b| seen.insert(b.to_string()));
+        for t in &g.types {
+            let t = format_ident!("__WeirT{}", t);
+            g.bounds.push(quote!(#t: 'static));
+        }
+        for i in g
+            .iters
+            .iter()
+            .map(|i| format_ident!("__WeirI{}", i))
+            .chain(g.topics.iter().map(|i| format_ident!("__WeirR{}", i)))
+        {
+            g.bounds.push(quote!(#i: 'static));
+        }
+        g
+    }
+
+    /// Whether `node` reads the output of an aggregation whose store is
+    /// cached (and non-windowed): its flush forwards old values too.
+    pub(crate) fn cached_aggregate_parent(&self, node: NodeId) -> bool {
+        self.graph.nodes[node].inputs.first().is_some_and(|&i| {
+            matches!(
+                self.graph.nodes[i].kind,
+                NodeKind::Aggregate(ops::Aggregate { windows: None, .. })
+            ) && self.plan.store_of(i).is_some_and(|st| st.cached)
+        })
+    }
+
+    /// Whether `node`, a stream aggregation, feeds a `group_by` directly: it
+    /// then sends its old value `o` along (Kafka Streams' `sendOldValues`).
+    pub(crate) fn feeds_group_by(&self, node: NodeId) -> bool {
+        matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::Aggregate(ops::Aggregate { .. })
+        ) && self.graph.nodes[node].outputs.iter().any(|&o| {
+            matches!(
+                self.graph.nodes[o].kind,
+                NodeKind::TableGroupBy(ops::TableGroupBy { .. })
+            )
+        })
+    }
+
+    /// Code for a record `(k, v)` arriving at `node`'s children.
+    pub(crate) fn children(&self, node: NodeId) -> TokenStream {
+        // A table node feeding a `group_by` also carries its old value `o`.
+        let with_old = (matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::TableSource(ops::TableSource { .. })
+                | NodeKind::TableFilter(ops::TableFilter { .. })
+                | NodeKind::TableMapValues(ops::TableMapValues { .. })
+        ) && crate::plan::needs_old_values(self.graph, node))
+            || self.feeds_group_by(node);
+        self.fan_out(&self.children_in_sub(node), with_old)
+    }
+
+    /// Code for a record `(k, v)` (and `o`, with `with_old`) going to each
+    /// of `kids`: cloned for every consumer but the last, which takes it.
+    pub(crate) fn fan_out(&self, kids: &[NodeId], with_old: bool) -> TokenStream {
+        let clone_old = if with_old {
+            quote!(let o = ::core::clone::Clone::clone(&o);)
+        } else {
+            quote!()
+        };
+        let mut out = TokenStream::new();
+        for (i, &kid) in kids.iter().enumerate() {
+            let body = self.flow(kid);
+            // A consumer that only reads the record is lent it: no clone.
+            if i + 1 < kids.len() && !self.borrows_only(kid) {
+                out.extend(quote! {{
+                    let k = ::core::clone::Clone::clone(&k);
+                    let v = ::core::clone::Clone::clone(&v);
+                    #clone_old
+                    #body
+                }});
+            } else {
+                out.extend(quote! {{ #body }});
+            }
+        }
+        out
+    }
+
+    /// Whether the record arriving at `node` is only read from there on, in
+    /// this sub-topology: every operator downstream takes `k` and `v` by
+    /// reference (predicates, `peek`, sinks, `print`, a repartition sink),
+    /// so a fan-out can lend the record to `node` instead of cloning it.
+    pub(crate) fn borrows_only(&self, node: NodeId) -> bool {
+        match &self.graph.nodes[node].kind {
+            NodeKind::Sink(ops::Sink { .. }) | NodeKind::Print(ops::Print { .. }) => true,
+            NodeKind::Repartition(ops::Repartition { changes: false, .. }) => {
+                self.plan.internal_of(node) != usize::MAX
+            }
+            NodeKind::Filter(ops::Filter { .. })
+            | NodeKind::Peek(ops::Peek { .. })
+            | NodeKind::Split(ops::Split)
+            | NodeKind::Branch(ops::Branch { .. }) => self
+                .children_in_sub(node)
+                .into_iter()
+                .all(|kid| self.borrows_only(kid)),
+            _ => false,
+        }
+    }
+
+    /// Code for a record `(k, v)` arriving at `node`.
+    pub(crate) fn flow(&self, node: NodeId) -> TokenStream {
+        self.graph.nodes[node].kind.op().flow(self, node)
+    }
+
+    /// The flush method of a cached store (see [`flush_method`]): Kafka
+    /// Streams' caching store with its flush listener. Each entry is written
+    /// to the store (a delete of an absent key is skipped), logged to the
+    /// changelog, decoded and forwarded with the context of the write that
+    /// produced it and the stored timestamp.
+    pub(crate) fn flush_store(&self, st: &crate::plan::Store) -> TokenStream {
+        let p = &self.p;
+        let node = st.node;
+        let (j, changelog, store) = (st.index_in_sub, st.changelog, &st.name);
+        let m = flush_method(node);
+        let (k, v) = self.output_types(node, &mut Generics::default());
+        // Final results are read back from the store, not forwarded here.
+        let kids = if self.emits_final(node) {
+            quote!(let _ = (k, v, ctx);)
+        } else {
+            self.children(node)
+        };
+        let log = if st.source_changelog.is_some() {
+            // The source topic is the changelog: nothing to write.
+            quote! {
+                let flushed = #p::flushed(#store, &entry)?;
+                let ctx = &flushed.context;
+            }
+        } else {
+            quote! {
+                let flushed = #p::flushed(#store, &entry)?;
+                let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..flushed.context };
+                out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), flushed.value, &changelog_ctx)?;
+                let ctx = &flushed.context;
+            }
+        };
+        let body = if st.session {
+            let (inner_k, _) = self.input_types(node, &mut Generics::default());
+            let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
+            quote! {
+                let live_from = self.#t.saturating_sub(self.#w.retention_ms()).saturating_add(1);
+                let ::core::option::Option::Some((key, window)) = #p::write_flushed_session(&mut self.cx.stores, #j, #store, &entry, disabled, live_from)? else { continue };
+                // Logged with the writing record's timestamp, forwarded
+                // with the session's end (Kafka Streams' session stores).
+                let logged = #p::entry_context(&entry, entry.context.timestamp);
+                let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..logged };
+                out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(&entry.key), entry.value.as_deref(), &changelog_ctx)?;
+                let forwarded = #p::entry_context(&entry, window.end);
+                let ctx = &forwarded;
+                let k: #k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(key))?, window };
+                let v: #v = #p::decode_flushed(#store, entry.value.as_deref())?;
+                #kids
+            }
+        } else if st.windowed {
+            let (inner_k, _) = self.input_types(node, &mut Generics::default());
+            let w = format_ident!("w{}", node);
+            quote! {
+                let ::core::option::Option::Some((key, start)) = #p::write_flushed_window(&mut self.cx.stores, #j, #store, &entry, disabled)? else { continue };
+                #log
+                let k: #k = #p::Windowed { key: #p::decode_flushed::<#inner_k>(#store, ::core::option::Option::Some(key))?, window: self.#w.window_at(start) };
+                let v: #v = #p::decode_flushed(#store, flushed.value)?;
+                #kids
+            }
+        } else if matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::TableSource(ops::TableSource { .. })
+        ) {
+            // A materialized table source forwards its old value too.
+            quote! {
+                let (write, old) = #p::write_flushed(&mut self.cx.stores, #j, #store, &entry, true, disabled)?;
+                if !write { continue; }
+                #log
+                let k: #k = #p::decode_flushed(#store, ::core::option::Option::Some(&entry.key))?;
+                let v: #v = #p::decode_flushed(#store, flushed.value)?;
+                let o: #v = #p::decode_flushed(#store, old.as_deref())?;
+                #kids
+            }
+        } else {
+            // A table filter downstream takes the old value too (Kafka
+            // Streams' `sendOldValues`, read from the store at flush).
+            let want_old = self.children_in_sub(node).iter().any(|&c| {
+                matches!(
+                    self.graph.nodes[c].kind,
+                    NodeKind::TableFilter(ops::TableFilter { .. })
+                        | NodeKind::TableGroupBy(ops::TableGroupBy { .. })
+                )
+            });
+            let old = if want_old {
+                let agg_var = self.plan.types.node[node].1;
+                let agg_ty = match self.plan.types.optional_inner(agg_var) {
+                    Some(i) => self.ty(i, &mut Generics::default()),
+                    None => v.clone(),
+                };
+                quote!(let o: ::core::option::Option<#agg_ty> = #p::decode_flushed(#store, old.as_deref())?;)
+            } else {
+                quote!()
+            };
+            quote! {
+                let (write, old) = #p::write_flushed(&mut self.cx.stores, #j, #store, &entry, #want_old, disabled)?;
+                if !write { continue; }
+                #log
+                let k: #k = #p::decode_flushed(#store, ::core::option::Option::Some(&entry.key))?;
+                let v: #v = #p::decode_flushed(#store, flushed.value)?;
+                #old
+                #kids
+            }
+        };
+        quote! {
+            fn #m<__C: #p::RecordCollector>(&mut self, entries: ::std::vec::Vec<#p::DirtyEntry>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                let disabled = !self.cx.cache.is_enabled();
+                for entry in entries {
+                    #body
+                }
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+
+    /// The retention of sub-topology `sub`'s window and session stores, as
+    /// `(store index, ms)` pairs for its `TaskContext`, read from the
+    /// windows fields (`self.w..` in a `Clone`, parameters `w..` in the
+    /// constructor).
+    pub(crate) fn retention(&self, sub: usize, on_self: bool) -> TokenStream {
+        let pairs = self
+            .plan
+            .stores
+            .iter()
+            .filter(|st| (st.windowed || st.session) && st.sub == sub)
+            .map(|st| {
+                let w = format_ident!("w{}", st.node);
+                let j = st.index_in_sub;
+                if on_self {
+                    quote!((#j, self.#w.retention_ms()))
+                } else {
+                    quote!((#j, #w.retention_ms()))
+                }
+            });
+        quote!(&[#(#pairs),*])
+    }
+
+    pub(crate) fn sub(&self, sub: usize) -> (TokenStream, Generics) {
+        let p = &self.p;
+        let g = self.generics(sub);
+        let s = &self.plan.subs[sub];
+        let name = format_ident!("__WeirSub{}", sub);
+        let params = g.params();
+        let phantom = g.phantom();
+        let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
+        let fty: Vec<_> = g.closures.iter().map(|&c| generic(c)).collect();
+        let wnodes = self.window_nodes(sub);
+        let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
+        let wtypes: Vec<_> = wnodes.iter().map(|&n| self.windows_type(n)).collect();
+        let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        // Stream time of the last expired-session cleanup, per session node.
+        let xfields: Vec<_> = wnodes
+            .iter()
+            .filter(|&&n| self.is_session(n))
+            .map(|n| format_ident!("x{}", n))
+            .collect();
+        let snodes = suppress_nodes(self.graph, &s.nodes);
+        let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
+        let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
+        let loadfields: Vec<_> = snodes
+            .iter()
+            .map(|n| format_ident!("loaded{}", n))
+            .collect();
+        let buftypes: Vec<_> = snodes
+            .iter()
+            .map(|&n| {
+                let (k, v) = self.output_types(n, &mut Generics::default());
+                quote!(#p::SuppressBuffer<#k, #v>)
+            })
+            .collect();
+        let bounds = &g.bounds;
+        let mut arms = TokenStream::new();
+        for (index, entry) in s.entries.iter().enumerate() {
+            let (node, gm) = match entry {
+                Entry::Source(n) | Entry::Repartition(n) => (*n, &mut Generics::default()),
+            };
+            let (k, v) = self.output_types(node, gm);
+            // A table `group_by`'s repartition topic carries (new, old) changes.
+            let changes = matches!(
+                self.graph.nodes[node].kind,
+                NodeKind::Repartition(ops::Repartition { changes: true, .. })
+            );
+            let kids = match entry {
+                Entry::Source(n) => {
+                    let kids = self.children(*n);
+                    match &self.graph.nodes[*n].kind {
+                        NodeKind::Source(ops::Source {
+                            extractor: Some(_), ..
+                        }) => {
+                            let f = field((*n, 'f'));
+                            let name = &self.graph.nodes[*n].name;
+                            quote! {
+                                let ts = (self.#f)(&k, &v, ctx);
+                                if ts < 0 {
+                                    return ::core::result::Result::Err(#p::negative_timestamp(#name, ctx, ts));
+                                }
+                                let extracted = #p::RecordContext { timestamp: ts, ..*ctx };
+                                let ctx = &extracted;
+                                #kids
+                            }
+                        }
+                        _ => kids,
+                    }
+                }
+                Entry::Repartition(n) => self.fan_out(&self.graph.nodes[*n].outputs, changes),
+            };
+            let decode = if changes {
+                quote! { let (v, o): (#v, #v) = #p::decode_change(&record)?; }
+            } else {
+                quote! { let v: #v = #p::value(&record)?; }
+            };
+            arms.extend(quote! {
+                #index => {
+                    let k: #k = #p::key(&record)?;
+                    #decode
+                    #kids
+                    ::core::result::Result::Ok(())
+                }
+            });
+        }
+        let merges: Vec<TokenStream> = s
+            .nodes
+            .iter()
+            .filter(|&&n| matches!(self.graph.nodes[n].kind, NodeKind::Merge(ops::Merge)))
+            .map(|&n| {
+                let m = format_ident!("node{}", n);
+                let (k, v) = self.output_types(n, &mut Generics::default());
+                let kids = self.children(n);
+                quote! {
+                    #[inline]
+                    fn #m<__C: #p::RecordCollector>(&mut self, k: #k, v: #v, ctx: &#p::RecordContext<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                        #kids
+                        ::core::result::Result::Ok(())
+                    }
+                }
+            })
+            .collect();
+        let cached: Vec<&crate::plan::Store> = self
+            .plan
+            .stores
+            .iter()
+            .filter(|st| st.sub == sub && st.cached)
+            .collect();
+        let mut merges = merges;
+        merges.extend(cached.iter().map(|st| self.flush_store(st)));
+        let pnodes: Vec<NodeId> = s
+            .nodes
+            .iter()
+            .copied()
+            .filter(|&n| {
+                matches!(
+                    self.graph.nodes[n].kind,
+                    NodeKind::Process(ops::Process { .. })
+                )
+            })
+            .collect();
+        merges.extend(pnodes.iter().map(|&n| self.processor_methods(n)));
+        let enodes = final_result_nodes(self.graph, &s.nodes);
+        let (proc_fields, proc_clone, proc_consts, proc_methods) =
+            self.processor_parts(&pnodes, &enodes);
+        let cache_methods = if cached.is_empty() {
+            quote!()
+        } else {
+            let names = cached.iter().map(|st| &st.name);
+            let flushes = cached.iter().map(|st| flush_method(st.node));
+            quote! {
+                fn flush_cache<__C: #p::RecordCollector>(&mut self, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                    #(
+                        let entries = self.cx.cache.flush_entries(#names);
+                        self.#flushes(entries, out)?;
+                    )*
+                    ::core::result::Result::Ok(())
+                }
+            }
+        };
+        let merge_impl = if merges.is_empty() {
+            quote!()
+        } else {
+            quote! {
+                #[allow(unused_variables, unused_mut, clippy::all)]
+                impl<#(#params),*> #name<#(#params),*> where #(#bounds),* { #(#merges)* }
+            }
+        };
+        let tokens = quote! {
+            #proc_consts
+            #[allow(non_camel_case_types)]
+            struct #name<#(#params),*> {
+                #(#fields: #fty,)*
+                cx: #p::TaskContext,
+                #proc_fields
+                #(#wfields: #wtypes,)*
+                #(#tfields: i64,)*
+                #(#xfields: i64,)*
+                #(#supfields: #p::Suppressed,)*
+                #(#buffields: #buftypes,)*
+                #(#loadfields: bool,)*
+                types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
+            }
+            impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
+                fn clone(&self) -> Self {
+                    #name {
+                        #(#fields: ::core::clone::Clone::clone(&self.#fields),)*
+                        cx: ::core::clone::Clone::clone(&self.cx),
+                        #proc_clone
+                        #(#wfields: self.#wfields,)*
+                        #(#tfields: -1,)*
+                        #(#xfields: -1,)*
+                        #(#supfields: self.#supfields,)*
+                        #(#buffields: ::core::default::Default::default(),)*
+                        #(#loadfields: false,)*
+                        types: #p::PhantomData,
+                    }
+                }
+            }
+            #[allow(unused_variables, unused_mut, clippy::all)]
+            impl<#(#params),*> #p::SubTopology for #name<#(#params),*> where #(#bounds),* {
+                #[inline(always)]
+                fn context(&mut self) -> &mut #p::TaskContext {
+                    &mut self.cx
+                }
+                #cache_methods
+                #proc_methods
+                #[inline]
+                fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                    let ctx = &record.context;
+                    match source {
+                        #arms
+                        _ => ::core::result::Result::Err(#p::no_such_source(#sub, source)),
+                    }
+                }
+            }
+            #merge_impl
+        };
+        (tokens, g)
+    }
+}
+
+/// Emits the replacement of the function body, and the function.
+pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> TokenStream {
+    let p = quote!(::weir::__private);
+    let e = Emitter {
+        graph,
+        plan,
+        p: p.clone(),
+    };
+    let mut items = TokenStream::new();
+    let mut all_params: Vec<syn::Ident> = Vec::new();
+    let mut all_bounds: Vec<TokenStream> = Vec::new();
+    let mut sub_types = Vec::new();
+    let mut sub_inits = Vec::new();
+    for s in &plan.subs {
+        let (tokens, g) = e.sub(s.id);
+        items.extend(tokens);
+        let name = format_ident!("__WeirSub{}", s.id);
+        let params = g.params();
+        sub_types.push(quote!(#name<#(#params),*>));
+        let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
+        let wnodes = window_nodes(graph, &s.nodes);
+        let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
+        let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
+        // Stream time of the last expired-session cleanup, per session node.
+        let xfields: Vec<_> = wnodes
+            .iter()
+            .filter(|&&n| e.is_session(n))
+            .map(|n| format_ident!("x{}", n))
+            .collect();
+        let snodes = suppress_nodes(graph, &s.nodes);
+        let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
+        let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
+        let loadfields: Vec<_> = snodes
+            .iter()
+            .map(|n| format_ident!("loaded{}", n))
+            .collect();
+        let retention = e.retention(s.id, false);
+        let proc_init = e.processor_init(&s.nodes);
+        sub_inits.push(quote! {
+            #name {
+                #(#fields,)*
+                cx: #p::TaskContext::new(#retention),
+                #proc_init
+                #(#wfields,)*
+                #(#tfields: -1,)*
+                #(#xfields: -1,)*
+                #(#supfields,)*
+                #(#buffields: ::core::default::Default::default(),)*
+                #(#loadfields: false,)*
+                types: #p::PhantomData,
+            }
+        });
+        for param in params {
+            if !all_params.contains(&param) {
+                all_params.push(param);
+            }
+        }
+        for b in g.bounds {
+            if !all_bounds.iter().any(|x| x.to_string() == b.to_string()) {
+                all_bounds.push(b);
+            }
+        }
+    }
+    // Constructor parameters: the closures in node order, so rustc infers
+    // each intermediate type from the closure that produces it before the
+    // closures that consume it are checked.
+    let closures: Vec<((NodeId, char), &syn::Expr)> = graph
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            n.kind
+                .op()
+                .closures()
+                .into_iter()
+                .map(move |(c, e)| ((n.id, c), e))
+        })
+        .collect();
+    let mut args: Vec<_> = closures.iter().map(|&(c, _)| field(c)).collect();
+    let mut arg_tys: Vec<TokenStream> = closures
+        .iter()
+        .map(|&(c, _)| {
+            let g = generic(c);
+            quote!(#g)
+        })
+        .collect();
+    let mut arg_exprs: Vec<&syn::Expr> = closures.iter().map(|&(_, e)| e).collect();
+    // Windows and suppressions are values, evaluated where the user wrote them.
+    for n in &graph.nodes {
+        match &n.kind {
+            NodeKind::Aggregate(ops::Aggregate {
+                windows: Some(w), ..
+            }) => {
+                args.push(format_ident!("w{}", n.id));
+                arg_tys.push(if crate::graph::is_sliding(w) {
+                    quote!(#p::SlidingWindows)
+                } else if crate::graph::is_session(w) {
+                    quote!(#p::SessionWindows)
+                } else {
+                    quote!(#p::TimeWindows)
+                });
+                arg_exprs.push(w);
+            }
+            NodeKind::Suppress(ops::Suppress { config, .. }) => {
+                args.push(format_ident!("sup{}", n.id));
+                arg_tys.push(quote!(#p::Suppressed));
+                arg_exprs.push(config);
+            }
+            _ => {}
+        }
+    }
+    let sub_fields: Vec<_> = (0..plan.subs.len())
+        .map(|i| format_ident!("s{}", i))
+        .collect();
+    let sub_params: Vec<_> = (0..plan.subs.len())
+        .map(|i| format_ident!("__WeirS{}", i))
+        .collect();
+    let sub_indices: Vec<usize> = (0..plan.subs.len()).collect();
+    // `table(topic)` stores restore from their source topic: each record is
+    // checked against the table's types first (see SourceRecordCheck), by
+    // a function the plan names.
+    let source_checks: Vec<TokenStream> = plan
+        .stores
+        .iter()
+        .enumerate()
+        .filter(|(_, st)| st.source_changelog.is_some())
+        .filter_map(|(i, st)| {
+            let source = graph.nodes[st.node].inputs.first()?;
+            let NodeKind::Source(ops::Source { key, value, .. }) = &graph.nodes[*source].kind else {
+                return None;
+            };
+            let check = crate::describe::source_check_fn(i);
+            Some(quote! {
+                fn #check(key: ::core::option::Option<&[u8]>, value: ::core::option::Option<&[u8]>) -> ::core::result::Result<(), #p::SerdeError> {
+                    <#key as #p::Serde>::deserialize(key)?;
+                    <::core::option::Option<#value> as #p::Serde>::deserialize(value)?;
+                    ::core::result::Result::Ok(())
+                }
+            })
+        })
+        .collect();
+    let plan_static = desc.plan_tokens(&p);
+
+    let kept = f.statements.iter().filter_map(|s| match s {
+        Statement::Kept(stmt) => Some(stmt),
+        _ => None,
+    });
+    let mut item = f.item.clone();
+    if let syn::ReturnType::Default = item.sig.output {
+        item.sig.output = syn::parse_quote!(-> impl ::weir::Topology);
+    }
+    let span = item.block.span();
+    let build_span = f.build_span;
+    let call = quote_spanned!(build_span=> __weir_new(#(#arg_exprs),*));
+    let body = quote_spanned! {span=> {
+        #(#kept)*
+        #items
+        #[allow(non_camel_case_types)]
+        #[derive(Clone)]
+        struct __WeirTopology<#(#sub_params),*> { #(#sub_fields: #sub_params,)* }
+        #(#source_checks)*
+        static __WEIR_PLAN: #p::Plan = #plan_static;
+        impl<#(#sub_params: #p::SubTopology + ::core::clone::Clone),*> #p::Topology for __WeirTopology<#(#sub_params),*> {
+            fn plan(&self) -> &'static #p::Plan {
+                &__WEIR_PLAN
+            }
+            #[inline(always)]
+            fn with_sub<'a, V: #p::SubVisitor<'a>>(&'a mut self, sub: usize, visitor: V) -> ::core::option::Option<V::Output> {
+                match sub {
+                    #(#sub_indices => ::core::option::Option::Some(visitor.visit(&mut self.#sub_fields)),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+        #[allow(non_camel_case_types, clippy::too_many_arguments, clippy::type_complexity)]
+        fn __weir_new<#(#all_params),*>(#(#args: #arg_tys),*) -> impl #p::Topology where #(#all_bounds),* {
+            let topology: __WeirTopology<#(#sub_types),*> = __WeirTopology { #(#sub_fields: #sub_inits,)* };
+            topology
+        }
+        #call
+    }};
+    *item.block = syn::parse2(body).unwrap_or_else(|e| {
+        let message = format!("weir internal error, please report: {e}");
+        syn::parse_quote!({ ::core::compile_error!(#message) })
+    });
+    quote!(#item)
+}

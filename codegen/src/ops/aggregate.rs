@@ -1,0 +1,413 @@
+//! Aggregations of grouped streams and tables: `count`, `reduce`, `aggregate`.
+
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+use super::Operator;
+use syn::Expr;
+
+/// `count`, `reduce` or `aggregate` of a grouped stream, into a store.
+#[derive(Clone)]
+pub struct Aggregate {
+    /// Which aggregation.
+    pub op: AggOp,
+    /// The key-value store holding the aggregates.
+    pub store: String,
+    /// `in_memory()` instead of RocksDB.
+    pub in_memory: bool,
+    /// Behind the record cache (Kafka Streams' default); off with
+    /// `with_caching_disabled()`.
+    pub cached: bool,
+    /// `windowed_by(..)`: the `TimeWindows` expression (evaluated when the
+    /// topology is constructed); the store is then a window store.
+    pub windows: Option<Expr>,
+    /// `emit_strategy(EmitStrategy::on_window_close())`: only final
+    /// results, emitted as windows close.
+    pub emit_final: bool,
+}
+
+/// A stream aggregation.
+#[derive(Clone)]
+pub enum AggOp {
+    /// `count()`.
+    Count,
+    /// `reduce(reducer)`.
+    Reduce {
+        /// `|aggregate, value| new_aggregate`.
+        f: Expr,
+    },
+    /// `aggregate(initializer, aggregator)`, and for session windows a
+    /// merger: `aggregate(initializer, aggregator, merger)`.
+    Aggregate {
+        /// `|| initial`.
+        init: Expr,
+        /// `|key, value, aggregate| new_aggregate`.
+        f: Expr,
+        /// `|key, aggregate, other| merged` (session windows only).
+        merger: Option<Expr>,
+    },
+    /// `count()` of a grouped table: adds one, subtracts one.
+    TableCount,
+    /// `reduce(adder, subtractor)` of a grouped table.
+    TableReduce {
+        /// `|aggregate, value| ..`, applied to new values.
+        add: Expr,
+        /// `|aggregate, value| ..`, applied to old values.
+        sub: Expr,
+    },
+    /// `aggregate(init, adder, subtractor)` of a grouped table.
+    TableAggregate {
+        /// `|| initial`.
+        init: Expr,
+        /// `|key, value, aggregate| ..`, applied to new values.
+        add: Expr,
+        /// `|key, value, aggregate| ..`, applied to old values.
+        sub: Expr,
+    },
+    /// One input of a `cogroup(..).aggregate(init)`: all inputs share the
+    /// store and the initializer of the first (the owner).
+    Cogroup {
+        /// This input's `|key, value, aggregate| new_aggregate`.
+        f: Expr,
+        /// The initializer, on the owner only.
+        init: Option<Expr>,
+        /// The first input's aggregation node (owns store and initializer).
+        owner: NodeId,
+    },
+}
+
+impl Operator for Aggregate {
+    fn closures(&self) -> Vec<(char, &Expr)> {
+        match &self.op {
+            AggOp::Count | AggOp::TableCount => Vec::new(),
+            AggOp::Reduce { f } => vec![('f', f)],
+            AggOp::Aggregate { init, f, merger } => {
+                let mut closures = vec![('g', init), ('f', f)];
+                closures.extend(merger.iter().map(|m| ('h', m)));
+                closures
+            }
+            AggOp::TableReduce { add, sub } => vec![('f', add), ('h', sub)],
+            AggOp::TableAggregate { init, add, sub } => vec![('g', init), ('f', add), ('h', sub)],
+            AggOp::Cogroup { f, init, .. } => match init {
+                Some(init) => vec![('g', init), ('f', f)],
+                None => vec![('f', f)],
+            },
+        }
+    }
+
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let (op, store) = (&self.op, &self.store);
+        match (op, &self.windows) {
+            (AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. }, _) => {
+                e.both(node, |cached| e.table_aggregate(node, op, store, cached))
+            }
+            (_, None) => e.both(node, |cached| e.aggregate(node, op, store, cached)),
+            (_, Some(_)) => e.both(node, |cached| e.windowed_aggregate(node, op, store, cached)),
+        }
+    }
+}
+
+impl Emitter<'_> {
+    /// The new aggregate `(agg, ts)` from `old: Option<(A, i64)>` and the
+    /// record `(k, v)`: `count` adds one, `reduce` starts from the first
+    /// value, `aggregate` from its initializer. `ts` is the previous
+    /// aggregate's timestamp (`i64::MIN` for a new one).
+    pub(crate) fn update(&self, node: NodeId, op: &AggOp, agg_ty: &TokenStream) -> TokenStream {
+        let (f, g) = (field((node, 'f')), field((node, 'g')));
+        match op {
+            AggOp::Count => quote! {
+                let (agg, ts): (#agg_ty, i64) = old.unwrap_or((0, i64::MIN));
+                let agg = agg + 1;
+            },
+            AggOp::Reduce { .. } => quote! {
+                let (agg, ts): (#agg_ty, i64) = match old {
+                    ::core::option::Option::Some((old, ts)) => ((self.#f)(old, v), ts),
+                    ::core::option::Option::None => (v, i64::MIN),
+                };
+            },
+            AggOp::Aggregate { .. } => quote! {
+                let (agg, ts): (#agg_ty, i64) = match old {
+                    ::core::option::Option::Some(old) => old,
+                    ::core::option::Option::None => ((self.#g)(), i64::MIN),
+                };
+                let agg = (self.#f)(&k, v, agg);
+            },
+            // Grouped tables have their own processor (`table_aggregate`).
+            AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. } => {
+                quote!()
+            }
+            AggOp::Cogroup { owner, .. } => {
+                // Every input starts from the owner's initializer.
+                let g = field((*owner, 'g'));
+                quote! {
+                    let (agg, ts): (#agg_ty, i64) = match old {
+                        ::core::option::Option::Some(old) => old,
+                        ::core::option::Option::None => ((self.#g)(), i64::MIN),
+                    };
+                    let agg = (self.#f)(&k, v, agg);
+                }
+            }
+        }
+    }
+
+    /// A stream aggregation, as Kafka Streams' `KStreamAggregate` /
+    /// `KStreamReduce` on a timestamped key-value store: records with a null
+    /// key or value are dropped; the new aggregate is stored with timestamp
+    /// max(record, previous), logged to the changelog, and forwarded.
+    pub(crate) fn aggregate(
+        &self,
+        node: NodeId,
+        op: &AggOp,
+        store: &str,
+        cached: bool,
+    ) -> TokenStream {
+        let p = &self.p;
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog) = (st.index_in_sub, st.changelog);
+        let name = &self.graph.nodes[node].name;
+        let (_, agg_ty) = self.output_types(node, &mut Generics::default());
+        let update = self.update(node, op, &agg_ty);
+        if cached {
+            let flush = flush_method(st.node);
+            return quote! {
+                if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
+                    let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
+                    if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                        let mut evicted = ::std::vec::Vec::new();
+                        let old = #p::cached_get::<#agg_ty>(&mut self.cx.cache, &self.cx.stores, #j, #store, key, &mut evicted)?;
+                        if !evicted.is_empty() {
+                            self.#flush(evicted, out)?;
+                        }
+                        #update
+                        let ts = ts.max(ctx.timestamp);
+                        let value = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                        let entries = #p::cached_put(&mut self.cx.cache, #store, key, ts, value, ctx);
+                        self.#flush(entries, out)?;
+                    }
+                    self.cx.key_buf = key_buf;
+                } else {
+                    self.cx.dropped += 1;
+                }
+            };
+        }
+        let no_old = self.no_old_value(node, &agg_ty);
+        // A `group_by` downstream subtracts the old aggregate: read it apart
+        // (the update consumes `old`). As Kafka Streams' KStreamAggregate,
+        // count and aggregate send the initial value as the old one of a new
+        // key (KStreamReduce sends none); behind the cache the old value is
+        // the store's at flush, absent for a new key.
+        let old_for_group_by = if self.feeds_group_by(node) {
+            let initial = match op {
+                AggOp::Count => quote!(.or(::core::option::Option::Some(0))),
+                AggOp::Aggregate { .. } => {
+                    let g = field((node, 'g'));
+                    quote!(.or_else(|| ::core::option::Option::Some((self.#g)())))
+                }
+                AggOp::Cogroup { owner, .. } => {
+                    let g = field((*owner, 'g'));
+                    quote!(.or_else(|| ::core::option::Option::Some((self.#g)())))
+                }
+                _ => quote!(),
+            };
+            quote! {
+                let o: ::core::option::Option<#agg_ty> = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?.map(|(a, _)| a)#initial;
+            }
+        } else {
+            quote!()
+        };
+        let kids = self.children(node);
+        quote! {
+            if !#p::Serde::is_null(&k) && !#p::Serde::is_null(&v) {
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                    let old = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?;
+                    #old_for_group_by
+                    #update
+                    let ts = ts.max(ctx.timestamp);
+                    let value = #p::ser(&agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::store_put(&mut self.cx.stores, #j, #store, key, ts, value, &mut self.cx.store_buf)?;
+                    let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
+                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                    let ctx = &forwarded;
+                    let v = agg;
+                    #no_old
+                    #kids
+                }
+            } else {
+                // Kafka Streams logs and counts these as dropped records.
+                self.cx.dropped += 1;
+            }
+        }
+    }
+
+    /// A grouped table's aggregation, as Kafka Streams' `KTableAggregate` /
+    /// `KTableReduce`: the old value (`o`) is subtracted, then the new one
+    /// (`v`) added; the result (a tombstone when nothing is left) is stored,
+    /// logged and forwarded.
+    pub(crate) fn table_aggregate(
+        &self,
+        node: NodeId,
+        op: &AggOp,
+        store: &str,
+        cached: bool,
+    ) -> TokenStream {
+        let p = &self.p;
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog) = (st.index_in_sub, st.changelog);
+        let name = &self.graph.nodes[node].name;
+        let (f, g, h) = (field((node, 'f')), field((node, 'g')), field((node, 'h')));
+        let agg_var = self.plan.types.node[node].1;
+        let agg_ty = match self.plan.types.optional_inner(agg_var) {
+            Some(i) => self.ty(i, &mut Generics::default()),
+            None => self.output_types(node, &mut Generics::default()).1,
+        };
+        let (subtract, add_new, add_to) = match op {
+            AggOp::TableCount => (quote!(agg - 1), quote!(1), quote!(agg + 1)),
+            AggOp::TableReduce { .. } => (
+                quote!((self.#h)(agg, old)),
+                quote!(new),
+                quote!((self.#f)(agg, new)),
+            ),
+            _ => (
+                quote!((self.#h)(&k, old, agg)),
+                quote!((self.#f)(&k, new, (self.#g)())),
+                quote!((self.#f)(&k, new, agg)),
+            ),
+        };
+        // Kafka Streams' KTableReduce takes the previous timestamp into account
+        // only when it reduces; KTableAggregate whenever there was an aggregate.
+        let reduce = matches!(op, AggOp::TableReduce { .. });
+        let (take, key_buf, read, write, restore) = if cached {
+            let flush = flush_method(st.node);
+            (
+                quote!(let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);),
+                quote!(&mut key_buf),
+                quote! {
+                    let mut evicted = ::std::vec::Vec::new();
+                    let stored = #p::cached_get::<#agg_ty>(&mut self.cx.cache, &self.cx.stores, #j, #store, key, &mut evicted)?;
+                    if !evicted.is_empty() {
+                        self.#flush(evicted, out)?;
+                    }
+                },
+                quote! {
+                    let value = #p::ser(&new_agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    let entries = #p::cached_put(&mut self.cx.cache, #store, key, ts, value, ctx);
+                    self.#flush(entries, out)?;
+                },
+                quote!(self.cx.key_buf = key_buf;),
+            )
+        } else {
+            let kids = self.children(node);
+            let no_old = self.no_old_value(node, &agg_ty);
+            (
+                quote!(),
+                quote!(&mut self.cx.key_buf),
+                quote!(let stored = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?;),
+                quote! {
+                    let value = #p::ser(&new_agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                    #p::store_put(&mut self.cx.stores, #j, #store, key, ts, value, &mut self.cx.store_buf)?;
+                    let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
+                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
+                    let ctx = &forwarded;
+                    let v = new_agg;
+                    #no_old
+                    #kids
+                },
+                quote!(),
+            )
+        };
+        quote! {
+            #take
+            if let ::core::option::Option::Some(key) = #p::ser(&k, #key_buf, #name, #p::RecordPart::Key)? {
+                #read
+                let had = stored.is_some();
+                let (old_agg, old_ts) = match stored {
+                    ::core::option::Option::Some((a, t)) => (::core::option::Option::Some(a), t),
+                    ::core::option::Option::None => (::core::option::Option::None, i64::MIN),
+                };
+                let mut ts = ctx.timestamp;
+                let intermediate = match (o, old_agg) {
+                    (::core::option::Option::Some(old), ::core::option::Option::Some(agg)) => {
+                        ts = ts.max(old_ts);
+                        ::core::option::Option::Some(#subtract)
+                    }
+                    (_, agg) => agg,
+                };
+                let new_agg: ::core::option::Option<#agg_ty> = match (v, intermediate) {
+                    (::core::option::Option::Some(new), ::core::option::Option::Some(agg)) => {
+                        ts = ts.max(old_ts);
+                        ::core::option::Option::Some(#add_to)
+                    }
+                    (::core::option::Option::Some(new), ::core::option::Option::None) => {
+                        if had && !#reduce {
+                            ts = ts.max(old_ts);
+                        }
+                        ::core::option::Option::Some(#add_new)
+                    }
+                    (::core::option::Option::None, agg) => agg,
+                };
+                #write
+            }
+            #restore
+        }
+    }
+
+    /// `f(true)` (through the record cache) when the cache is enabled at
+    /// run time, else `f(false)` (straight to the store, forwarding every
+    /// update: Kafka Streams without its caching layer), for a node whose
+    /// store is cached; `f(false)` alone otherwise. Sliding windows always
+    /// take the cache path (it writes through when disabled).
+    pub(crate) fn both(&self, node: NodeId, f: impl Fn(bool) -> TokenStream) -> TokenStream {
+        let cached = self.plan.store_of(node).is_some_and(|st| st.cached);
+        if !cached {
+            return f(false);
+        }
+        if self.is_sliding(node) || self.is_session(node) {
+            return f(true);
+        }
+        let (on, off) = (f(true), f(false));
+        quote! {
+            if self.cx.cache.is_enabled() { #on } else { #off }
+        }
+    }
+
+    /// For an aggregation whose store is cached, on its uncached path: an
+    /// absent old value for a table filter downstream (which forwards every
+    /// update when the cache is disabled, so it does not look at it).
+    pub(crate) fn no_old_value(&self, node: NodeId, agg_ty: &TokenStream) -> TokenStream {
+        let filter_child = self.children_in_sub(node).iter().any(|&c| {
+            matches!(
+                self.graph.nodes[c].kind,
+                NodeKind::TableFilter(ops::TableFilter { .. })
+            ) && self.cached_aggregate_parent(c)
+        });
+        if filter_child {
+            quote!(let o: ::core::option::Option<#agg_ty> = ::core::option::Option::None;)
+        } else {
+            quote!()
+        }
+    }
+
+    /// Whether `node` emits final results only (`on_window_close`).
+    pub(crate) fn emits_final(&self, node: NodeId) -> bool {
+        matches!(
+            self.graph.nodes[node].kind,
+            NodeKind::Aggregate(ops::Aggregate {
+                emit_final: true,
+                ..
+            })
+        )
+    }
+}

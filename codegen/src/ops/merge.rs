@@ -1,0 +1,27 @@
+//! `merge(other)`.
+
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+/// `merge`.
+#[derive(Clone)]
+pub struct Merge;
+
+impl Operator for Merge {
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let m = format_ident!("node{}", node);
+        quote! { self.#m(k, v, ctx, out)?; }
+    }
+}

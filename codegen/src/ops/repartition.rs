@@ -1,0 +1,56 @@
+//! Repartitions through internal topics: `repartition()`, and those an aggregation after a key change needs.
+
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+/// `repartition()`: through an internal topic `<name>-repartition`.
+#[derive(Clone)]
+pub struct Repartition {
+    /// Partition count, when given.
+    pub partitions: Option<i32>,
+    /// Carries table changes (new and old values) from a table `group_by`.
+    pub changes: bool,
+}
+
+impl Operator for Repartition {
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let index = e.plan.internal_of(node);
+        if index == usize::MAX {
+            return quote! { let _ = (k, v); };
+        }
+        let sink = format!("{name}-repartition-sink");
+        if matches!(
+            n.kind,
+            NodeKind::Repartition(ops::Repartition { changes: true, .. })
+        ) {
+            // A table change: new and old value in one record.
+            return quote! {
+                let key = #p::ser(&k, &mut self.cx.key_buf, #sink, #p::RecordPart::Key)?;
+                if key.is_some() {
+                    let value = #p::encode_change(&v, &o, &mut self.cx.value_buf, &mut self.cx.store_buf, #sink)?;
+                    out.send(#p::SinkTopic::Internal(#index), key, ::core::option::Option::Some(value), ctx)?;
+                }
+            };
+        }
+        // As Kafka Streams' `<name>-repartition-filter`: null keys are dropped.
+        quote! {
+            let key = #p::ser(&k, &mut self.cx.key_buf, #sink, #p::RecordPart::Key)?;
+            if key.is_some() {
+                let value = #p::ser(&v, &mut self.cx.value_buf, #sink, #p::RecordPart::Value)?;
+                out.send(#p::SinkTopic::Internal(#index), key, value, ctx)?;
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Terminal outputs: `to(..)` and `print(..)`.
+
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+use syn::Expr;
+use syn::LitStr;
+
+/// `to(..)`.
+#[derive(Clone)]
+pub struct Sink {
+    /// Topic or extractor.
+    pub target: SinkTarget,
+}
+
+/// `print(..)`.
+#[derive(Clone)]
+pub struct Print {
+    /// Line label.
+    pub label: String,
+}
+
+/// Where a sink writes.
+#[derive(Clone)]
+pub enum SinkTarget {
+    /// A fixed topic.
+    Topic(LitStr),
+    /// A closure choosing the topic per record, and how many parameters it takes.
+    Extractor(Expr, Option<usize>),
+}
+
+impl Operator for Sink {
+    fn closures(&self) -> Vec<(char, &Expr)> {
+        match &self.target {
+            SinkTarget::Extractor(f, _) => vec![('f', f)],
+            SinkTarget::Topic(_) => Vec::new(),
+        }
+    }
+
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let ops::Sink { target } = self;
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let (topic_let, topic) = match target {
+            SinkTarget::Topic(t) => (quote!(), quote!(#p::SinkTopic::Named(#t))),
+            SinkTarget::Extractor(_, Some(2)) => (
+                quote!(let topic = (self.#f)(&k, &v);),
+                quote!(#p::SinkTopic::Named(::core::convert::AsRef::<str>::as_ref(&topic))),
+            ),
+            SinkTarget::Extractor(..) => (
+                quote!(let topic = (self.#f)(&k, &v, ctx);),
+                quote!(#p::SinkTopic::Named(::core::convert::AsRef::<str>::as_ref(&topic))),
+            ),
+        };
+        quote! {
+            #topic_let
+            let key = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)?;
+            let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+            out.send(#topic, key, value, ctx)?;
+        }
+    }
+}
+
+impl Operator for Print {
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let ops::Print { label } = self;
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let label = if label.is_empty() {
+            name.clone()
+        } else {
+            label.clone()
+        };
+        quote! { out.print(::core::format_args!("[{}]: {:?}, {:?}", #label, k, v)); }
+    }
+}

@@ -1,0 +1,62 @@
+//! `split()` and its branches.
+
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+use syn::Expr;
+
+/// `split()`: routes each record to the first branch whose predicate holds.
+#[derive(Clone)]
+pub struct Split;
+
+/// A branch of a split (a pass-through node); `pred: None` is the default branch.
+#[derive(Clone)]
+pub struct Branch {
+    /// The predicate.
+    pub pred: Option<Expr>,
+    /// The key the branch is indexed by.
+    pub key: String,
+}
+
+impl Operator for Split {
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let mut arms = TokenStream::new();
+        let mut default = None;
+        for &b in &n.outputs {
+            let body = e.flow(b);
+            match &e.graph.nodes[b].kind {
+                NodeKind::Branch(ops::Branch { pred: Some(_), .. }) => {
+                    let fb = format_ident!("f{}", b);
+                    if !arms.is_empty() {
+                        arms.extend(quote!(else));
+                    }
+                    arms.extend(quote! { if (self.#fb)(&k, &v) { #body } });
+                }
+                _ => default = Some(body),
+            }
+        }
+        match (arms.is_empty(), default) {
+            (true, Some(d)) => d,
+            (false, Some(d)) => quote! { #arms else { #d } },
+            (_, None) => arms,
+        }
+    }
+}
+
+impl Operator for Branch {
+    fn closures(&self) -> Vec<(char, &Expr)> {
+        self.pred.iter().map(|f| ('f', f)).collect()
+    }
+}

@@ -1,0 +1,101 @@
+//! `suppress(..)` of a table.
+
+use super::Operator;
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+use syn::Expr;
+
+/// `suppress(..)` of a table: holds updates back in a buffer.
+#[derive(Clone)]
+pub struct Suppress {
+    /// The `Suppressed` expression (evaluated when the topology is constructed).
+    pub config: Expr,
+    /// `until_window_closes`: the windowed aggregation whose grace applies.
+    pub window_node: Option<NodeId>,
+    /// Name of its buffer (Kafka Streams' `KTABLE-SUPPRESS-STATE-STORE-..`).
+    pub store: String,
+}
+
+impl Operator for Suppress {
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let ops::Suppress { window_node, .. } = self;
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        e.suppress(node, *window_node)
+    }
+}
+
+impl Emitter<'_> {
+    /// `suppress`, as Kafka Streams' `KTableSuppressProcessor`: the update is
+    /// buffered (latest per key, at its first buffer time: the window end,
+    /// or the record time for a time limit), then every entry whose time is
+    /// at or before stream time minus the grace (or the limit) is released
+    /// in (time, key) order, then the oldest while the buffer is over its bound.
+    pub(crate) fn suppress(&self, node: NodeId, window_node: Option<NodeId>) -> TokenStream {
+        let p = &self.p;
+        let name = &self.graph.nodes[node].name;
+        let (sup, buf) = (format_ident!("sup{}", node), format_ident!("buf{}", node));
+        let (time, duration) = match window_node {
+            Some(w) => {
+                let w = format_ident!("w{}", w);
+                (quote!(k.window.end), quote!(self.#w.grace_ms()))
+            }
+            None => (
+                quote!(ctx.timestamp),
+                quote!(match self.#sup.suppression { #p::Suppression::UntilTimeLimit(ms) => ms, _ => 0 }),
+            ),
+        };
+        let kids = self.children(node);
+        let loaded = format_ident!("loaded{}", node);
+        let Some(st) = self.plan.store_of(node) else {
+            return quote!();
+        };
+        let (j, changelog, store) = (st.index_in_sub, st.changelog, &st.name);
+        quote! {
+            if !self.#loaded {
+                // After a restart, the buffer comes back from its store.
+                #p::restore_buffer(&self.cx.stores, #j, #store, &mut self.#buf)?;
+                self.#loaded = true;
+            }
+            let stream_time = self.#buf.observe(ctx.timestamp);
+            let bound = stream_time.saturating_sub(#duration);
+            let time = #time;
+            if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                let time = self.#buf.put(time, key, k, v, ctx);
+                #p::log_buffered(&mut self.cx.stores, #j, #store, #changelog, key, time, value, ctx, &mut self.cx.store_buf, out)?;
+            }
+            loop {
+                let entry = match self.#buf.pop_due(bound) {
+                    ::core::option::Option::Some(e) => e,
+                    ::core::option::Option::None if self.#buf.over(&self.#sup.buffer) => {
+                        #p::when_full(&self.#sup, #name)?;
+                        match self.#buf.pop_oldest() {
+                            ::core::option::Option::Some(e) => e,
+                            ::core::option::Option::None => break,
+                        }
+                    }
+                    ::core::option::Option::None => break,
+                };
+                let #p::Buffered { key: k, value: v, timestamp, headers, topic, partition, offset } = entry;
+                let released = #p::RecordContext { topic: &topic, partition, offset, timestamp, headers: &headers };
+                let ctx = &released;
+                if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                    #p::unlog_buffered(&mut self.cx.stores, #j, #store, #changelog, key, ctx, out)?;
+                }
+                #kids
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Tables: `builder.table(..)`, `to_table()`, a table's `filter`/`map_values`, `to_stream()`.
+
+use super::Operator;
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+use syn::Expr;
+
+/// The table side of `builder.table(..)` / `to_table()`: drops records
+/// with a null key, passes the rest (a null value is a tombstone).
+#[derive(Clone)]
+pub struct TableSource {
+    /// `builder.table(..)`: the topic's values are read as `Option<V>`.
+    pub from_topic: bool,
+    /// Its store name (`<topic>-STATE-STORE-..`), used when the table is
+    /// materialized because a `group_by` needs its old values.
+    pub store: String,
+}
+
+/// A table's `filter` / `filter_not`: a value that does not pass
+/// becomes a tombstone.
+#[derive(Clone)]
+pub struct TableFilter {
+    /// The predicate.
+    pub f: Expr,
+    /// True for `filter_not`.
+    pub negate: bool,
+}
+
+/// A table's `map_values`: tombstones stay tombstones.
+#[derive(Clone)]
+pub struct TableMapValues {
+    /// The mapper.
+    pub f: Expr,
+    /// True when the closure takes `(key, value)`.
+    pub with_key: bool,
+}
+
+/// `to_stream()` of a table.
+#[derive(Clone)]
+pub struct ToStream;
+
+impl Operator for TableFilter {
+    fn closures(&self) -> Vec<(char, &Expr)> {
+        vec![('f', &self.f)]
+    }
+
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let ops::TableFilter { negate, .. } = self;
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let kids = e.children(node);
+        let nullable = e
+            .plan
+            .types
+            .optional_inner(e.table_input_var(node).1)
+            .is_some();
+        let not = if *negate { quote!(!) } else { quote!() };
+        if e.cached_aggregate_parent(node) {
+            // Behind a cached aggregation Kafka Streams forwards the
+            // old value from the store and skips an update whose new
+            // and old values are both filtered out; without the
+            // caching layer (cache size 0) every update goes on.
+            let v_new = if nullable {
+                quote!(let v = v.filter(|x| #not (self.#f)(&k, x));)
+            } else {
+                quote!(let v = if #not (self.#f)(&k, &v) { ::core::option::Option::Some(v) } else { ::core::option::Option::None };)
+            };
+            quote! {
+                #v_new
+                if !self.cx.cache.is_enabled() || v.is_some() || o.as_ref().is_some_and(|x| #not (self.#f)(&k, x)) { #kids }
+            }
+        } else if nullable && crate::plan::needs_old_values(e.graph, node) {
+            // With old values, as Kafka Streams: nothing to forward when
+            // both the new and the old value are filtered out.
+            quote! {
+                let v = v.filter(|x| #not (self.#f)(&k, x));
+                let o = o.filter(|x| #not (self.#f)(&k, x));
+                if v.is_some() || o.is_some() { #kids }
+            }
+        } else if nullable {
+            quote! { let v = v.filter(|x| #not (self.#f)(&k, x)); #kids }
+        } else {
+            quote! {
+                let v = if #not (self.#f)(&k, &v) { ::core::option::Option::Some(v) } else { ::core::option::Option::None };
+                #kids
+            }
+        }
+    }
+}
+
+impl Operator for TableMapValues {
+    fn closures(&self) -> Vec<(char, &Expr)> {
+        vec![('f', &self.f)]
+    }
+
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let ops::TableMapValues { with_key, .. } = self;
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let kids = e.children(node);
+        let nullable = e
+            .plan
+            .types
+            .optional_inner(e.table_input_var(node).1)
+            .is_some();
+        let call = if *with_key {
+            quote!((self.#f)(&k, x))
+        } else {
+            quote!((self.#f)(x))
+        };
+        if nullable && crate::plan::needs_old_values(e.graph, node) {
+            quote! { let v = v.map(|x| #call); let o = o.map(|x| #call); #kids }
+        } else if nullable {
+            quote! { let v = v.map(|x| #call); #kids }
+        } else {
+            quote! { let x = v; let v = #call; #kids }
+        }
+    }
+}
+
+impl Operator for TableSource {
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let ops::TableSource { store, .. } = self;
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        e.both(node, |cached| e.table_source(node, store, cached))
+    }
+}
+
+impl Operator for ToStream {}
+
+impl Emitter<'_> {
+    /// A table source (`builder.table(..)`, `to_table()`): materialized
+    /// when a `group_by` needs its old values, through the cache if `cached`.
+    pub(crate) fn table_source(&self, node: NodeId, store: &str, cached: bool) -> TokenStream {
+        let p = &self.p;
+        let name = &self.graph.nodes[node].name;
+        let kids = self.children(node);
+        match self.plan.store_of(node) {
+            // Materialized for a downstream `group_by`: the old value
+            // (`o`) comes from the store, the new one replaces it.
+            Some(st) if st.cached && cached => {
+                let flush = flush_method(st.node);
+                quote! {
+                    if !#p::Serde::is_null(&k) {
+                        let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);
+                        if let ::core::option::Option::Some(key) = #p::ser(&k, &mut key_buf, #name, #p::RecordPart::Key)? {
+                            let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                            let entries = #p::cached_put(&mut self.cx.cache, #store, key, ctx.timestamp, value, ctx);
+                            self.#flush(entries, out)?;
+                        }
+                        self.cx.key_buf = key_buf;
+                    } else {
+                        self.cx.dropped += 1;
+                    }
+                }
+            }
+            Some(st) => {
+                let (j, changelog) = (st.index_in_sub, st.changelog);
+                // With the source topic as changelog, nothing is logged.
+                let log = if st.source_changelog.is_some() {
+                    quote!()
+                } else {
+                    quote! {
+                        let changelog_ctx = #p::RecordContext { headers: &#p::NO_HEADERS, ..*ctx };
+                        out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
+                    }
+                };
+                let (_, inner) = self.plan.types.node[node];
+                let inner = match self.plan.types.optional_inner(inner) {
+                    Some(i) => self.ty(i, &mut Generics::default()),
+                    None => quote!(_),
+                };
+                quote! {
+                    if !#p::Serde::is_null(&k) {
+                        if let ::core::option::Option::Some(key) = #p::ser(&k, &mut self.cx.key_buf, #name, #p::RecordPart::Key)? {
+                            let o: ::core::option::Option<#inner> = #p::store_get::<#inner>(&self.cx.stores, #j, #store, key)?.map(|(x, _)| x);
+                            let value = #p::ser(&v, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
+                            #p::store_put(&mut self.cx.stores, #j, #store, key, ctx.timestamp, value, &mut self.cx.store_buf)?;
+                            #log
+                            #kids
+                        }
+                    } else {
+                        self.cx.dropped += 1;
+                    }
+                }
+            }
+            // As Kafka Streams' KTableSource: a null key cannot be a table key.
+            None => {
+                quote! { if !#p::Serde::is_null(&k) { #kids } else { self.cx.dropped += 1; } }
+            }
+        }
+    }
+}

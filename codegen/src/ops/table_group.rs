@@ -1,0 +1,80 @@
+//! A table's `group_by(..)`: changes regrouped through a repartition topic.
+
+#[allow(unused_imports)]
+use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use proc_macro2::TokenStream;
+#[allow(unused_imports)]
+use quote::{format_ident, quote, quote_spanned};
+
+use syn::Expr;
+
+/// A table's `group_by(|k, v| (k2, v2))`: each change becomes a
+/// subtraction from the old group and an addition to the new one, sent
+/// through a repartition topic (Kafka Streams' `KTableRepartitionMap`).
+#[derive(Clone)]
+pub struct TableGroupBy {
+    /// The selector.
+    pub f: Expr,
+}
+
+impl Operator for TableGroupBy {
+    fn closures(&self) -> Vec<(char, &Expr)> {
+        vec![('f', &self.f)]
+    }
+
+    #[allow(unused_variables)]
+    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
+        let p = &e.p;
+        let n = &e.graph.nodes[node];
+        let f = format_ident!("f{}", node);
+        let name = &n.name;
+        let kids = e.children(node);
+        // An aggregation's result is never a tombstone.
+        let wrap = if n.inputs.first().is_some_and(|&i| e.feeds_group_by(i)) {
+            quote!(let v = ::core::option::Option::Some(v);)
+        } else {
+            quote!()
+        };
+        // Kafka Streams' KTableRepartitionMap: the old pair is subtracted
+        // (sent first), the new one added; one record when the key stays.
+        quote! {
+            #wrap
+            let new_pair = match v {
+                ::core::option::Option::Some(x) => ::core::option::Option::Some((self.#f)(&k, x)),
+                ::core::option::Option::None => ::core::option::Option::None,
+            }
+            .filter(|(k2, v2)| !#p::Serde::is_null(k2) && !#p::Serde::is_null(v2));
+            let old_pair = match o {
+                ::core::option::Option::Some(x) => ::core::option::Option::Some((self.#f)(&k, x)),
+                ::core::option::Option::None => ::core::option::Option::None,
+            }
+            .filter(|(k2, v2)| !#p::Serde::is_null(k2) && !#p::Serde::is_null(v2));
+            let same_key = match (&new_pair, &old_pair) {
+                (::core::option::Option::Some((a, _)), ::core::option::Option::Some((b, _))) => #p::same_bytes(a, b),
+                _ => false,
+            };
+            if same_key {
+                if let (::core::option::Option::Some((k, nv)), ::core::option::Option::Some((_, ov))) = (new_pair, old_pair) {
+                    let v = ::core::option::Option::Some(nv);
+                    let o = ::core::option::Option::Some(ov);
+                    #kids
+                }
+            } else {
+                if let ::core::option::Option::Some((k, ov)) = old_pair {
+                    let v = ::core::option::Option::None;
+                    let o = ::core::option::Option::Some(ov);
+                    #kids
+                }
+                if let ::core::option::Option::Some((k, nv)) = new_pair {
+                    let v = ::core::option::Option::Some(nv);
+                    let o = ::core::option::Option::None;
+                    #kids
+                }
+            }
+        }
+    }
+}
