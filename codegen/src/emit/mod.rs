@@ -12,7 +12,7 @@
 //! from the closures themselves.
 
 use crate::describe::Description;
-use crate::graph::{AggOp, Graph, NodeId, NodeKind, SinkTarget};
+use crate::graph::{Graph, NodeId, NodeKind};
 use crate::ops;
 use crate::parse::{Statement, TopologyFn};
 use crate::plan::{Entry, Plan, Ty};
@@ -41,6 +41,61 @@ pub struct Emitter<'a> {
     pub(crate) graph: &'a Graph,
     pub(crate) plan: &'a Plan,
     pub(crate) p: TokenStream,
+}
+
+/// The key and value types into and out of a node, its span, and its
+/// own generic parameters (`__WeirI..`: an iterator or processor type;
+/// `__WeirR..`: a topic name type).
+pub struct Io {
+    pub(crate) ik: TokenStream,
+    pub(crate) iv: TokenStream,
+    pub(crate) ok: TokenStream,
+    pub(crate) ov: TokenStream,
+    pub(crate) span: Span,
+    pub(crate) i: syn::Ident,
+    pub(crate) r: syn::Ident,
+}
+
+/// A field of a sub-topology's struct that an operator owns.
+pub struct Field {
+    pub(crate) name: syn::Ident,
+    pub(crate) ty: TokenStream,
+    /// Its value in a clone (a fresh task's copy).
+    pub(crate) clone: TokenStream,
+    /// Its value in the constructor; `None`: the constructor's parameter
+    /// of the same name (see [`crate::ops::Operator::values`]).
+    pub(crate) init: Option<TokenStream>,
+}
+
+impl Field {
+    /// A field that starts as `fresh`, in the constructor and in clones.
+    pub(crate) fn new(name: syn::Ident, ty: TokenStream, fresh: TokenStream) -> Field {
+        Field {
+            name,
+            ty,
+            clone: fresh.clone(),
+            init: Some(fresh),
+        }
+    }
+
+    /// A field set from the constructor's parameter of its name, `clone`
+    /// in clones.
+    pub(crate) fn value(name: syn::Ident, ty: TokenStream, clone: TokenStream) -> Field {
+        Field {
+            name,
+            ty,
+            clone,
+            init: None,
+        }
+    }
+}
+
+/// `k: Serde` and `v: Serde`, spanned at the operator.
+pub(crate) fn serde_bounds(g: &mut Generics, span: Span, k: TokenStream, v: TokenStream) {
+    g.bounds
+        .push(respan(quote!(#k: ::weir::__private::Serde), span));
+    g.bounds
+        .push(respan(quote!(#v: ::weir::__private::Serde), span));
 }
 
 /// A sub-topology's generic parameters and their bounds.
@@ -77,37 +132,6 @@ impl Generics {
     }
 }
 
-/// The windowed aggregations among `nodes`.
-pub(crate) fn window_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
-    nodes
-        .iter()
-        .copied()
-        .filter(|&n| {
-            matches!(
-                graph.nodes[n].kind,
-                NodeKind::Aggregate(ops::Aggregate {
-                    windows: Some(_),
-                    ..
-                })
-            )
-        })
-        .collect()
-}
-
-/// The `suppress` nodes among `nodes`.
-pub(crate) fn suppress_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
-    nodes
-        .iter()
-        .copied()
-        .filter(|&n| {
-            matches!(
-                graph.nodes[n].kind,
-                NodeKind::Suppress(ops::Suppress { .. })
-            )
-        })
-        .collect()
-}
-
 /// `__WeirX12: <signature> + Clone + Send + 'static`, spanned at the operator.
 pub(crate) fn closure_bound(
     slot: (NodeId, char),
@@ -119,24 +143,6 @@ pub(crate) fn closure_bound(
         quote!(#g: #signature + ::core::clone::Clone + ::core::marker::Send + 'static),
         span,
     )
-}
-
-/// The final-result windowed aggregations among `nodes`
-/// (`emit_strategy(EmitStrategy::on_window_close())`).
-pub(crate) fn final_result_nodes(graph: &Graph, nodes: &[NodeId]) -> Vec<NodeId> {
-    nodes
-        .iter()
-        .copied()
-        .filter(|&n| {
-            matches!(
-                graph.nodes[n].kind,
-                NodeKind::Aggregate(ops::Aggregate {
-                    emit_final: true,
-                    ..
-                })
-            )
-        })
-        .collect()
 }
 
 /// A processor node's fields: its instance (made on first use), its buffer
@@ -192,11 +198,6 @@ impl Emitter<'_> {
         }
     }
 
-    /// The windowed aggregation nodes of sub-topology `sub`.
-    pub(crate) fn window_nodes(&self, sub: usize) -> Vec<NodeId> {
-        window_nodes(self.graph, &self.plan.subs[sub].nodes)
-    }
-
     /// Key and value types flowing *into* `node`.
     pub(crate) fn input_types(&self, node: NodeId, g: &mut Generics) -> (TokenStream, TokenStream) {
         let n = &self.graph.nodes[node];
@@ -226,14 +227,7 @@ impl Emitter<'_> {
 
     /// Generic parameters and bounds of sub-topology `sub`.
     pub(crate) fn generics(&self, sub: usize) -> Generics {
-        let p = &self.p;
         let mut g = Generics::default();
-        let serde_bounds = |g: &mut Generics, span: Span, k: TokenStream, v: TokenStream| {
-            g.bounds
-                .push(respan(quote!(#k: ::weir::__private::Serde), span));
-            g.bounds
-                .push(respan(quote!(#v: ::weir::__private::Serde), span));
-        };
         for entry in &self.plan.subs[sub].entries {
             if let Entry::Repartition(r) = entry {
                 let (k, v) = self.output_types(*r, &mut g);
@@ -257,227 +251,16 @@ impl Emitter<'_> {
             for (slot, _) in node.kind.op().closures() {
                 g.closures.push((id, slot));
             }
-            let fn_bound = match &node.kind {
-                NodeKind::Source(ops::Source { extractor, .. }) => {
-                    serde_bounds(&mut g, span, ok.clone(), ov.clone());
-                    extractor.as_ref().map(
-                        |_| quote_spanned!(span=> FnMut(&#ok, &#ov, &#p::RecordContext<'_>) -> i64),
-                    )
-                }
-                NodeKind::Filter(ops::Filter { .. })
-                | NodeKind::Branch(ops::Branch { pred: Some(_), .. }) => {
-                    Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
-                }
-                NodeKind::Map(ops::Map { .. }) => {
-                    Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov)))
-                }
-                NodeKind::MapValues(ops::MapValues {
-                    with_key: false, ..
-                }) => Some(quote_spanned!(span=> FnMut(#iv) -> #ov)),
-                NodeKind::MapValues(ops::MapValues { with_key: true, .. }) => {
-                    Some(quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov))
-                }
-                NodeKind::Process(ops::Process { fixed_key, .. }) => {
-                    // The processor's type is a parameter of its own, tied
-                    // to the record types by its associated types.
-                    g.iters.push(id);
-                    if *fixed_key {
-                        g.bounds.push(quote_spanned!(span=> #i: #p::FixedKeyProcessor<Key = #ik, ValueIn = #iv, ValueOut = #ov>));
-                    } else {
-                        g.bounds.push(quote_spanned!(span=> #i: #p::Processor<KeyIn = #ik, ValueIn = #iv, KeyOut = #ok, ValueOut = #ov>));
-                    }
-                    // Forwarded records wait in a buffer of the task's.
-                    g.bounds
-                        .push(quote_spanned!(span=> #ok: ::core::marker::Send + 'static));
-                    g.bounds
-                        .push(quote_spanned!(span=> #ov: ::core::marker::Send + 'static));
-                    Some(quote_spanned!(span=> FnMut() -> #i))
-                }
-                NodeKind::FlatMap(ops::FlatMap { .. }) => {
-                    g.iters.push(id);
-                    g.bounds.push(
-                        quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>),
-                    );
-                    Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
-                }
-                NodeKind::FlatMapValues(ops::FlatMapValues { with_key, .. }) => {
-                    g.iters.push(id);
-                    g.bounds
-                        .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
-                    g.bounds
-                        .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
-                    Some(if *with_key {
-                        quote_spanned!(span=> FnMut(&#ik, #iv) -> #i)
-                    } else {
-                        quote_spanned!(span=> FnMut(#iv) -> #i)
-                    })
-                }
-                NodeKind::SelectKey(ops::SelectKey { .. }) => {
-                    Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok))
-                }
-                NodeKind::Peek(ops::Peek { .. }) => Some(quote_spanned!(span=> FnMut(&#ik, &#iv))),
-                NodeKind::Foreach(ops::Foreach { .. }) => {
-                    Some(quote_spanned!(span=> FnMut(#ik, #iv)))
-                }
-                NodeKind::Sink(ops::Sink { target }) => {
-                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
-                    match target {
-                        SinkTarget::Topic(_) => None,
-                        SinkTarget::Extractor(_, arity) => {
-                            g.topics.push(id);
-                            g.bounds
-                                .push(quote_spanned!(span=> #r: ::core::convert::AsRef<str>));
-                            Some(if *arity == Some(2) {
-                                quote_spanned!(span=> FnMut(&#ik, &#iv) -> #r)
-                            } else {
-                                quote_spanned!(span=> FnMut(&#ik, &#iv, &#p::RecordContext<'_>) -> #r)
-                            })
-                        }
-                    }
-                }
-                NodeKind::Repartition(ops::Repartition { .. }) => {
-                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
-                    None
-                }
-                NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => {
-                    let in_inner = match self.plan.types.optional_inner(self.table_input_var(id).1)
-                    {
-                        Some(i) => self.ty(i, &mut g),
-                        None => iv.clone(),
-                    };
-                    let out_inner = match self.plan.types.optional_inner(self.plan.types.node[id].1)
-                    {
-                        Some(i) => self.ty(i, &mut g),
-                        None => ov.clone(),
-                    };
-                    g.bounds
-                        .push(respan(quote!(#ok: ::weir::__private::Serde), span));
-                    g.bounds
-                        .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
-                    Some(quote_spanned!(span=> FnMut(&#ik, #in_inner) -> (#ok, #out_inner)))
-                }
-                NodeKind::Aggregate(ops::Aggregate { op, windows, .. }) => {
-                    serde_bounds(&mut g, span, ik.clone(), iv.clone());
-                    if windows.is_some() {
-                        // The key goes into every `Windowed` key, the value into every window.
-                        g.bounds
-                            .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
-                        g.bounds
-                            .push(quote_spanned!(span=> #iv: ::core::clone::Clone));
-                    }
-                    g.bounds
-                        .push(respan(quote!(#ov: ::weir::__private::Serde), span));
-                    // A grouped table's values and aggregates are nullable: the closures see the inner types.
-                    let inner = |g: &mut Generics, var: usize, fallback: &TokenStream| match self
-                        .plan
-                        .types
-                        .optional_inner(var)
-                    {
-                        Some(i) => self.ty(i, g),
-                        None => fallback.clone(),
-                    };
-                    let in_inner = inner(&mut g, self.table_input_var(id).1, &iv);
-                    let out_inner = inner(&mut g, self.plan.types.node[id].1, &ov);
-                    if matches!(
-                        op,
-                        AggOp::TableCount
-                            | AggOp::TableReduce { .. }
-                            | AggOp::TableAggregate { .. }
-                    ) || windows.as_ref().is_some_and(crate::graph::is_session)
-                    {
-                        g.bounds
-                            .push(respan(quote!(#in_inner: ::weir::__private::Serde), span));
-                        g.bounds
-                            .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
-                    }
-                    match op {
-                        AggOp::Count | AggOp::TableCount => None,
-                        AggOp::TableReduce { .. } => {
-                            g.bounds.push(closure_bound(
-                                (id, 'h'),
-                                quote!(FnMut(#in_inner, #in_inner) -> #in_inner),
-                                span,
-                            ));
-                            Some(quote_spanned!(span=> FnMut(#in_inner, #in_inner) -> #in_inner))
-                        }
-                        AggOp::TableAggregate { .. } => {
-                            g.bounds.push(closure_bound(
-                                (id, 'g'),
-                                quote!(FnMut() -> #out_inner),
-                                span,
-                            ));
-                            g.bounds.push(closure_bound(
-                                (id, 'h'),
-                                quote!(FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
-                                span,
-                            ));
-                            Some(
-                                quote_spanned!(span=> FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
-                            )
-                        }
-                        AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
-                        AggOp::Aggregate { merger, .. } => {
-                            g.bounds.push(closure_bound(
-                                (id, 'g'),
-                                quote!(FnMut() -> #out_inner),
-                                span,
-                            ));
-                            if merger.is_some() {
-                                g.bounds.push(closure_bound(
-                                    (id, 'h'),
-                                    quote!(FnMut(&#ik, #out_inner, #out_inner) -> #out_inner),
-                                    span,
-                                ));
-                            }
-                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #out_inner) -> #out_inner))
-                        }
-                        AggOp::Cogroup { init, .. } => {
-                            if init.is_some() {
-                                g.bounds.push(closure_bound(
-                                    (id, 'g'),
-                                    quote!(FnMut() -> #ov),
-                                    span,
-                                ));
-                            }
-                            Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
-                        }
-                    }
-                }
-                NodeKind::TableFilter(ops::TableFilter { .. })
-                | NodeKind::TableMapValues(ops::TableMapValues { .. }) => {
-                    let (_, in_v) = self.table_input_var(id);
-                    let inner_in = match self.plan.types.optional_inner(in_v) {
-                        Some(i) => self.ty(i, &mut g),
-                        None => iv.clone(),
-                    };
-                    match &node.kind {
-                        NodeKind::TableFilter(ops::TableFilter { .. }) => {
-                            Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
-                        }
-                        NodeKind::TableMapValues(ops::TableMapValues { with_key, .. }) => {
-                            let out_v = self.plan.types.node[id].1;
-                            let inner_out = match self.plan.types.optional_inner(out_v) {
-                                Some(i) => self.ty(i, &mut g),
-                                None => ov.clone(),
-                            };
-                            Some(if *with_key {
-                                quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
-                            } else {
-                                quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
-                            })
-                        }
-                        _ => None,
-                    }
-                }
-                NodeKind::Print(ops::Print { .. }) => {
-                    g.bounds
-                        .push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
-                    g.bounds
-                        .push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
-                    None
-                }
-                _ => None,
+            let io = Io {
+                ik: ik.clone(),
+                iv: iv.clone(),
+                ok: ok.clone(),
+                ov: ov.clone(),
+                span,
+                i: i.clone(),
+                r: r.clone(),
             };
+            let fn_bound = node.kind.op().bound(self, id, &io, &mut g);
             if let Some(b) = fn_bound {
                 g.bounds.push(closure_bound((id, 'f'), b, span));
             }
@@ -732,6 +515,39 @@ impl Emitter<'_> {
         quote!(&[#(#pairs),*])
     }
 
+    /// `SubTopology::start` and `punctuate`, for a sub-topology with
+    /// clocked operators: their start statements, then, at a punctuation
+    /// of `kind` once its clock has a time, their punctuations.
+    pub(crate) fn clock_methods(&self, nodes: &[NodeId]) -> TokenStream {
+        let p = &self.p;
+        let ops: Vec<(NodeId, &dyn crate::ops::Operator)> = nodes
+            .iter()
+            .map(|&n| (n, self.graph.nodes[n].kind.op()))
+            .filter(|(_, op)| op.clocked())
+            .collect();
+        if ops.is_empty() {
+            return quote!();
+        }
+        let starts = ops.iter().map(|(n, op)| op.start(*n));
+        let punctuates = ops.iter().map(|(n, op)| op.punctuate(*n));
+        quote! {
+            fn start(&mut self) {
+                #(#starts)*
+            }
+            fn punctuate<__C: #p::RecordCollector>(&mut self, kind: #p::PunctuationType, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                let now = match kind {
+                    #p::PunctuationType::StreamTime => self.cx.stream_ms,
+                    #p::PunctuationType::WallClockTime => self.cx.wall_ms,
+                };
+                if now < 0 {
+                    return ::core::result::Result::Ok(());
+                }
+                #(#punctuates)*
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+
     pub(crate) fn sub(&self, sub: usize) -> (TokenStream, Generics) {
         let p = &self.p;
         let g = self.generics(sub);
@@ -741,30 +557,14 @@ impl Emitter<'_> {
         let phantom = g.phantom();
         let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
         let fty: Vec<_> = g.closures.iter().map(|&c| generic(c)).collect();
-        let wnodes = self.window_nodes(sub);
-        let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
-        let wtypes: Vec<_> = wnodes.iter().map(|&n| self.windows_type(n)).collect();
-        let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
-        // Stream time of the last expired-session cleanup, per session node.
-        let xfields: Vec<_> = wnodes
+        let nodes = &s.nodes;
+        let own: Vec<Field> = nodes
             .iter()
-            .filter(|&&n| self.is_session(n))
-            .map(|n| format_ident!("x{}", n))
+            .flat_map(|&n| self.graph.nodes[n].kind.op().fields(self, n))
             .collect();
-        let snodes = suppress_nodes(self.graph, &s.nodes);
-        let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
-        let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
-        let loadfields: Vec<_> = snodes
-            .iter()
-            .map(|n| format_ident!("loaded{}", n))
-            .collect();
-        let buftypes: Vec<_> = snodes
-            .iter()
-            .map(|&n| {
-                let (k, v) = self.output_types(n, &mut Generics::default());
-                quote!(#p::SuppressBuffer<#k, #v>)
-            })
-            .collect();
+        let own_names: Vec<&syn::Ident> = own.iter().map(|f| &f.name).collect();
+        let own_types: Vec<&TokenStream> = own.iter().map(|f| &f.ty).collect();
+        let own_clones: Vec<&TokenStream> = own.iter().map(|f| &f.clone).collect();
         let bounds = &g.bounds;
         let mut arms = TokenStream::new();
         for (index, entry) in s.entries.iter().enumerate() {
@@ -815,22 +615,13 @@ impl Emitter<'_> {
                 }
             });
         }
-        let merges: Vec<TokenStream> = s
-            .nodes
+        let mut merges: Vec<TokenStream> = nodes
             .iter()
-            .filter(|&&n| matches!(self.graph.nodes[n].kind, NodeKind::Merge(ops::Merge)))
-            .map(|&n| {
-                let m = format_ident!("node{}", n);
-                let (k, v) = self.output_types(n, &mut Generics::default());
-                let kids = self.children(n);
-                quote! {
-                    #[inline]
-                    fn #m<__C: #p::RecordCollector>(&mut self, k: #k, v: #v, ctx: &#p::RecordContext<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
-                        #kids
-                        ::core::result::Result::Ok(())
-                    }
-                }
-            })
+            .map(|&n| self.graph.nodes[n].kind.op().methods(self, n))
+            .collect();
+        let items: TokenStream = nodes
+            .iter()
+            .map(|&n| self.graph.nodes[n].kind.op().items(self, n))
             .collect();
         let cached: Vec<&crate::plan::Store> = self
             .plan
@@ -838,23 +629,8 @@ impl Emitter<'_> {
             .iter()
             .filter(|st| st.sub == sub && st.cached)
             .collect();
-        let mut merges = merges;
         merges.extend(cached.iter().map(|st| self.flush_store(st)));
-        let pnodes: Vec<NodeId> = s
-            .nodes
-            .iter()
-            .copied()
-            .filter(|&n| {
-                matches!(
-                    self.graph.nodes[n].kind,
-                    NodeKind::Process(ops::Process { .. })
-                )
-            })
-            .collect();
-        merges.extend(pnodes.iter().map(|&n| self.processor_methods(n)));
-        let enodes = final_result_nodes(self.graph, &s.nodes);
-        let (proc_fields, proc_clone, proc_consts, proc_methods) =
-            self.processor_parts(&pnodes, &enodes);
+        let clock_methods = self.clock_methods(nodes);
         let cache_methods = if cached.is_empty() {
             quote!()
         } else {
@@ -870,6 +646,7 @@ impl Emitter<'_> {
                 }
             }
         };
+        merges.retain(|m| !m.is_empty());
         let merge_impl = if merges.is_empty() {
             quote!()
         } else {
@@ -879,18 +656,12 @@ impl Emitter<'_> {
             }
         };
         let tokens = quote! {
-            #proc_consts
+            #items
             #[allow(non_camel_case_types)]
             struct #name<#(#params),*> {
                 #(#fields: #fty,)*
                 cx: #p::TaskContext,
-                #proc_fields
-                #(#wfields: #wtypes,)*
-                #(#tfields: i64,)*
-                #(#xfields: i64,)*
-                #(#supfields: #p::Suppressed,)*
-                #(#buffields: #buftypes,)*
-                #(#loadfields: bool,)*
+                #(#own_names: #own_types,)*
                 types: #p::PhantomData<fn() -> (#(#phantom,)*)>,
             }
             impl<#(#params),*> ::core::clone::Clone for #name<#(#params),*> where #(#fty: ::core::clone::Clone),* {
@@ -898,13 +669,7 @@ impl Emitter<'_> {
                     #name {
                         #(#fields: ::core::clone::Clone::clone(&self.#fields),)*
                         cx: ::core::clone::Clone::clone(&self.cx),
-                        #proc_clone
-                        #(#wfields: self.#wfields,)*
-                        #(#tfields: -1,)*
-                        #(#xfields: -1,)*
-                        #(#supfields: self.#supfields,)*
-                        #(#buffields: ::core::default::Default::default(),)*
-                        #(#loadfields: false,)*
+                        #(#own_names: #own_clones,)*
                         types: #p::PhantomData,
                     }
                 }
@@ -916,7 +681,7 @@ impl Emitter<'_> {
                     &mut self.cx
                 }
                 #cache_methods
-                #proc_methods
+                #clock_methods
                 #[inline]
                 fn process<__C: #p::RecordCollector>(&mut self, source: usize, record: #p::SourceRecord<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
                     let ctx = &record.context;
@@ -952,35 +717,24 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
         let params = g.params();
         sub_types.push(quote!(#name<#(#params),*>));
         let fields: Vec<_> = g.closures.iter().map(|&c| field(c)).collect();
-        let wnodes = window_nodes(graph, &s.nodes);
-        let wfields: Vec<_> = wnodes.iter().map(|n| format_ident!("w{}", n)).collect();
-        let tfields: Vec<_> = wnodes.iter().map(|n| format_ident!("t{}", n)).collect();
-        // Stream time of the last expired-session cleanup, per session node.
-        let xfields: Vec<_> = wnodes
+        let own: Vec<TokenStream> = s
+            .nodes
             .iter()
-            .filter(|&&n| e.is_session(n))
-            .map(|n| format_ident!("x{}", n))
-            .collect();
-        let snodes = suppress_nodes(graph, &s.nodes);
-        let supfields: Vec<_> = snodes.iter().map(|n| format_ident!("sup{}", n)).collect();
-        let buffields: Vec<_> = snodes.iter().map(|n| format_ident!("buf{}", n)).collect();
-        let loadfields: Vec<_> = snodes
-            .iter()
-            .map(|n| format_ident!("loaded{}", n))
+            .flat_map(|&n| graph.nodes[n].kind.op().fields(&e, n))
+            .map(|f| {
+                let name = &f.name;
+                match &f.init {
+                    Some(init) => quote!(#name: #init),
+                    None => quote!(#name),
+                }
+            })
             .collect();
         let retention = e.retention(s.id, false);
-        let proc_init = e.processor_init(&s.nodes);
         sub_inits.push(quote! {
             #name {
                 #(#fields,)*
                 cx: #p::TaskContext::new(#retention),
-                #proc_init
-                #(#wfields,)*
-                #(#tfields: -1,)*
-                #(#xfields: -1,)*
-                #(#supfields,)*
-                #(#buffields: ::core::default::Default::default(),)*
-                #(#loadfields: false,)*
+                #(#own,)*
                 types: #p::PhantomData,
             }
         });
@@ -1020,26 +774,10 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
     let mut arg_exprs: Vec<&syn::Expr> = closures.iter().map(|&(_, e)| e).collect();
     // Windows and suppressions are values, evaluated where the user wrote them.
     for n in &graph.nodes {
-        match &n.kind {
-            NodeKind::Aggregate(ops::Aggregate {
-                windows: Some(w), ..
-            }) => {
-                args.push(format_ident!("w{}", n.id));
-                arg_tys.push(if crate::graph::is_sliding(w) {
-                    quote!(#p::SlidingWindows)
-                } else if crate::graph::is_session(w) {
-                    quote!(#p::SessionWindows)
-                } else {
-                    quote!(#p::TimeWindows)
-                });
-                arg_exprs.push(w);
-            }
-            NodeKind::Suppress(ops::Suppress { config, .. }) => {
-                args.push(format_ident!("sup{}", n.id));
-                arg_tys.push(quote!(#p::Suppressed));
-                arg_exprs.push(config);
-            }
-            _ => {}
+        for (field, ty, expr) in n.kind.op().values(n.id, &p) {
+            args.push(field);
+            arg_tys.push(ty);
+            arg_exprs.push(expr);
         }
     }
     let sub_fields: Vec<_> = (0..plan.subs.len())

@@ -112,6 +112,132 @@ impl Operator for Aggregate {
             (_, Some(_)) => e.both(node, |cached| e.windowed_aggregate(node, op, store, cached)),
         }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let ops::Aggregate { op, windows, .. } = self;
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        serde_bounds(g, span, ik.clone(), iv.clone());
+        if windows.is_some() {
+            // The key goes into every `Windowed` key, the value into every window.
+            g.bounds
+                .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+            g.bounds
+                .push(quote_spanned!(span=> #iv: ::core::clone::Clone));
+        }
+        g.bounds
+            .push(respan(quote!(#ov: ::weir::__private::Serde), span));
+        // A grouped table's values and aggregates are nullable: the closures see the inner types.
+        let inner = |g: &mut Generics, var: usize, fallback: &TokenStream| match e
+            .plan
+            .types
+            .optional_inner(var)
+        {
+            Some(i) => e.ty(i, g),
+            None => fallback.clone(),
+        };
+        let in_inner = inner(g, e.table_input_var(id).1, &iv);
+        let out_inner = inner(g, e.plan.types.node[id].1, &ov);
+        if matches!(
+            op,
+            AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. }
+        ) || windows.as_ref().is_some_and(crate::graph::is_session)
+        {
+            g.bounds
+                .push(respan(quote!(#in_inner: ::weir::__private::Serde), span));
+            g.bounds
+                .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
+        }
+        match op {
+            AggOp::Count | AggOp::TableCount => None,
+            AggOp::TableReduce { .. } => {
+                g.bounds.push(closure_bound(
+                    (id, 'h'),
+                    quote!(FnMut(#in_inner, #in_inner) -> #in_inner),
+                    span,
+                ));
+                Some(quote_spanned!(span=> FnMut(#in_inner, #in_inner) -> #in_inner))
+            }
+            AggOp::TableAggregate { .. } => {
+                g.bounds.push(closure_bound(
+                    (id, 'g'),
+                    quote!(FnMut() -> #out_inner),
+                    span,
+                ));
+                g.bounds.push(closure_bound(
+                    (id, 'h'),
+                    quote!(FnMut(&#ik, #in_inner, #out_inner) -> #out_inner),
+                    span,
+                ));
+                Some(quote_spanned!(span=> FnMut(&#ik, #in_inner, #out_inner) -> #out_inner))
+            }
+            AggOp::Reduce { .. } => Some(quote_spanned!(span=> FnMut(#iv, #iv) -> #iv)),
+            AggOp::Aggregate { merger, .. } => {
+                g.bounds.push(closure_bound(
+                    (id, 'g'),
+                    quote!(FnMut() -> #out_inner),
+                    span,
+                ));
+                if merger.is_some() {
+                    g.bounds.push(closure_bound(
+                        (id, 'h'),
+                        quote!(FnMut(&#ik, #out_inner, #out_inner) -> #out_inner),
+                        span,
+                    ));
+                }
+                Some(quote_spanned!(span=> FnMut(&#ik, #iv, #out_inner) -> #out_inner))
+            }
+            AggOp::Cogroup { init, .. } => {
+                if init.is_some() {
+                    g.bounds
+                        .push(closure_bound((id, 'g'), quote!(FnMut() -> #ov), span));
+                }
+                Some(quote_spanned!(span=> FnMut(&#ik, #iv, #ov) -> #ov))
+            }
+        }
+    }
+
+    /// Its windows: a value of the topology's constructor.
+    fn values(&self, id: NodeId, p: &TokenStream) -> Vec<(syn::Ident, TokenStream, &Expr)> {
+        let Some(w) = &self.windows else {
+            return Vec::new();
+        };
+        vec![(format_ident!("w{}", id), windows_type(w, p), w)]
+    }
+
+    fn fields(&self, e: &Emitter<'_>, id: NodeId) -> Vec<Field> {
+        let mut fields = Vec::new();
+        if let Some(w) = &self.windows {
+            // The windows, the stream time, and for sessions the stream
+            // time of the last expired-session cleanup.
+            let wf = format_ident!("w{}", id);
+            fields.push(Field::value(wf.clone(), windows_type(w, &e.p), quote!(self.#wf)));
+            fields.push(Field::new(format_ident!("t{}", id), quote!(i64), quote!(-1)));
+            if crate::graph::is_session(w) {
+                fields.push(Field::new(format_ident!("x{}", id), quote!(i64), quote!(-1)));
+            }
+        }
+        if self.emit_final {
+            // Final results: the close time of their last emission and the
+            // wall-clock time of their next look.
+            fields.push(Field::new(format_ident!("le{}", id), quote!(i64), quote!(-1)));
+            fields.push(Field::new(format_ident!("ne{}", id), quote!(i64), quote!(0)));
+        }
+        fields
+    }
+
+    fn clocked(&self) -> bool {
+        self.emit_final
+    }
 }
 
 impl Emitter<'_> {
@@ -409,5 +535,16 @@ impl Emitter<'_> {
                 ..
             })
         )
+    }
+}
+
+/// The runtime type of a windows expression.
+pub(crate) fn windows_type(w: &Expr, p: &TokenStream) -> TokenStream {
+    if crate::graph::is_sliding(w) {
+        quote!(#p::SlidingWindows)
+    } else if crate::graph::is_session(w) {
+        quote!(#p::SessionWindows)
+    } else {
+        quote!(#p::TimeWindows)
     }
 }

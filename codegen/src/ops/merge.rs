@@ -24,4 +24,19 @@ impl Operator for Merge {
         let m = format_ident!("node{}", node);
         quote! { self.#m(k, v, ctx, out)?; }
     }
+
+    /// A method taking the records of every input.
+    fn methods(&self, e: &Emitter<'_>, id: NodeId) -> TokenStream {
+        let p = &e.p;
+        let m = format_ident!("node{}", id);
+        let (k, v) = e.output_types(id, &mut Generics::default());
+        let kids = e.children(id);
+        quote! {
+            #[inline]
+            fn #m<__C: #p::RecordCollector>(&mut self, k: #k, v: #v, ctx: &#p::RecordContext<'_>, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
+                #kids
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
 }

@@ -39,7 +39,7 @@ pub use suppress::Suppress;
 pub use table::{TableFilter, TableMapValues, TableSource, ToStream};
 pub use table_group::TableGroupBy;
 
-use crate::emit::Emitter;
+use crate::emit::{Emitter, Field, Generics, Io};
 use crate::graph::NodeId;
 use proc_macro2::TokenStream;
 use syn::Expr;
@@ -58,6 +58,56 @@ pub trait Operator {
     /// and `out` the collector.
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         e.children(node)
+    }
+
+    /// Values the topology's constructor takes, evaluated where the user
+    /// wrote them (windows, suppression configurations): field, type, value.
+    fn values(&self, id: NodeId, p: &TokenStream) -> Vec<(syn::Ident, TokenStream, &Expr)> {
+        let _ = (id, p);
+        Vec::new()
+    }
+
+    /// Fields of its sub-topology's struct.
+    fn fields(&self, e: &Emitter<'_>, id: NodeId) -> Vec<Field> {
+        let _ = (e, id);
+        Vec::new()
+    }
+
+    /// Items next to its sub-topology's struct (constants).
+    fn items(&self, e: &Emitter<'_>, id: NodeId) -> TokenStream {
+        let _ = (e, id);
+        TokenStream::new()
+    }
+
+    /// Inherent methods of its sub-topology's struct.
+    fn methods(&self, e: &Emitter<'_>, id: NodeId) -> TokenStream {
+        let _ = (e, id);
+        TokenStream::new()
+    }
+
+    /// Whether its sub-topology needs its clocks and punctuation for it
+    /// (user processors, final results).
+    fn clocked(&self) -> bool {
+        false
+    }
+
+    /// Statements of `SubTopology::start` (a user processor's `init`).
+    fn start(&self, id: NodeId) -> TokenStream {
+        let _ = id;
+        TokenStream::new()
+    }
+
+    /// Statements of `SubTopology::punctuate`, with `kind`, `now` and `out`.
+    fn punctuate(&self, id: NodeId) -> TokenStream {
+        let _ = id;
+        TokenStream::new()
+    }
+
+    /// The bounds its code needs, pushed onto `g`, and the signature of
+    /// its main closure (slot `'f'`), given its input and output types `t`.
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let _ = (e, id, t, g);
+        None
     }
 }
 

@@ -62,116 +62,84 @@ impl Operator for Process {
             self.#fw = forwarded;
         }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let ops::Process { fixed_key, .. } = self;
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        // The processor's type is a parameter of its own, tied
+        // to the record types by its associated types.
+        g.iters.push(id);
+        if *fixed_key {
+            g.bounds.push(quote_spanned!(span=> #i: #p::FixedKeyProcessor<Key = #ik, ValueIn = #iv, ValueOut = #ov>));
+        } else {
+            g.bounds.push(quote_spanned!(span=> #i: #p::Processor<KeyIn = #ik, ValueIn = #iv, KeyOut = #ok, ValueOut = #ov>));
+        }
+        // Forwarded records wait in a buffer of the task's.
+        g.bounds
+            .push(quote_spanned!(span=> #ok: ::core::marker::Send + 'static));
+        g.bounds
+            .push(quote_spanned!(span=> #ov: ::core::marker::Send + 'static));
+        Some(quote_spanned!(span=> FnMut() -> #i))
+    }
+
+    fn fields(&self, e: &Emitter<'_>, id: NodeId) -> Vec<Field> {
+        let p = &e.p;
+        let (pr, fw, sch) = processor_fields(id);
+        let i = format_ident!("__WeirI{}", id);
+        let (k, v) = e.output_types(id, &mut Generics::default());
+        vec![
+            Field::new(pr, quote!(::core::option::Option<#i>), quote!(::core::option::Option::None)),
+            Field::new(fw, quote!(::std::vec::Vec<(#k, #v, i64)>), quote!(::std::vec::Vec::new())),
+            Field::new(sch, quote!(#p::Schedules), quote!(::core::default::Default::default())),
+        ]
+    }
+
+    /// The stores it is connected to: `(name, index in the sub-topology,
+    /// changelog)`, a constant its context reads.
+    fn items(&self, e: &Emitter<'_>, id: NodeId) -> TokenStream {
+        let p = &e.p;
+        let connected = format_ident!("__WEIR_CONNECTED_{}", id);
+        let entries = self.stores.iter().filter_map(|name| {
+            let st = e.plan.stores.iter().find(|s| s.name == name.value())?;
+            let (index, changelog) = (st.index_in_sub, st.changelog);
+            Some(quote!((#name, #index, #changelog)))
+        });
+        quote! {
+            #[allow(non_upper_case_globals)]
+            const #connected: &[#p::ConnectedStore] = &[#(#entries),*];
+        }
+    }
+
+    fn methods(&self, e: &Emitter<'_>, id: NodeId) -> TokenStream {
+        e.processor_methods(id)
+    }
+
+    fn clocked(&self) -> bool {
+        true
+    }
+
+    fn start(&self, id: NodeId) -> TokenStream {
+        let ensure = format_ident!("ensure_processor{}", id);
+        quote!(self.#ensure();)
+    }
+
+    fn punctuate(&self, id: NodeId) -> TokenStream {
+        let punctuate = format_ident!("punctuate_processor{}", id);
+        quote!(self.#punctuate(kind, now, out)?;)
+    }
 }
 
 impl Emitter<'_> {
-    /// The processor nodes' fields, their `Clone` values, the stores each
-    /// is connected to (constants), and the `SubTopology` methods that run
-    /// their time and punctuations.
-    pub(crate) fn processor_parts(
-        &self,
-        pnodes: &[NodeId],
-        enodes: &[NodeId],
-    ) -> (TokenStream, TokenStream, TokenStream, TokenStream) {
-        let p = &self.p;
-        if pnodes.is_empty() && enodes.is_empty() {
-            return (quote!(), quote!(), quote!(), quote!());
-        }
-        let mut fields = quote!();
-        let mut clones = quote!();
-        let mut consts = quote!();
-        for &n in pnodes {
-            let (pr, fw, sch) = processor_fields(n);
-            let i = format_ident!("__WeirI{}", n);
-            let (k, v) = self.output_types(n, &mut Generics::default());
-            fields.extend(quote! {
-                #pr: ::core::option::Option<#i>,
-                #fw: ::std::vec::Vec<(#k, #v, i64)>,
-                #sch: #p::Schedules,
-            });
-            clones.extend(quote! {
-                #pr: ::core::option::Option::None,
-                #fw: ::std::vec::Vec::new(),
-                #sch: ::core::default::Default::default(),
-            });
-            let connected = format_ident!("__WEIR_CONNECTED_{}", n);
-            let NodeKind::Process(ops::Process { stores, .. }) = &self.graph.nodes[n].kind else {
-                continue;
-            };
-            let entries = stores.iter().filter_map(|name| {
-                let st = self.plan.stores.iter().find(|s| s.name == name.value())?;
-                let (index, changelog) = (st.index_in_sub, st.changelog);
-                Some(quote!((#name, #index, #changelog)))
-            });
-            consts.extend(quote! {
-                #[allow(non_upper_case_globals)]
-                const #connected: &[#p::ConnectedStore] = &[#(#entries),*];
-            });
-        }
-        // Final-result aggregations: the close time of their last emission
-        // and the wall-clock time of their next look.
-        for &n in enodes {
-            let (last, next) = (format_ident!("le{}", n), format_ident!("ne{}", n));
-            fields.extend(quote!(#last: i64, #next: i64,));
-            clones.extend(quote!(#last: -1, #next: 0,));
-        }
-        let ensures = pnodes
-            .iter()
-            .map(|n| format_ident!("ensure_processor{}", n));
-        let punctuates = pnodes
-            .iter()
-            .map(|n| format_ident!("punctuate_processor{}", n));
-        let methods = quote! {
-            fn start(&mut self) {
-                #(self.#ensures();)*
-            }
-            fn punctuate<__C: #p::RecordCollector>(&mut self, kind: #p::PunctuationType, out: &mut __C) -> ::core::result::Result<(), #p::ProcessError> {
-                let now = match kind {
-                    #p::PunctuationType::StreamTime => self.cx.stream_ms,
-                    #p::PunctuationType::WallClockTime => self.cx.wall_ms,
-                };
-                if now < 0 {
-                    return ::core::result::Result::Ok(());
-                }
-                #(self.#punctuates(kind, now, out)?;)*
-                ::core::result::Result::Ok(())
-            }
-        };
-        (fields, clones, consts, methods)
-    }
-
-    /// A processor node's fields in the topology's constructor.
-    pub(crate) fn processor_init(&self, nodes: &[NodeId]) -> TokenStream {
-        let pnodes: Vec<NodeId> = nodes
-            .iter()
-            .copied()
-            .filter(|&n| {
-                matches!(
-                    self.graph.nodes[n].kind,
-                    NodeKind::Process(ops::Process { .. })
-                )
-            })
-            .collect();
-        let enodes = final_result_nodes(self.graph, nodes);
-        if pnodes.is_empty() && enodes.is_empty() {
-            return quote!();
-        }
-        let mut init = quote!();
-        for &n in &enodes {
-            let (last, next) = (format_ident!("le{}", n), format_ident!("ne{}", n));
-            init.extend(quote!(#last: -1, #next: 0,));
-        }
-        for &n in &pnodes {
-            let (pr, fw, sch) = processor_fields(n);
-            init.extend(quote! {
-                #pr: ::core::option::Option::None,
-                #fw: ::std::vec::Vec::new(),
-                #sch: ::core::default::Default::default(),
-            });
-        }
-        init
-    }
-
     /// A processor node's inherent methods: making and initialising its
     /// instance, and running its due punctuations.
     pub(crate) fn processor_methods(&self, node: NodeId) -> TokenStream {

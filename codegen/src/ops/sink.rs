@@ -69,6 +69,35 @@ impl Operator for Sink {
             out.send(#topic, key, value, ctx)?;
         }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let ops::Sink { target } = self;
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        serde_bounds(g, span, ik.clone(), iv.clone());
+        match target {
+            SinkTarget::Topic(_) => None,
+            SinkTarget::Extractor(_, arity) => {
+                g.topics.push(id);
+                g.bounds
+                    .push(quote_spanned!(span=> #r: ::core::convert::AsRef<str>));
+                Some(if *arity == Some(2) {
+                    quote_spanned!(span=> FnMut(&#ik, &#iv) -> #r)
+                } else {
+                    quote_spanned!(span=> FnMut(&#ik, &#iv, &#p::RecordContext<'_>) -> #r)
+                })
+            }
+        }
+    }
 }
 
 impl Operator for Print {
@@ -85,5 +114,24 @@ impl Operator for Print {
             label.clone()
         };
         quote! { out.print(::core::format_args!("[{}]: {:?}, {:?}", #label, k, v)); }
+    }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        g.bounds
+            .push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
+        g.bounds
+            .push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
+        None
     }
 }

@@ -30,4 +30,23 @@ impl Operator for Source {
     fn closures(&self) -> Vec<(char, &Expr)> {
         self.extractor.iter().map(|f| ('f', f)).collect()
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let ops::Source { extractor, .. } = self;
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        serde_bounds(g, span, ok.clone(), ov.clone());
+        extractor
+            .as_ref()
+            .map(|_| quote_spanned!(span=> FnMut(&#ok, &#ov, &#p::RecordContext<'_>) -> i64))
+    }
 }

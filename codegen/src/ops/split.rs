@@ -59,4 +59,20 @@ impl Operator for Branch {
     fn closures(&self) -> Vec<(char, &Expr)> {
         self.pred.iter().map(|f| ('f', f)).collect()
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        self.pred.as_ref()?;
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
+    }
 }

@@ -94,6 +94,21 @@ impl Operator for Filter {
         };
         quote! { if #test { #kids } }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
+    }
 }
 
 impl Operator for Map {
@@ -109,6 +124,21 @@ impl Operator for Map {
         let name = &n.name;
         let kids = e.children(node);
         quote! { let (k, v) = (self.#f)(k, v); #kids }
+    }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov)))
     }
 }
 
@@ -132,6 +162,19 @@ impl Operator for MapValues {
         };
         quote! { let v = #call; #kids }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik, iv, ov, span, ..
+        } = t;
+        let span = *span;
+        Some(if self.with_key {
+            quote_spanned!(span=> FnMut(&#ik, #iv) -> #ov)
+        } else {
+            quote_spanned!(span=> FnMut(#iv) -> #ov)
+        })
+    }
 }
 
 impl Operator for FlatMap {
@@ -147,6 +190,24 @@ impl Operator for FlatMap {
         let name = &n.name;
         let kids = e.children(node);
         quote! { for (k, v) in (self.#f)(k, v) { #kids } }
+    }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        g.iters.push(id);
+        g.bounds
+            .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>));
+        Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
     }
 }
 
@@ -182,6 +243,31 @@ impl Operator for FlatMapValues {
             }
         }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let ops::FlatMapValues { with_key, .. } = self;
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        g.iters.push(id);
+        g.bounds
+            .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
+        g.bounds
+            .push(quote_spanned!(span=> #ik: ::core::clone::Clone));
+        Some(if *with_key {
+            quote_spanned!(span=> FnMut(&#ik, #iv) -> #i)
+        } else {
+            quote_spanned!(span=> FnMut(#iv) -> #i)
+        })
+    }
 }
 
 impl Operator for SelectKey {
@@ -197,6 +283,21 @@ impl Operator for SelectKey {
         let name = &n.name;
         let kids = e.children(node);
         quote! { let k = (self.#f)(&k, &v); #kids }
+    }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok))
     }
 }
 
@@ -214,6 +315,21 @@ impl Operator for Peek {
         let kids = e.children(node);
         quote! { (self.#f)(&k, &v); #kids }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        Some(quote_spanned!(span=> FnMut(&#ik, &#iv)))
+    }
 }
 
 impl Operator for Foreach {
@@ -228,5 +344,20 @@ impl Operator for Foreach {
         let f = format_ident!("f{}", node);
         let name = &n.name;
         quote! { (self.#f)(k, v); }
+    }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        Some(quote_spanned!(span=> FnMut(#ik, #iv)))
     }
 }

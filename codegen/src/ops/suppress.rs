@@ -34,6 +34,24 @@ impl Operator for Suppress {
         let name = &n.name;
         e.suppress(node, *window_node)
     }
+
+    /// Its configuration: a value of the topology's constructor.
+    fn values(&self, id: NodeId, p: &TokenStream) -> Vec<(syn::Ident, TokenStream, &Expr)> {
+        vec![(format_ident!("sup{}", id), quote!(#p::Suppressed), &self.config)]
+    }
+
+    fn fields(&self, e: &Emitter<'_>, id: NodeId) -> Vec<Field> {
+        let p = &e.p;
+        let sup = format_ident!("sup{}", id);
+        let (k, v) = e.output_types(id, &mut Generics::default());
+        // The configuration, the buffer, and whether the buffer was loaded
+        // from its store.
+        vec![
+            Field::value(sup.clone(), quote!(#p::Suppressed), quote!(self.#sup)),
+            Field::new(format_ident!("buf{}", id), quote!(#p::SuppressBuffer<#k, #v>), quote!(::core::default::Default::default())),
+            Field::new(format_ident!("loaded{}", id), quote!(bool), quote!(false)),
+        ]
+    }
 }
 
 impl Emitter<'_> {

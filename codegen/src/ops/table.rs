@@ -97,6 +97,43 @@ impl Operator for TableFilter {
             }
         }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let (_, in_v) = e.table_input_var(id);
+        let inner_in = match e.plan.types.optional_inner(in_v) {
+            Some(i) => e.ty(i, g),
+            None => iv.clone(),
+        };
+        match &node.kind {
+            NodeKind::TableFilter(ops::TableFilter { .. }) => {
+                Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
+            }
+            NodeKind::TableMapValues(ops::TableMapValues { with_key, .. }) => {
+                let out_v = e.plan.types.node[id].1;
+                let inner_out = match e.plan.types.optional_inner(out_v) {
+                    Some(i) => e.ty(i, g),
+                    None => ov.clone(),
+                };
+                Some(if *with_key {
+                    quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
+                } else {
+                    quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Operator for TableMapValues {
@@ -128,6 +165,43 @@ impl Operator for TableMapValues {
             quote! { let v = v.map(|x| #call); #kids }
         } else {
             quote! { let x = v; let v = #call; #kids }
+        }
+    }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let (_, in_v) = e.table_input_var(id);
+        let inner_in = match e.plan.types.optional_inner(in_v) {
+            Some(i) => e.ty(i, g),
+            None => iv.clone(),
+        };
+        match &node.kind {
+            NodeKind::TableFilter(ops::TableFilter { .. }) => {
+                Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
+            }
+            NodeKind::TableMapValues(ops::TableMapValues { with_key, .. }) => {
+                let out_v = e.plan.types.node[id].1;
+                let inner_out = match e.plan.types.optional_inner(out_v) {
+                    Some(i) => e.ty(i, g),
+                    None => ov.clone(),
+                };
+                Some(if *with_key {
+                    quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
+                } else {
+                    quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
+                })
+            }
+            _ => None,
         }
     }
 }

@@ -77,4 +77,31 @@ impl Operator for TableGroupBy {
             }
         }
     }
+
+    #[allow(unused_variables)]
+    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+        let Io {
+            ik,
+            iv,
+            ok,
+            ov,
+            span,
+            i,
+            r,
+        } = t;
+        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let in_inner = match e.plan.types.optional_inner(e.table_input_var(id).1) {
+            Some(i) => e.ty(i, g),
+            None => iv.clone(),
+        };
+        let out_inner = match e.plan.types.optional_inner(e.plan.types.node[id].1) {
+            Some(i) => e.ty(i, g),
+            None => ov.clone(),
+        };
+        g.bounds
+            .push(respan(quote!(#ok: ::weir::__private::Serde), span));
+        g.bounds
+            .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
+        Some(quote_spanned!(span=> FnMut(&#ik, #in_inner) -> (#ok, #out_inner)))
+    }
 }

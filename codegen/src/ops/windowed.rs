@@ -229,15 +229,4 @@ impl Emitter<'_> {
         )
     }
 
-    /// The type of `node`'s windows value.
-    pub(crate) fn windows_type(&self, node: NodeId) -> TokenStream {
-        let p = &self.p;
-        if self.is_sliding(node) {
-            quote!(#p::SlidingWindows)
-        } else if self.is_session(node) {
-            quote!(#p::SessionWindows)
-        } else {
-            quote!(#p::TimeWindows)
-        }
-    }
 }
