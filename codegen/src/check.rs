@@ -107,55 +107,5 @@ fn group_by_unsupported(graph: &Graph, group_by: &crate::graph::Node) -> Option<
 
 /// The DSL name of a node's operator, for messages.
 pub fn kind_name(kind: &NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Source(ops::Source { .. }) => "stream",
-        NodeKind::Filter(ops::Filter { negate: false, .. }) => "filter",
-        NodeKind::Filter(ops::Filter { negate: true, .. }) => "filter_not",
-        NodeKind::Map(ops::Map { .. }) => "map",
-        NodeKind::MapValues(ops::MapValues { .. }) => "map_values",
-        NodeKind::FlatMap(ops::FlatMap { .. }) => "flat_map",
-        NodeKind::FlatMapValues(ops::FlatMapValues { .. }) => "flat_map_values",
-        NodeKind::SelectKey(ops::SelectKey { .. }) => "select_key",
-        NodeKind::Peek(ops::Peek { .. }) => "peek",
-        NodeKind::Foreach(ops::Foreach { .. }) => "foreach",
-        NodeKind::Split(ops::Split) => "split",
-        NodeKind::Branch(ops::Branch { .. }) => "branch",
-        NodeKind::Merge(ops::Merge) => "merge",
-        NodeKind::Repartition(ops::Repartition { .. }) => "repartition",
-        NodeKind::Sink(ops::Sink { .. }) => "to",
-        NodeKind::Print(ops::Print { .. }) => "print",
-        NodeKind::Aggregate(ops::Aggregate {
-            op: crate::graph::AggOp::Count | crate::graph::AggOp::TableCount,
-            ..
-        }) => "count",
-        NodeKind::Aggregate(ops::Aggregate {
-            op: crate::graph::AggOp::Reduce { .. } | crate::graph::AggOp::TableReduce { .. },
-            ..
-        }) => "reduce",
-        NodeKind::Aggregate(ops::Aggregate {
-            op:
-                crate::graph::AggOp::Aggregate { .. }
-                | crate::graph::AggOp::Cogroup { .. }
-                | crate::graph::AggOp::TableAggregate { .. },
-            ..
-        }) => "aggregate",
-        NodeKind::ToStream(ops::ToStream) => "to_stream",
-        NodeKind::Suppress(ops::Suppress { .. }) => "suppress",
-        NodeKind::TableSource(ops::TableSource {
-            from_topic: true, ..
-        }) => "table",
-        NodeKind::TableSource(ops::TableSource {
-            from_topic: false, ..
-        }) => "to_table",
-        NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => "group_by",
-        NodeKind::TableFilter(ops::TableFilter { negate: false, .. }) => "filter",
-        NodeKind::TableFilter(ops::TableFilter { negate: true, .. }) => "filter_not",
-        NodeKind::TableMapValues(ops::TableMapValues { .. }) => "map_values",
-        NodeKind::Process(ops::Process {
-            fixed_key: false, ..
-        }) => "process",
-        NodeKind::Process(ops::Process {
-            fixed_key: true, ..
-        }) => "process_values",
-    }
+    kind.op().dsl_name()
 }

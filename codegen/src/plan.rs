@@ -41,7 +41,7 @@ pub struct Types {
 }
 
 impl Types {
-    fn fresh(&mut self, ty: Option<Type>) -> usize {
+    pub(crate) fn fresh(&mut self, ty: Option<Type>) -> usize {
         self.parent.push(self.parent.len());
         self.concrete.push(ty);
         self.windowed.push(None);
@@ -50,11 +50,11 @@ impl Types {
     }
 
     /// The declared type of `v`'s class, if any.
-    fn concrete_of(&self, v: usize) -> Option<Type> {
+    pub(crate) fn concrete_of(&self, v: usize) -> Option<Type> {
         self.concrete[self.find(v)].clone()
     }
 
-    fn fresh_optional(&mut self, inner: usize) -> usize {
+    pub(crate) fn fresh_optional(&mut self, inner: usize) -> usize {
         let v = self.fresh(None);
         self.optional[v] = Some(inner);
         v
@@ -69,7 +69,7 @@ impl Types {
         self.optional[r]
     }
 
-    fn fresh_windowed(&mut self, inner: usize) -> usize {
+    pub(crate) fn fresh_windowed(&mut self, inner: usize) -> usize {
         let v = self.fresh(None);
         self.windowed[v] = Some(inner);
         v
@@ -82,7 +82,7 @@ impl Types {
         v
     }
 
-    fn union(&mut self, a: usize, b: usize) -> Result<(), (Type, Type)> {
+    pub(crate) fn union(&mut self, a: usize, b: usize) -> Result<(), (Type, Type)> {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
             return Ok(());
@@ -119,7 +119,7 @@ impl Types {
 }
 
 /// `T` when `ty` is written `Option<T>` (or with a path to `Option`).
-fn option_arg(ty: &Type) -> Option<Type> {
+pub(crate) fn option_arg(ty: &Type) -> Option<Type> {
     let Type::Path(path) = ty else {
         return None;
     };
@@ -254,14 +254,6 @@ pub fn needs_old_values(graph: &Graph, node: NodeId) -> bool {
         })
 }
 
-/// An aggregation's output key: the input key, or `Windowed<key>`.
-fn windowed_key(t: &mut Types, k: usize, windows: &Option<syn::Expr>) -> usize {
-    match windows {
-        Some(_) => t.fresh_windowed(k),
-        None => k,
-    }
-}
-
 fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
     let mut t = Types {
         parent: Vec::new(),
@@ -273,134 +265,7 @@ fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
     for node in &graph.nodes {
         let input = node.inputs.first().map(|&i| t.node[i]);
         let (k, v) = input.unwrap_or((usize::MAX, usize::MAX));
-        let out = match &node.kind {
-            NodeKind::Source(ops::Source { key, value, .. }) => {
-                let k = t.fresh(Some(key.clone()));
-                let v = t.fresh(Some(value.clone()));
-                // A table's topic is read with nullable values: tombstones.
-                let table = node.outputs.first().is_some_and(|&o| {
-                    matches!(
-                        graph.nodes[o].kind,
-                        NodeKind::TableSource(ops::TableSource {
-                            from_topic: true,
-                            ..
-                        })
-                    )
-                });
-                (k, if table { t.fresh_optional(v) } else { v })
-            }
-            NodeKind::TableFilter(ops::TableFilter { .. }) => match t.optional_inner(v) {
-                Some(_) => (k, v),
-                None => (k, t.fresh_optional(v)),
-            },
-            NodeKind::TableMapValues(ops::TableMapValues { .. }) => match t.optional_inner(v) {
-                Some(_) => {
-                    let inner = t.fresh(None);
-                    (k, t.fresh_optional(inner))
-                }
-                None => (k, t.fresh(None)),
-            },
-            NodeKind::Map(ops::Map { .. })
-            | NodeKind::FlatMap(ops::FlatMap { .. })
-            | NodeKind::Process(ops::Process {
-                fixed_key: false, ..
-            }) => (t.fresh(None), t.fresh(None)),
-            NodeKind::Process(ops::Process {
-                fixed_key: true, ..
-            }) => (k, t.fresh(None)),
-            NodeKind::MapValues(ops::MapValues { .. })
-            | NodeKind::FlatMapValues(ops::FlatMapValues { .. }) => (k, t.fresh(None)),
-            NodeKind::SelectKey(ops::SelectKey { .. }) => (t.fresh(None), v),
-            // Session windows: merged sessions are deleted, so the result
-            // table's values are nullable.
-            NodeKind::Aggregate(ops::Aggregate {
-                op,
-                windows: Some(w),
-                ..
-            }) if crate::graph::is_session(w) => {
-                let inner = match op {
-                    AggOp::Count => t.fresh(Some(syn::parse_quote!(i64))),
-                    AggOp::Reduce { .. } => v,
-                    _ => t.fresh(None),
-                };
-                (t.fresh_windowed(k), t.fresh_optional(inner))
-            }
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::Count,
-                windows,
-                ..
-            }) => (
-                windowed_key(&mut t, k, windows),
-                t.fresh(Some(syn::parse_quote!(i64))),
-            ),
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::Aggregate { .. },
-                windows,
-                ..
-            }) => (windowed_key(&mut t, k, windows), t.fresh(None)),
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::Cogroup { .. },
-                ..
-            }) => (k, t.fresh(None)),
-            NodeKind::TableGroupBy(ops::TableGroupBy { .. }) => {
-                let v2 = t.fresh(None);
-                (t.fresh(None), t.fresh_optional(v2))
-            }
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::TableCount,
-                ..
-            }) => {
-                let n = t.fresh(Some(syn::parse_quote!(i64)));
-                (k, t.fresh_optional(n))
-            }
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::TableReduce { .. },
-                ..
-            }) => (k, v),
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::TableAggregate { .. },
-                ..
-            }) => {
-                let a = t.fresh(None);
-                (k, t.fresh_optional(a))
-            }
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::Reduce { .. },
-                windows: Some(_),
-                ..
-            }) => (t.fresh_windowed(k), v),
-            // `to_table()` of a stream of `Option<T>` values: `None` is a
-            // tombstone, so the table's values are known optional and table
-            // operators see `T`, as with `table::<K, T>(topic)`.
-            NodeKind::TableSource(ops::TableSource {
-                from_topic: false, ..
-            }) => match t.concrete_of(v).as_ref().and_then(option_arg) {
-                Some(inner) => {
-                    let inner = t.fresh(Some(inner));
-                    (k, t.fresh_optional(inner))
-                }
-                None => (k, v),
-            },
-            NodeKind::Merge(ops::Merge) => {
-                for &other in &node.inputs[1..] {
-                    let (ok, ov) = t.node[other];
-                    for (a, b, what) in [(k, ok, "key"), (v, ov, "value")] {
-                        if let Err((x, y)) = t.union(a, b) {
-                            errors.at(
-                                node.span,
-                                format!(
-                                    "`merge` needs streams of one {what} type, got `{}` and `{}`",
-                                    x.to_token_stream(),
-                                    y.to_token_stream()
-                                ),
-                            );
-                        }
-                    }
-                }
-                (k, v)
-            }
-            _ => (k, v),
-        };
+        let out = node.kind.op().types(&mut t, node, graph, (k, v), errors);
         t.node.push(out);
     }
     t
@@ -420,7 +285,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
         x
     }
     for node in &graph.nodes {
-        if matches!(node.kind, NodeKind::Repartition(ops::Repartition { .. })) {
+        if node.kind.op().boundary() {
             continue;
         }
         for &o in &node.outputs {
@@ -431,7 +296,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     // A repartition's children that share no other edge form their own group;
     // children of one repartition are joined (they read one topic).
     for node in &graph.nodes {
-        if matches!(node.kind, NodeKind::Repartition(ops::Repartition { .. })) {
+        if node.kind.op().boundary() {
             for w in node.outputs.windows(2) {
                 let (a, b) = (find(&mut parent, w[0]), find(&mut parent, w[1]));
                 parent[a.max(b)] = a.min(b);

@@ -219,7 +219,7 @@ impl Emitter<'_> {
 
     pub(crate) fn children_in_sub(&self, node: NodeId) -> Vec<NodeId> {
         let n = &self.graph.nodes[node];
-        if matches!(n.kind, NodeKind::Repartition(ops::Repartition { .. })) {
+        if n.kind.op().boundary() {
             return Vec::new();
         }
         n.outputs.clone()
@@ -359,19 +359,13 @@ impl Emitter<'_> {
     /// reference (predicates, `peek`, sinks, `print`, a repartition sink),
     /// so a fan-out can lend the record to `node` instead of cloning it.
     pub(crate) fn borrows_only(&self, node: NodeId) -> bool {
-        match &self.graph.nodes[node].kind {
-            NodeKind::Sink(ops::Sink { .. }) | NodeKind::Print(ops::Print { .. }) => true,
-            NodeKind::Repartition(ops::Repartition { changes: false, .. }) => {
-                self.plan.internal_of(node) != usize::MAX
-            }
-            NodeKind::Filter(ops::Filter { .. })
-            | NodeKind::Peek(ops::Peek { .. })
-            | NodeKind::Split(ops::Split)
-            | NodeKind::Branch(ops::Branch { .. }) => self
+        match self.graph.nodes[node].kind.op().borrows(self, node) {
+            crate::ops::Borrow::Yes => true,
+            crate::ops::Borrow::IfChildren => self
                 .children_in_sub(node)
                 .into_iter()
                 .all(|kid| self.borrows_only(kid)),
-            _ => false,
+            crate::ops::Borrow::No => false,
         }
     }
 

@@ -6,6 +6,14 @@ use crate::emit::*;
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::graph::Node;
+#[allow(unused_imports)]
+use crate::plan::Types;
+#[allow(unused_imports)]
+use quote::ToTokens;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -237,6 +245,50 @@ impl Operator for Aggregate {
 
     fn clocked(&self) -> bool {
         self.emit_final
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let windowed_key = |t: &mut Types| match &self.windows {
+            Some(_) => t.fresh_windowed(k),
+            None => k,
+        };
+        match (&self.op, &self.windows) {
+            // Session windows: merged sessions are deleted, so the result
+            // table's values are nullable.
+            (op, Some(w)) if crate::graph::is_session(w) => {
+                let inner = match op {
+                    AggOp::Count => t.fresh(Some(syn::parse_quote!(i64))),
+                    AggOp::Reduce { .. } => v,
+                    _ => t.fresh(None),
+                };
+                (t.fresh_windowed(k), t.fresh_optional(inner))
+            }
+            (AggOp::Count, _) => (windowed_key(t), t.fresh(Some(syn::parse_quote!(i64)))),
+            (AggOp::Aggregate { .. }, _) => (windowed_key(t), t.fresh(None)),
+            (AggOp::Cogroup { .. }, _) => (k, t.fresh(None)),
+            (AggOp::TableCount, _) => {
+                let n = t.fresh(Some(syn::parse_quote!(i64)));
+                (k, t.fresh_optional(n))
+            }
+            (AggOp::TableReduce { .. }, _) => (k, v),
+            (AggOp::TableAggregate { .. }, _) => {
+                let a = t.fresh(None);
+                (k, t.fresh_optional(a))
+            }
+            (AggOp::Reduce { .. }, Some(_)) => (t.fresh_windowed(k), v),
+            (AggOp::Reduce { .. }, None) => (k, v),
+        }
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        match self.op {
+            AggOp::Count | AggOp::TableCount => "count",
+            AggOp::Reduce { .. } | AggOp::TableReduce { .. } => "reduce",
+            AggOp::Aggregate { .. } | AggOp::Cogroup { .. } | AggOp::TableAggregate { .. } => {
+                "aggregate"
+            }
+        }
     }
 }
 

@@ -6,6 +6,14 @@ use crate::emit::*;
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::graph::Node;
+#[allow(unused_imports)]
+use crate::plan::Types;
+#[allow(unused_imports)]
+use quote::ToTokens;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -38,5 +46,30 @@ impl Operator for Merge {
                 ::core::result::Result::Ok(())
             }
         }
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = graph;
+        // Its inputs are one stream: one key type, one value type.
+        for &other in &node.inputs[1..] {
+            let (ok, ov) = t.node[other];
+            for (a, b, what) in [(k, ok, "key"), (v, ov, "value")] {
+                if let Err((x, y)) = t.union(a, b) {
+                    errors.at(
+                        node.span,
+                        format!(
+                            "`merge` needs streams of one {what} type, got `{}` and `{}`",
+                            x.to_token_stream(),
+                            y.to_token_stream()
+                        ),
+                    );
+                }
+            }
+        }
+        (k, v)
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "merge"
     }
 }

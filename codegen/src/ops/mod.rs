@@ -40,17 +40,48 @@ pub use table::{TableFilter, TableMapValues, TableSource, ToStream};
 pub use table_group::TableGroupBy;
 
 use crate::emit::{Emitter, Field, Generics, Io};
-use crate::graph::NodeId;
+use crate::ctxt::Errors;
+use crate::graph::{Graph, Node, NodeId};
+use crate::plan::Types;
 use proc_macro2::TokenStream;
 use syn::Expr;
 
 /// A graph node's operator: what each phase asks of it. The defaults fit
 /// a stateless operator that passes records on unchanged.
 pub trait Operator {
+    /// Its DSL name, for messages and descriptions.
+    fn dsl_name(&self) -> &'static str;
+
+    /// Whether its outputs are in another sub-topology, reading a topic it
+    /// writes (a repartition).
+    fn boundary(&self) -> bool {
+        false
+    }
+
+    /// Whether a fan-out may lend it the record instead of a clone.
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::No
+    }
+
     /// Its closures, by slot: field `f12` / generic `__WeirF12` for slot
     /// `'f'` of node 12 (`'g'` an initializer, `'h'` a second closure).
     fn closures(&self) -> Vec<(char, &Expr)> {
         Vec::new()
+    }
+
+    /// The key and value type variables of its output, from those of its
+    /// (first) input (`usize::MAX` for a source).
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        input: (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
+        let _ = (t, node, graph, errors);
+        input
     }
 
     /// Code for a record `(k, v)` (and `o`, its old value, on a table that
@@ -109,6 +140,18 @@ pub trait Operator {
         let _ = (e, id, t, g);
         None
     }
+}
+
+/// Whether a fan-out may lend a record to an operator instead of cloning it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Borrow {
+    /// It only reads the record.
+    Yes,
+    /// It only reads it, and so must everything after it in the
+    /// sub-topology.
+    IfChildren,
+    /// It takes the record.
+    No,
 }
 
 /// Declares the registry: the node kinds, each an [`Operator`] in its

@@ -7,6 +7,14 @@ use crate::emit::*;
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::graph::Node;
+#[allow(unused_imports)]
+use crate::plan::Types;
+#[allow(unused_imports)]
+use quote::ToTokens;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -136,6 +144,20 @@ impl Operator for Process {
     fn punctuate(&self, id: NodeId) -> TokenStream {
         let punctuate = format_ident!("punctuate_processor{}", id);
         quote!(self.#punctuate(kind, now, out)?;)
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = v;
+        if self.fixed_key {
+            (k, t.fresh(None))
+        } else {
+            (t.fresh(None), t.fresh(None))
+        }
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        if self.fixed_key { "process_values" } else { "process" }
     }
 }
 

@@ -69,4 +69,22 @@ impl Operator for Repartition {
         serde_bounds(g, span, ik.clone(), iv.clone());
         None
     }
+
+    fn dsl_name(&self) -> &'static str {
+        "repartition"
+    }
+
+    /// Its outputs read its topic, in another sub-topology.
+    fn boundary(&self) -> bool {
+        true
+    }
+
+    /// Its sink serialises from references, unless it carries changes.
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        if !self.changes && e.plan.internal_of(id) != usize::MAX {
+            Borrow::Yes
+        } else {
+            Borrow::No
+        }
+    }
 }

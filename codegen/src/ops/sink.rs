@@ -98,6 +98,15 @@ impl Operator for Sink {
             }
         }
     }
+
+    fn dsl_name(&self) -> &'static str {
+        "to"
+    }
+
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::Yes
+    }
 }
 
 impl Operator for Print {
@@ -133,5 +142,14 @@ impl Operator for Print {
         g.bounds
             .push(quote_spanned!(span=> #iv: ::core::fmt::Debug));
         None
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "print"
+    }
+
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::Yes
     }
 }

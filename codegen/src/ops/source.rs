@@ -49,4 +49,26 @@ impl Operator for Source {
             .as_ref()
             .map(|_| quote_spanned!(span=> FnMut(&#ok, &#ov, &#p::RecordContext<'_>) -> i64))
     }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = errors;
+        let _ = (k, v);
+        let k = t.fresh(Some(self.key.clone()));
+        let v = t.fresh(Some(self.value.clone()));
+        // A table's topic is read with nullable values: tombstones.
+        let table = node.outputs.first().is_some_and(|&o| {
+            matches!(
+                graph.nodes[o].kind,
+                NodeKind::TableSource(TableSource {
+                    from_topic: true,
+                    ..
+                })
+            )
+        });
+        (k, if table { t.fresh_optional(v) } else { v })
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "stream"
+    }
 }

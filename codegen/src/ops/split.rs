@@ -53,6 +53,15 @@ impl Operator for Split {
             (_, None) => arms,
         }
     }
+
+    fn dsl_name(&self) -> &'static str {
+        "split"
+    }
+
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::IfChildren
+    }
 }
 
 impl Operator for Branch {
@@ -74,5 +83,14 @@ impl Operator for Branch {
         } = t;
         let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "branch"
+    }
+
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::IfChildren
     }
 }

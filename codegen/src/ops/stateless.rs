@@ -6,6 +6,14 @@ use crate::emit::*;
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::graph::Node;
+#[allow(unused_imports)]
+use crate::plan::Types;
+#[allow(unused_imports)]
+use quote::ToTokens;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -109,6 +117,15 @@ impl Operator for Filter {
         let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
     }
+
+    fn dsl_name(&self) -> &'static str {
+        if self.negate { "filter_not" } else { "filter" }
+    }
+
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::IfChildren
+    }
 }
 
 impl Operator for Map {
@@ -139,6 +156,16 @@ impl Operator for Map {
         } = t;
         let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
         Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov)))
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = (k, v);
+        (t.fresh(None), t.fresh(None))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "map"
     }
 }
 
@@ -175,6 +202,16 @@ impl Operator for MapValues {
             quote_spanned!(span=> FnMut(#iv) -> #ov)
         })
     }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = v;
+        (k, t.fresh(None))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "map_values"
+    }
 }
 
 impl Operator for FlatMap {
@@ -208,6 +245,16 @@ impl Operator for FlatMap {
         g.bounds
             .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>));
         Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = (k, v);
+        (t.fresh(None), t.fresh(None))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "flat_map"
     }
 }
 
@@ -268,6 +315,16 @@ impl Operator for FlatMapValues {
             quote_spanned!(span=> FnMut(#iv) -> #i)
         })
     }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = v;
+        (k, t.fresh(None))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "flat_map_values"
+    }
 }
 
 impl Operator for SelectKey {
@@ -298,6 +355,16 @@ impl Operator for SelectKey {
         } = t;
         let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok))
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = k;
+        (t.fresh(None), v)
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "select_key"
     }
 }
 
@@ -330,6 +397,15 @@ impl Operator for Peek {
         let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv)))
     }
+
+    fn dsl_name(&self) -> &'static str {
+        "peek"
+    }
+
+    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
+        let _ = (e, id);
+        Borrow::IfChildren
+    }
 }
 
 impl Operator for Foreach {
@@ -359,5 +435,9 @@ impl Operator for Foreach {
         } = t;
         let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
         Some(quote_spanned!(span=> FnMut(#ik, #iv)))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "foreach"
     }
 }

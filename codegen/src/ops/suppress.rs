@@ -52,6 +52,10 @@ impl Operator for Suppress {
             Field::new(format_ident!("loaded{}", id), quote!(bool), quote!(false)),
         ]
     }
+
+    fn dsl_name(&self) -> &'static str {
+        "suppress"
+    }
 }
 
 impl Emitter<'_> {

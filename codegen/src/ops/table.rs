@@ -7,6 +7,14 @@ use crate::emit::*;
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::graph::Node;
+#[allow(unused_imports)]
+use crate::plan::Types;
+#[allow(unused_imports)]
+use quote::ToTokens;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -134,6 +142,18 @@ impl Operator for TableFilter {
             _ => None,
         }
     }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        match t.optional_inner(v) {
+            Some(_) => (k, v),
+            None => (k, t.fresh_optional(v)),
+        }
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        if self.negate { "filter_not" } else { "filter" }
+    }
 }
 
 impl Operator for TableMapValues {
@@ -204,6 +224,21 @@ impl Operator for TableMapValues {
             _ => None,
         }
     }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        match t.optional_inner(v) {
+            Some(_) => {
+                let inner = t.fresh(None);
+                (k, t.fresh_optional(inner))
+            }
+            None => (k, t.fresh(None)),
+        }
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "map_values"
+    }
 }
 
 impl Operator for TableSource {
@@ -216,9 +251,34 @@ impl Operator for TableSource {
         let name = &n.name;
         e.both(node, |cached| e.table_source(node, store, cached))
     }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        if self.from_topic {
+            return (k, v);
+        }
+        // `to_table()` of a stream of `Option<T>` values: `None` is a
+        // tombstone, so the table's values are known optional and table
+        // operators see `T`, as with `table::<K, T>(topic)`.
+        match t.concrete_of(v).as_ref().and_then(crate::plan::option_arg) {
+            Some(inner) => {
+                let inner = t.fresh(Some(inner));
+                (k, t.fresh_optional(inner))
+            }
+            None => (k, v),
+        }
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        if self.from_topic { "table" } else { "to_table" }
+    }
 }
 
-impl Operator for ToStream {}
+impl Operator for ToStream {
+    fn dsl_name(&self) -> &'static str {
+        "to_stream"
+    }
+}
 
 impl Emitter<'_> {
     /// A table source (`builder.table(..)`, `to_table()`): materialized

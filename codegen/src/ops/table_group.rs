@@ -6,6 +6,14 @@ use crate::emit::*;
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::graph::Node;
+#[allow(unused_imports)]
+use crate::plan::Types;
+#[allow(unused_imports)]
+use quote::ToTokens;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -103,5 +111,16 @@ impl Operator for TableGroupBy {
         g.bounds
             .push(respan(quote!(#out_inner: ::weir::__private::Serde), span));
         Some(quote_spanned!(span=> FnMut(&#ik, #in_inner) -> (#ok, #out_inner)))
+    }
+
+    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+        let _ = (node, graph, errors);
+        let _ = (k, v);
+        let v2 = t.fresh(None);
+        (t.fresh(None), t.fresh_optional(v2))
+    }
+
+    fn dsl_name(&self) -> &'static str {
+        "group_by"
     }
 }
