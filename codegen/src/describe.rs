@@ -5,7 +5,7 @@
 use crate::graph::{Graph, NodeId, NodeKind, SinkTarget};
 use crate::ops;
 use crate::optimize::Rewrite;
-use crate::plan::{Entry, InternalKind, Plan};
+use crate::plan::{Entry, InternalKind, Plan, StoreKind};
 use proc_macro2::TokenStream;
 use quote::quote;
 use std::collections::{BTreeSet, HashMap};
@@ -48,10 +48,10 @@ pub struct Description {
     pub entries: Vec<Vec<(String, Vec<TopicName>)>>,
     /// Internal topics: name, partitions, writer, kind.
     pub internal: Vec<(String, Option<i32>, usize, InternalKind)>,
-    /// Stores: name, sub-topology, changelog index, in memory, windowed,
-    /// session, source topic used as changelog.
+    /// Stores: name, sub-topology, changelog index, in memory, kind,
+    /// source topic used as changelog.
     #[allow(clippy::type_complexity)]
-    pub stores: Vec<(String, usize, usize, bool, bool, bool, Option<String>)>,
+    pub stores: Vec<(String, usize, usize, bool, StoreKind, Option<String>)>,
     /// Per sub-topology: whether it needs the clocks (user processors,
     /// final results) and whether it has cached stores.
     pub sub_flags: Vec<(bool, bool)>,
@@ -208,8 +208,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     s.sub,
                     s.changelog,
                     s.in_memory,
-                    s.windowed,
-                    s.session,
+                    s.kind,
                     s.source_changelog.clone(),
                 )
             })
@@ -218,16 +217,7 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
             .subs
             .iter()
             .map(|sub| {
-                let clocked = sub.nodes.iter().any(|&n| {
-                    matches!(
-                        graph.nodes[n].kind,
-                        NodeKind::Process(ops::Process { .. })
-                            | NodeKind::Aggregate(ops::Aggregate {
-                                emit_final: true,
-                                ..
-                            })
-                    )
-                });
+                let clocked = sub.nodes.iter().any(|&n| graph.nodes[n].kind.op().clocked());
                 let cached = plan.stores.iter().any(|st| st.sub == sub.id && st.cached);
                 (clocked, cached)
             })
@@ -416,13 +406,11 @@ impl Description {
             };
             quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
         });
-        let stores = self.stores.iter().enumerate().map(|(i, (name, sub, changelog, in_memory, windowed, session, source))| {
-            let kind = if *windowed {
-                quote!(#p::StoreKind::Window)
-            } else if *session {
-                quote!(#p::StoreKind::Session)
-            } else {
-                quote!(#p::StoreKind::KeyValue)
+        let stores = self.stores.iter().enumerate().map(|(i, (name, sub, changelog, in_memory, kind, source))| {
+            let kind = match kind {
+                StoreKind::KeyValue => quote!(#p::StoreKind::KeyValue),
+                StoreKind::Window => quote!(#p::StoreKind::Window),
+                StoreKind::Session => quote!(#p::StoreKind::Session),
             };
             let backend = if *in_memory {
                 quote!(#p::Backend::InMemory)

@@ -164,6 +164,24 @@ pub enum InternalKind {
     Changelog,
 }
 
+/// What a state store stores, and so its runtime store and byte layout.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreKind {
+    /// A key-value store: aggregations, tables, processors, buffers.
+    KeyValue,
+    /// A window store (of a time- or sliding-windowed aggregation).
+    Window,
+    /// A session store (of a session-windowed aggregation).
+    Session,
+}
+
+impl StoreKind {
+    /// Whether its entries are kept by window, with a retention.
+    pub fn windowed(self) -> bool {
+        matches!(self, StoreKind::Window | StoreKind::Session)
+    }
+}
+
 /// A state store.
 pub struct Store {
     /// Store name.
@@ -185,10 +203,8 @@ pub struct Store {
     pub in_memory: bool,
     /// Behind the record cache (not `with_caching_disabled()`).
     pub cached: bool,
-    /// A window store (of a windowed aggregation) rather than key-value.
-    pub windowed: bool,
-    /// A session store (of a session-windowed aggregation).
-    pub session: bool,
+    /// What it stores.
+    pub kind: StoreKind,
     /// Other nodes writing it: the later inputs of a cogroup.
     pub shared: Vec<NodeId>,
 }
@@ -353,8 +369,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                          name: &str,
                          in_memory: bool,
                          cached: bool,
-                         windowed: bool,
-                         session: bool,
+                         kind: StoreKind,
                          source_changelog: Option<String>| {
         let sub = node_sub[node.id];
         let changelog = if source_changelog.is_some() {
@@ -380,8 +395,7 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             source_changelog,
             in_memory,
             cached,
-            windowed,
-            session,
+            kind,
             shared: Vec::new(),
         });
     };
@@ -403,17 +417,17 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                             }
                             _ => None,
                         });
-                    add_store(node, store, false, true, false, false, topic);
+                    add_store(node, store, false, true, StoreKind::KeyValue, topic);
                 } else {
                     // `to_table()`: a store of its own, with a changelog.
-                    add_store(node, store, false, true, false, false, None);
+                    add_store(node, store, false, true, StoreKind::KeyValue, None);
                 }
             }
             // A suppression's buffer is logged through an in-memory store
             // mirroring it, restored after a restart (Kafka Streams' buffer
             // store and its changelog).
             NodeKind::Suppress(ops::Suppress { store, .. }) => {
-                add_store(node, store, true, false, false, false, None)
+                add_store(node, store, true, false, StoreKind::KeyValue, None)
             }
             // A processor's stores (`builder.add_state_store`), created
             // with the first processor connected to them.
@@ -424,7 +438,14 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                             .state_stores
                             .iter()
                             .any(|(n, m)| n.value() == name.value() && *m);
-                        add_store(node, &name.value(), in_memory, false, false, false, None);
+                        add_store(
+                            node,
+                            &name.value(),
+                            in_memory,
+                            false,
+                            StoreKind::KeyValue,
+                            None,
+                        );
                     } else {
                         later_processors.push((name.clone(), node.id));
                     }
@@ -442,16 +463,12 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 windows,
                 ..
             }) => {
-                let session = windows.as_ref().is_some_and(crate::graph::is_session);
-                add_store(
-                    node,
-                    store,
-                    *in_memory,
-                    *cached,
-                    windows.is_some() && !session,
-                    session,
-                    None,
-                );
+                let kind = match windows {
+                    Some(w) if crate::graph::is_session(w) => StoreKind::Session,
+                    Some(_) => StoreKind::Window,
+                    None => StoreKind::KeyValue,
+                };
+                add_store(node, store, *in_memory, *cached, kind, None);
             }
             _ => {}
         }

@@ -15,7 +15,7 @@ use crate::describe::Description;
 use crate::graph::{Graph, NodeId, NodeKind};
 use crate::ops;
 use crate::parse::{Statement, TopologyFn};
-use crate::plan::{Entry, Plan, Ty};
+use crate::plan::{Entry, Plan, StoreKind, Ty};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use std::collections::BTreeSet;
@@ -405,7 +405,7 @@ impl Emitter<'_> {
                 let ctx = &flushed.context;
             }
         };
-        let body = if st.session {
+        let body = if st.kind == StoreKind::Session {
             let (inner_k, _) = self.input_types(node, &mut Generics::default());
             let (w, t) = (format_ident!("w{}", node), format_ident!("t{}", node));
             quote! {
@@ -422,7 +422,7 @@ impl Emitter<'_> {
                 let v: #v = #p::decode_flushed(#store, entry.value.as_deref())?;
                 #kids
             }
-        } else if st.windowed {
+        } else if st.kind == StoreKind::Window {
             let (inner_k, _) = self.input_types(node, &mut Generics::default());
             let w = format_ident!("w{}", node);
             quote! {
@@ -496,7 +496,7 @@ impl Emitter<'_> {
             .plan
             .stores
             .iter()
-            .filter(|st| (st.windowed || st.session) && st.sub == sub)
+            .filter(|st| st.kind.windowed() && st.sub == sub)
             .map(|st| {
                 let w = format_ident!("w{}", st.node);
                 let j = st.index_in_sub;
