@@ -217,7 +217,10 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
             .subs
             .iter()
             .map(|sub| {
-                let clocked = sub.nodes.iter().any(|&n| graph.nodes[n].kind.op().clocked());
+                let clocked = sub
+                    .nodes
+                    .iter()
+                    .any(|&n| graph.nodes[n].kind.op().clocked());
                 let cached = plan.stores.iter().any(|st| st.sub == sub.id && st.cached);
                 (clocked, cached)
             })

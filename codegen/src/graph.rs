@@ -155,7 +155,7 @@ pub fn closure_arity(expr: &Expr) -> Option<usize> {
     }
 }
 
-fn string_lit(expr: &Expr) -> Option<LitStr> {
+pub(crate) fn string_lit(expr: &Expr) -> Option<LitStr> {
     match expr {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(s),
@@ -791,8 +791,9 @@ impl<'e> Builder<'e> {
                     Some(input),
                 )))
             }
-            (op, Value::Stream(input)) => {
-                let kind = self.stream_op(op, call, &positional)?;
+            (_, Value::Stream(input)) => {
+                let build = spec.node?;
+                let kind = build(call, &positional, self.errors)?;
                 let name = match (&kind, &opts.named) {
                     (NodeKind::Repartition(ops::Repartition { .. }), Some(n)) => n.value(),
                     _ => self.name_for(spec, &opts),
@@ -815,112 +816,6 @@ impl<'e> Builder<'e> {
             }
             _ => None,
         }
-    }
-
-    fn stream_op(&mut self, op: Op, call: &Call, args: &[Expr]) -> Option<NodeKind> {
-        let f = || args[0].clone();
-        let arity = args.first().and_then(closure_arity);
-        let expect_arity = |errors: &mut Errors, allowed: &[usize], what: &str| {
-            if let Some(n) = arity {
-                if !allowed.contains(&n) {
-                    errors.spanned(
-                        &args[0],
-                        format!(
-                            "`{}` takes a closure with {what}, this one has {n} parameter(s)",
-                            call.method
-                        ),
-                    );
-                }
-            }
-        };
-        Some(match op {
-            Op::Filter | Op::FilterNot => {
-                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Filter(ops::Filter {
-                    f: f(),
-                    negate: op == Op::FilterNot,
-                })
-            }
-            Op::Map => {
-                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Map(ops::Map { f: f() })
-            }
-            Op::MapValues => {
-                expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
-                NodeKind::MapValues(ops::MapValues {
-                    f: f(),
-                    with_key: arity == Some(2),
-                })
-            }
-            Op::FlatMap => {
-                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::FlatMap(ops::FlatMap { f: f() })
-            }
-            Op::FlatMapValues => {
-                expect_arity(self.errors, &[1, 2], "`|value|` or `|key, value|`");
-                NodeKind::FlatMapValues(ops::FlatMapValues {
-                    f: f(),
-                    with_key: arity == Some(2),
-                })
-            }
-            Op::SelectKey => {
-                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::SelectKey(ops::SelectKey { f: f() })
-            }
-            Op::Peek => {
-                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Peek(ops::Peek { f: f() })
-            }
-            Op::Foreach => {
-                expect_arity(self.errors, &[2], "two parameters `|key, value|`");
-                NodeKind::Foreach(ops::Foreach { f: f() })
-            }
-            Op::Repartition => NodeKind::Repartition(ops::Repartition {
-                partitions: None,
-                changes: false,
-            }),
-            Op::To => {
-                if let Some(topic) = string_lit(&args[0]) {
-                    if !valid_topic_name(&topic.value()) {
-                        self.errors.spanned(
-                            &topic,
-                            format!(
-                                "invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]",
-                                topic.value()
-                            ),
-                        );
-                    }
-                    NodeKind::Sink(ops::Sink {
-                        target: SinkTarget::Topic(topic),
-                    })
-                } else if let Some(n) = arity {
-                    if !(2..=3).contains(&n) {
-                        self.errors.spanned(&args[0], "a topic extractor takes `|key, value|` or `|key, value, record_context|`");
-                    }
-                    NodeKind::Sink(ops::Sink {
-                        target: SinkTarget::Extractor(f(), arity),
-                    })
-                } else {
-                    self.errors.spanned(&args[0], "`to` takes a topic name as a string literal, or a closure `|key, value, record_context| topic` choosing it per record");
-                    return None;
-                }
-            }
-            Op::Print => {
-                let label = match args.first() {
-                    None => String::new(),
-                    Some(a) => match string_lit(a) {
-                        Some(s) => s.value(),
-                        None => {
-                            self.errors
-                                .spanned(a, "`print` takes a label as a string literal");
-                            return None;
-                        }
-                    },
-                };
-                NodeKind::Print(ops::Print { label })
-            }
-            _ => return None,
-        })
     }
 
     fn source(
@@ -1516,4 +1411,62 @@ pub fn is_session(expr: &Expr) -> bool {
 /// Whether a (checked) `windowed_by` argument builds `TimeWindows`.
 pub fn is_time_windows(expr: &Expr) -> bool {
     windows_call(expr).is_some_and(|(kind, _)| kind == "TimeWindows")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compile_for_test as compile;
+    use quote::quote;
+
+    #[test]
+    fn an_aggregation_after_a_key_change_reads_a_repartition_topic() {
+        let c = compile(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                builder.stream::<String, String>("in")
+                    .group_by(|_k, v| v.clone())
+                    .count(named("counts"))
+                    .to_stream()
+                    .to("out");
+                builder.build()
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let kinds: Vec<&str> = c
+            .graph
+            .nodes
+            .iter()
+            .map(|n| n.kind.op().dsl_name())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "stream",
+                "select_key",
+                "repartition",
+                "count",
+                "to_stream",
+                "to"
+            ]
+        );
+        assert_eq!(c.graph.nodes[2].name, "counts");
+        assert!(c.graph.nodes[2].kind.op().boundary());
+    }
+
+    #[test]
+    fn misuse_is_reported_at_the_operator() {
+        let err = compile(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                builder.stream::<String, String>("in").fliter(|_k, _v| true).to("out");
+                builder.build()
+            }
+        })
+        .err()
+        .expect("an unknown operator");
+        assert_eq!(
+            err.to_string(),
+            "unknown operator `fliter` on a stream; did you mean `filter`?"
+        );
+    }
 }

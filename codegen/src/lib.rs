@@ -63,6 +63,11 @@ pub fn compile(item: syn::ItemFn) -> syn::Result<Compiled> {
     })
 }
 
+#[cfg(test)]
+pub(crate) fn compile_for_test(tokens: TokenStream) -> syn::Result<Compiled> {
+    compile(syn::parse2(tokens).expect("a fn"))
+}
+
 fn unreachable_error<T>() -> syn::Result<T> {
     Err(syn::Error::new(
         proc_macro2::Span::call_site(),

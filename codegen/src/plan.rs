@@ -511,3 +511,58 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
         stores,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile_for_test as compile;
+    use quote::quote;
+
+    #[test]
+    fn stores_have_one_kind_and_subs_are_cut_at_repartitions() {
+        let c = compile(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                let words = builder.stream::<String, String>("in").select_key(|_k, v| v.clone());
+                words.group_by_key().count(named("all"));
+                words
+                    .group_by_key()
+                    .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))
+                    .count(named("minutes"));
+                words
+                    .group_by_key()
+                    .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(Duration::from_secs(5)))
+                    .count(named("sessions"));
+                builder.build()
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let kinds: Vec<(&str, StoreKind)> = c
+            .plan
+            .stores
+            .iter()
+            .map(|s| (s.name.as_str(), s.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("all", StoreKind::KeyValue),
+                ("minutes", StoreKind::Window),
+                ("sessions", StoreKind::Session)
+            ]
+        );
+        // One repartition topic (merged), so two sub-topologies; the stores
+        // are in the second, numbered within it.
+        assert_eq!(c.plan.subs.len(), 2);
+        assert!(c.plan.stores.iter().all(|s| s.sub == 1));
+        let indices: Vec<usize> = c.plan.stores.iter().map(|s| s.index_in_sub).collect();
+        assert_eq!(indices, [0, 1, 2]);
+        // Windowed keys, `i64` counts; session counts are nullable (merged
+        // sessions are deleted).
+        let (k, v) = c.plan.types.node[c.plan.stores[1].node];
+        assert!(matches!(c.plan.types.resolve(k), Ty::Windowed(_)));
+        assert!(matches!(c.plan.types.resolve(v), Ty::Concrete(_)));
+        let (_, v) = c.plan.types.node[c.plan.stores[2].node];
+        assert!(matches!(c.plan.types.resolve(v), Ty::Optional(_)));
+    }
+}

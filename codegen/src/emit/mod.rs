@@ -850,3 +850,79 @@ pub fn emit(f: &TopologyFn, graph: &Graph, plan: &Plan, desc: &Description) -> T
     });
     quote!(#item)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compile_for_test as compile;
+    use quote::quote;
+
+    fn code(tokens: proc_macro2::TokenStream) -> String {
+        compile(tokens)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .tokens
+            .to_string()
+    }
+
+    #[test]
+    fn operators_bring_their_fields_and_clocks() {
+        let windowed = code(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                builder.stream::<String, String>("in")
+                    .group_by_key()
+                    .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))
+                    .emit_strategy(EmitStrategy::on_window_close())
+                    .count()
+                    .to_stream()
+                    .to("out");
+                builder.build()
+            }
+        });
+        // The windows are a constructor value; stream time and the final
+        // results' bookkeeping are fields of the aggregation's own.
+        for field in [
+            "w1 : :: weir :: __private :: TimeWindows",
+            "t1 : i64",
+            "le1 : i64",
+            "ne1 : i64",
+        ] {
+            assert!(windowed.contains(field), "{field} in {windowed}");
+        }
+        assert!(
+            windowed.contains("fn punctuate"),
+            "final results are clocked"
+        );
+        let stateless = code(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                builder.stream::<String, String>("in").map_values(|v| v.len() as i64).to("out");
+                builder.build()
+            }
+        });
+        assert!(!stateless.contains("fn punctuate"), "nothing to punctuate");
+        assert!(!stateless.contains("fn flush_cache"), "no cache");
+    }
+
+    #[test]
+    fn a_fan_out_lends_the_record_to_readers_and_moves_it_to_the_last() {
+        let fan_out = code(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                let s = builder.stream::<String, String>("in");
+                s.filter(|_k, v| !v.is_empty()).to("a");
+                s.map_values(|v| v.len() as i64).to("b");
+                s.to("c");
+                builder.build()
+            }
+        });
+        // The filter-then-sink branch only reads; the map takes a clone;
+        // the last sink takes the record itself.
+        assert_eq!(
+            fan_out
+                .matches(":: core :: clone :: Clone :: clone (& k)")
+                .count(),
+            1,
+            "{fan_out}"
+        );
+    }
+}

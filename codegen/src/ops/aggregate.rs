@@ -1,20 +1,22 @@
 //! Aggregations of grouped streams and tables: `count`, `reduce`, `aggregate`.
 
 #[allow(unused_imports)]
-use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::{self, *};
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+#[allow(unused_imports)]
 use crate::plan::Types;
+use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
-use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
@@ -228,17 +230,37 @@ impl Operator for Aggregate {
             // The windows, the stream time, and for sessions the stream
             // time of the last expired-session cleanup.
             let wf = format_ident!("w{}", id);
-            fields.push(Field::value(wf.clone(), windows_type(w, &e.p), quote!(self.#wf)));
-            fields.push(Field::new(format_ident!("t{}", id), quote!(i64), quote!(-1)));
+            fields.push(Field::value(
+                wf.clone(),
+                windows_type(w, &e.p),
+                quote!(self.#wf),
+            ));
+            fields.push(Field::new(
+                format_ident!("t{}", id),
+                quote!(i64),
+                quote!(-1),
+            ));
             if crate::graph::is_session(w) {
-                fields.push(Field::new(format_ident!("x{}", id), quote!(i64), quote!(-1)));
+                fields.push(Field::new(
+                    format_ident!("x{}", id),
+                    quote!(i64),
+                    quote!(-1),
+                ));
             }
         }
         if self.emit_final {
             // Final results: the close time of their last emission and the
             // wall-clock time of their next look.
-            fields.push(Field::new(format_ident!("le{}", id), quote!(i64), quote!(-1)));
-            fields.push(Field::new(format_ident!("ne{}", id), quote!(i64), quote!(0)));
+            fields.push(Field::new(
+                format_ident!("le{}", id),
+                quote!(i64),
+                quote!(-1),
+            ));
+            fields.push(Field::new(
+                format_ident!("ne{}", id),
+                quote!(i64),
+                quote!(0),
+            ));
         }
         fields
     }
@@ -247,7 +269,14 @@ impl Operator for Aggregate {
         self.emit_final
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let windowed_key = |t: &mut Types| match &self.windows {
             Some(_) => t.fresh_windowed(k),
@@ -600,3 +629,73 @@ pub(crate) fn windows_type(w: &Expr, p: &TokenStream) -> TokenStream {
         quote!(#p::TimeWindows)
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "cogroup",
+        op: Op::Cogroup,
+        on: Shape::Grouped,
+        gives: Shape::Cogrouped,
+        args: (1, 2),
+        options: &[],
+        prefix: "COGROUPKSTREAM-AGGREGATE-",
+        usage: "grouped.cogroup(|key, value, aggregate| ..), then .cogroup(other_grouped, |key, value, aggregate| ..), then .aggregate(|| initial)",
+        node: None,
+    },
+    OpSpec {
+        name: "group_by_key",
+        op: Op::GroupByKey,
+        on: Shape::Stream,
+        gives: Shape::Grouped,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "",
+        usage: "group_by_key() or group_by_key(named(\"repartition-name\"))",
+        node: None,
+    },
+    OpSpec {
+        name: "group_by",
+        op: Op::GroupBy,
+        on: Shape::Stream,
+        gives: Shape::Grouped,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-KEY-SELECT-",
+        usage: "group_by(|key, value| new_key)",
+        node: None,
+    },
+    OpSpec {
+        name: "count",
+        op: Op::Count,
+        on: Shape::Grouped,
+        gives: Shape::Table,
+        args: (0, 0),
+        options: STORE,
+        prefix: "KSTREAM-AGGREGATE-",
+        usage: "count(), count(named(\"store\")), count(in_memory())",
+        node: None,
+    },
+    OpSpec {
+        name: "reduce",
+        op: Op::Reduce,
+        on: Shape::Grouped,
+        gives: Shape::Table,
+        args: (1, 1),
+        options: STORE,
+        prefix: "KSTREAM-REDUCE-",
+        usage: "reduce(|aggregate, value| new_aggregate)",
+        node: None,
+    },
+    OpSpec {
+        name: "aggregate",
+        op: Op::Aggregate,
+        on: Shape::Grouped,
+        gives: Shape::Table,
+        args: (2, 3),
+        options: STORE,
+        prefix: "KSTREAM-AGGREGATE-",
+        usage: "aggregate(|| initial, |key, value, aggregate| new_aggregate)",
+        node: None,
+    },
+];

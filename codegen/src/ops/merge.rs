@@ -1,20 +1,22 @@
 //! `merge(other)`.
 
 #[allow(unused_imports)]
-use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::{self, *};
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+#[allow(unused_imports)]
 use crate::plan::Types;
+use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
-use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
@@ -48,7 +50,14 @@ impl Operator for Merge {
         }
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = graph;
         // Its inputs are one stream: one key type, one value type.
         for &other in &node.inputs[1..] {
@@ -73,3 +82,16 @@ impl Operator for Merge {
         "merge"
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[OpSpec {
+    name: "merge",
+    op: Op::Merge,
+    on: Shape::Stream,
+    gives: Shape::Stream,
+    args: (1, 1),
+    options: NAMED,
+    prefix: "KSTREAM-MERGE-",
+    usage: "merge(other_stream)",
+    node: None,
+}];

@@ -39,8 +39,8 @@ pub use suppress::Suppress;
 pub use table::{TableFilter, TableMapValues, TableSource, ToStream};
 pub use table_group::TableGroupBy;
 
-use crate::emit::{Emitter, Field, Generics, Io};
 use crate::ctxt::Errors;
+use crate::emit::{Emitter, Field, Generics, Io};
 use crate::graph::{Graph, Node, NodeId};
 use crate::plan::Types;
 use proc_macro2::TokenStream;
@@ -155,9 +155,15 @@ pub enum Borrow {
 }
 
 /// Declares the registry: the node kinds, each an [`Operator`] in its
-/// family's file.
+/// family's file, and the DSL methods, each family's `DSL` table.
 macro_rules! declare_ops {
-    ($($variant:ident($ty:ty),)*) => {
+    (
+        nodes { $($variant:ident($ty:ty),)* }
+        dsl [ $($table:path,)* ]
+    ) => {
+        /// Every family's DSL methods, in registry order.
+        pub const DSL: &[&[OpSpec]] = &[$($table,)*];
+
         /// What a graph node does: one variant per operator.
         #[derive(Clone)]
         pub enum NodeKind {
@@ -179,6 +185,7 @@ macro_rules! declare_ops {
 }
 
 declare_ops! {
+    nodes {
     Source(source::Source),
     Filter(stateless::Filter),
     Map(stateless::Map),
@@ -202,4 +209,18 @@ declare_ops! {
     TableFilter(table::TableFilter),
     TableMapValues(table::TableMapValues),
     Suppress(suppress::Suppress),
+    }
+    dsl [
+        source::DSL,
+        aggregate::DSL,
+        table::DSL,
+        process::DSL,
+        windowed::DSL,
+        stateless::DSL,
+        split::DSL,
+        merge::DSL,
+        repartition::DSL,
+        sink::DSL,
+        suppress::DSL,
+    ]
 }

@@ -2,20 +2,22 @@
 
 use super::Operator;
 #[allow(unused_imports)]
-use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::{self, *};
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+#[allow(unused_imports)]
 use crate::plan::Types;
+use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
-use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
@@ -106,9 +108,21 @@ impl Operator for Process {
         let i = format_ident!("__WeirI{}", id);
         let (k, v) = e.output_types(id, &mut Generics::default());
         vec![
-            Field::new(pr, quote!(::core::option::Option<#i>), quote!(::core::option::Option::None)),
-            Field::new(fw, quote!(::std::vec::Vec<(#k, #v, i64)>), quote!(::std::vec::Vec::new())),
-            Field::new(sch, quote!(#p::Schedules), quote!(::core::default::Default::default())),
+            Field::new(
+                pr,
+                quote!(::core::option::Option<#i>),
+                quote!(::core::option::Option::None),
+            ),
+            Field::new(
+                fw,
+                quote!(::std::vec::Vec<(#k, #v, i64)>),
+                quote!(::std::vec::Vec::new()),
+            ),
+            Field::new(
+                sch,
+                quote!(#p::Schedules),
+                quote!(::core::default::Default::default()),
+            ),
         ]
     }
 
@@ -146,7 +160,14 @@ impl Operator for Process {
         quote!(self.#punctuate(kind, now, out)?;)
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = v;
         if self.fixed_key {
@@ -157,7 +178,11 @@ impl Operator for Process {
     }
 
     fn dsl_name(&self) -> &'static str {
-        if self.fixed_key { "process_values" } else { "process" }
+        if self.fixed_key {
+            "process_values"
+        } else {
+            "process"
+        }
     }
 }
 
@@ -229,3 +254,40 @@ impl Emitter<'_> {
         }
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "process",
+        op: Op::Process,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 16),
+        options: NAMED,
+        prefix: "KSTREAM-PROCESSOR-",
+        usage: "process(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::Processor`",
+        node: None,
+    },
+    OpSpec {
+        name: "process_values",
+        op: Op::ProcessValues,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 16),
+        options: NAMED,
+        prefix: "KSTREAM-PROCESSVALUES-",
+        usage: "process_values(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::FixedKeyProcessor`",
+        node: None,
+    },
+    OpSpec {
+        name: "add_state_store",
+        op: Op::AddStateStore,
+        on: Shape::Builder,
+        gives: Shape::Builder,
+        args: (1, 1),
+        options: &["in_memory"],
+        prefix: "",
+        usage: "add_state_store(\"name\") or add_state_store(\"name\", in_memory())",
+        node: None,
+    },
+];

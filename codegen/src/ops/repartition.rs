@@ -1,11 +1,15 @@
 //! Repartitions through internal topics: `repartition()`, and those an aggregation after a key change needs.
 
+use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
 use crate::ops::{self, *};
+use crate::parse::Call;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -87,4 +91,26 @@ impl Operator for Repartition {
             Borrow::No
         }
     }
+}
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[OpSpec {
+    name: "repartition",
+    op: Op::Node,
+    on: Shape::Stream,
+    gives: Shape::Stream,
+    args: (0, 0),
+    options: &["named", "partitions"],
+    prefix: "KSTREAM-REPARTITION-",
+    usage: "repartition(), repartition(named(\"name\")), repartition(partitions(4))",
+    node: Some(build_repartition),
+}];
+
+/// Its partition count comes from the `partitions(..)` option, set by the
+/// builder.
+fn build_repartition(_call: &Call, _args: &[Expr], _errors: &mut Errors) -> Option<NodeKind> {
+    Some(NodeKind::Repartition(Repartition {
+        partitions: None,
+        changes: false,
+    }))
 }

@@ -1,11 +1,16 @@
 //! Terminal outputs: `to(..)` and `print(..)`.
 
+use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
+use crate::graph::{closure_arity, string_lit, valid_topic_name};
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
 use crate::ops::{self, *};
+use crate::parse::Call;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
@@ -152,4 +157,74 @@ impl Operator for Print {
         let _ = (e, id);
         Borrow::Yes
     }
+}
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "to",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Terminal,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-SINK-",
+        usage: "to(\"topic\") or to(|key, value, record_context| topic_name)",
+        node: Some(build_to),
+    },
+    OpSpec {
+        name: "print",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Terminal,
+        args: (0, 1),
+        options: NAMED,
+        prefix: "KSTREAM-PRINTER-",
+        usage: "print() or print(\"label\")",
+        node: Some(build_print),
+    },
+];
+
+fn build_to(_call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    if let Some(topic) = string_lit(&args[0]) {
+        if !valid_topic_name(&topic.value()) {
+            errors.spanned(
+                &topic,
+                format!(
+                    "invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]",
+                    topic.value()
+                ),
+            );
+        }
+        Some(NodeKind::Sink(Sink {
+            target: SinkTarget::Topic(topic),
+        }))
+    } else if let Some(n) = closure_arity(&args[0]) {
+        if !(2..=3).contains(&n) {
+            errors.spanned(
+                &args[0],
+                "a topic extractor takes `|key, value|` or `|key, value, record_context|`",
+            );
+        }
+        Some(NodeKind::Sink(Sink {
+            target: SinkTarget::Extractor(args[0].clone(), Some(n)),
+        }))
+    } else {
+        errors.spanned(&args[0], "`to` takes a topic name as a string literal, or a closure `|key, value, record_context| topic` choosing it per record");
+        None
+    }
+}
+
+fn build_print(_call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    let label = match args.first() {
+        None => String::new(),
+        Some(a) => match string_lit(a) {
+            Some(s) => s.value(),
+            None => {
+                errors.spanned(a, "`print` takes a label as a string literal");
+                return None;
+            }
+        },
+    };
+    Some(NodeKind::Print(Print { label }))
 }

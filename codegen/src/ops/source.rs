@@ -50,7 +50,14 @@ impl Operator for Source {
             .map(|_| quote_spanned!(span=> FnMut(&#ok, &#ov, &#p::RecordContext<'_>) -> i64))
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = errors;
         let _ = (k, v);
         let k = t.fresh(Some(self.key.clone()));
@@ -72,3 +79,16 @@ impl Operator for Source {
         "stream"
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[OpSpec {
+    name: "stream",
+    op: Op::Stream,
+    on: Shape::Builder,
+    gives: Shape::Stream,
+    args: (1, 1),
+    options: SOURCE,
+    prefix: "KSTREAM-SOURCE-",
+    usage: "stream::<K, V>(\"topic\") or stream::<K, V>([\"a\", \"b\"])",
+    node: None,
+}];

@@ -5,6 +5,8 @@ use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
 use crate::ops::{self, *};
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
@@ -94,3 +96,51 @@ impl Operator for Branch {
         Borrow::IfChildren
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "split",
+        op: Op::Split,
+        on: Shape::Stream,
+        gives: Shape::Split,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "KSTREAM-BRANCH-",
+        usage: "split() or split(named(\"prefix-\"))",
+        node: None,
+    },
+    OpSpec {
+        name: "branch",
+        op: Op::Branch,
+        on: Shape::Split,
+        gives: Shape::Split,
+        args: (1, 2),
+        options: &[],
+        prefix: "",
+        usage: "branch(\"name\", |key, value| -> bool) or branch(|key, value| -> bool)",
+        node: None,
+    },
+    OpSpec {
+        name: "default_branch",
+        op: Op::DefaultBranch,
+        on: Shape::Split,
+        gives: Shape::Branches,
+        args: (0, 1),
+        options: &[],
+        prefix: "",
+        usage: "default_branch() or default_branch(\"name\")",
+        node: None,
+    },
+    OpSpec {
+        name: "no_default_branch",
+        op: Op::NoDefaultBranch,
+        on: Shape::Split,
+        gives: Shape::Branches,
+        args: (0, 0),
+        options: &[],
+        prefix: "",
+        usage: "no_default_branch()",
+        node: None,
+    },
+];

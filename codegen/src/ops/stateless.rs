@@ -1,20 +1,24 @@
 //! Stateless record-at-a-time operators of a stream.
 
 #[allow(unused_imports)]
-use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::{self, *};
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+use crate::ops::dsl::{expect_arity, KEY_VALUE};
+#[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+use crate::parse::Call;
+#[allow(unused_imports)]
 use crate::plan::Types;
+use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
-use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
@@ -119,7 +123,11 @@ impl Operator for Filter {
     }
 
     fn dsl_name(&self) -> &'static str {
-        if self.negate { "filter_not" } else { "filter" }
+        if self.negate {
+            "filter_not"
+        } else {
+            "filter"
+        }
     }
 
     fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
@@ -158,7 +166,14 @@ impl Operator for Map {
         Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov)))
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = (k, v);
         (t.fresh(None), t.fresh(None))
@@ -203,7 +218,14 @@ impl Operator for MapValues {
         })
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = v;
         (k, t.fresh(None))
@@ -247,7 +269,14 @@ impl Operator for FlatMap {
         Some(quote_spanned!(span=> FnMut(#ik, #iv) -> #i))
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = (k, v);
         (t.fresh(None), t.fresh(None))
@@ -316,7 +345,14 @@ impl Operator for FlatMapValues {
         })
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = v;
         (k, t.fresh(None))
@@ -357,7 +393,14 @@ impl Operator for SelectKey {
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok))
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = k;
         (t.fresh(None), v)
@@ -439,5 +482,195 @@ impl Operator for Foreach {
 
     fn dsl_name(&self) -> &'static str {
         "foreach"
+    }
+}
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "filter",
+        op: Op::Filter,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-FILTER-",
+        usage: "filter(|key, value| -> bool)",
+        node: Some(build_filter),
+    },
+    OpSpec {
+        name: "filter_not",
+        op: Op::FilterNot,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-FILTER-",
+        usage: "filter_not(|key, value| -> bool)",
+        node: Some(build_filter),
+    },
+    OpSpec {
+        name: "map",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-MAP-",
+        usage: "map(|key, value| (new_key, new_value))",
+        node: Some(build_map),
+    },
+    OpSpec {
+        name: "map_values",
+        op: Op::MapValues,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-MAPVALUES-",
+        usage: "map_values(|value| new_value) or map_values(|key, value| new_value)",
+        node: Some(build_map_values),
+    },
+    OpSpec {
+        name: "flat_map",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-FLATMAP-",
+        usage: "flat_map(|key, value| iterator of (key, value))",
+        node: Some(build_flat_map),
+    },
+    OpSpec {
+        name: "flat_map_values",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-FLATMAPVALUES-",
+        usage: "flat_map_values(|value| iterator of values) or flat_map_values(|key, value| ..)",
+        node: Some(build_flat_map_values),
+    },
+    OpSpec {
+        name: "select_key",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-KEY-SELECT-",
+        usage: "select_key(|key, value| new_key)",
+        node: Some(build_select_key),
+    },
+    OpSpec {
+        name: "peek",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Stream,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-PEEK-",
+        usage: "peek(|key, value| { .. })",
+        node: Some(build_peek),
+    },
+    OpSpec {
+        name: "foreach",
+        op: Op::Node,
+        on: Shape::Stream,
+        gives: Shape::Terminal,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KSTREAM-FOREACH-",
+        usage: "foreach(|key, value| { .. })",
+        node: Some(build_foreach),
+    },
+];
+
+fn build_filter(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[2], KEY_VALUE);
+    Some(NodeKind::Filter(Filter {
+        f: args[0].clone(),
+        negate: call.method == "filter_not",
+    }))
+}
+
+fn build_map(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[2], KEY_VALUE);
+    Some(NodeKind::Map(Map { f: args[0].clone() }))
+}
+
+fn build_map_values(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[1, 2], "`|value|` or `|key, value|`");
+    Some(NodeKind::MapValues(MapValues {
+        f: args[0].clone(),
+        with_key: crate::graph::closure_arity(&args[0]) == Some(2),
+    }))
+}
+
+fn build_flat_map(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[2], KEY_VALUE);
+    Some(NodeKind::FlatMap(FlatMap { f: args[0].clone() }))
+}
+
+fn build_flat_map_values(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[1, 2], "`|value|` or `|key, value|`");
+    Some(NodeKind::FlatMapValues(FlatMapValues {
+        f: args[0].clone(),
+        with_key: crate::graph::closure_arity(&args[0]) == Some(2),
+    }))
+}
+
+fn build_select_key(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[2], KEY_VALUE);
+    Some(NodeKind::SelectKey(SelectKey { f: args[0].clone() }))
+}
+
+fn build_peek(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[2], KEY_VALUE);
+    Some(NodeKind::Peek(Peek { f: args[0].clone() }))
+}
+
+fn build_foreach(call: &Call, args: &[Expr], errors: &mut Errors) -> Option<NodeKind> {
+    expect_arity(call, args, errors, &[2], KEY_VALUE);
+    Some(NodeKind::Foreach(Foreach { f: args[0].clone() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compile_for_test as compile;
+    use crate::graph::NodeKind;
+    use quote::quote;
+
+    #[test]
+    fn builds_its_nodes_and_checks_closure_arity() {
+        let c = compile(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                builder.stream::<String, String>("in")
+                    .filter_not(|_k, v| v.is_empty())
+                    .map_values(|k, v| v.len() as i64)
+                    .to("out");
+                builder.build()
+            }
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&c.graph.nodes[1].kind, NodeKind::Filter(f) if f.negate));
+        assert!(matches!(&c.graph.nodes[2].kind, NodeKind::MapValues(m) if m.with_key));
+        assert_eq!(c.graph.nodes[1].kind.op().dsl_name(), "filter_not");
+        let err = compile(quote! {
+            fn t() -> impl Topology {
+                let builder = StreamsBuilder::new();
+                builder.stream::<String, String>("in").peek(|v| ()).to("out");
+                builder.build()
+            }
+        })
+        .err()
+        .expect("an arity error");
+        assert_eq!(
+            err.to_string(),
+            "`peek` takes a closure with two parameters `|key, value|`, this one has 1 parameter(s)"
+        );
     }
 }

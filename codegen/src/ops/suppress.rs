@@ -6,6 +6,8 @@ use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
 use crate::ops::{self, *};
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
@@ -37,7 +39,11 @@ impl Operator for Suppress {
 
     /// Its configuration: a value of the topology's constructor.
     fn values(&self, id: NodeId, p: &TokenStream) -> Vec<(syn::Ident, TokenStream, &Expr)> {
-        vec![(format_ident!("sup{}", id), quote!(#p::Suppressed), &self.config)]
+        vec![(
+            format_ident!("sup{}", id),
+            quote!(#p::Suppressed),
+            &self.config,
+        )]
     }
 
     fn fields(&self, e: &Emitter<'_>, id: NodeId) -> Vec<Field> {
@@ -48,7 +54,11 @@ impl Operator for Suppress {
         // from its store.
         vec![
             Field::value(sup.clone(), quote!(#p::Suppressed), quote!(self.#sup)),
-            Field::new(format_ident!("buf{}", id), quote!(#p::SuppressBuffer<#k, #v>), quote!(::core::default::Default::default())),
+            Field::new(
+                format_ident!("buf{}", id),
+                quote!(#p::SuppressBuffer<#k, #v>),
+                quote!(::core::default::Default::default()),
+            ),
             Field::new(format_ident!("loaded{}", id), quote!(bool), quote!(false)),
         ]
     }
@@ -121,3 +131,18 @@ impl Emitter<'_> {
         }
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "suppress",
+        op: Op::Suppress,
+        on: Shape::Table,
+        gives: Shape::Table,
+        args: (1, 1),
+        options: &[],
+        prefix: "KTABLE-SUPPRESS-",
+        usage: "suppress(until_window_closes(unbounded())) or suppress(until_time_limit(duration, max_records(n)))",
+        node: None,
+    },
+];

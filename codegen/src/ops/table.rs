@@ -2,20 +2,22 @@
 
 use super::Operator;
 #[allow(unused_imports)]
-use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::{self, *};
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
+#[allow(unused_imports)]
+use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
+use crate::graph::{Graph, NodeId, NodeKind};
+#[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
+use crate::ops::{self, *};
+#[allow(unused_imports)]
 use crate::plan::Types;
+use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
-use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
@@ -143,7 +145,14 @@ impl Operator for TableFilter {
         }
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         match t.optional_inner(v) {
             Some(_) => (k, v),
@@ -152,7 +161,11 @@ impl Operator for TableFilter {
     }
 
     fn dsl_name(&self) -> &'static str {
-        if self.negate { "filter_not" } else { "filter" }
+        if self.negate {
+            "filter_not"
+        } else {
+            "filter"
+        }
     }
 }
 
@@ -225,7 +238,14 @@ impl Operator for TableMapValues {
         }
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         match t.optional_inner(v) {
             Some(_) => {
@@ -252,7 +272,14 @@ impl Operator for TableSource {
         e.both(node, |cached| e.table_source(node, store, cached))
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         if self.from_topic {
             return (k, v);
@@ -270,7 +297,11 @@ impl Operator for TableSource {
     }
 
     fn dsl_name(&self) -> &'static str {
-        if self.from_topic { "table" } else { "to_table" }
+        if self.from_topic {
+            "table"
+        } else {
+            "to_table"
+        }
     }
 }
 
@@ -343,3 +374,40 @@ impl Emitter<'_> {
         }
     }
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "table",
+        op: Op::Table,
+        on: Shape::Builder,
+        gives: Shape::Table,
+        args: (1, 1),
+        options: NAMED,
+        prefix: "KTABLE-SOURCE-",
+        usage: "table::<K, V>(\"topic\")",
+        node: None,
+    },
+    OpSpec {
+        name: "to_table",
+        op: Op::ToTable,
+        on: Shape::Stream,
+        gives: Shape::Table,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "KSTREAM-TOTABLE-",
+        usage: "to_table()",
+        node: None,
+    },
+    OpSpec {
+        name: "to_stream",
+        op: Op::ToStream,
+        on: Shape::Table,
+        gives: Shape::Stream,
+        args: (0, 0),
+        options: NAMED,
+        prefix: "KTABLE-TOSTREAM-",
+        usage: "to_stream()",
+        node: None,
+    },
+];

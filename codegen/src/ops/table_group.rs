@@ -1,20 +1,20 @@
 //! A table's `group_by(..)`: changes regrouped through a repartition topic.
 
 #[allow(unused_imports)]
+use crate::ctxt::Errors;
+#[allow(unused_imports)]
 use crate::emit::*;
+#[allow(unused_imports)]
+use crate::graph::Node;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 #[allow(unused_imports)]
-use crate::ctxt::Errors;
-#[allow(unused_imports)]
-use crate::graph::Node;
-#[allow(unused_imports)]
 use crate::plan::Types;
+use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
-use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
@@ -113,7 +113,14 @@ impl Operator for TableGroupBy {
         Some(quote_spanned!(span=> FnMut(&#ik, #in_inner) -> (#ok, #out_inner)))
     }
 
-    fn types(&self, t: &mut Types, node: &Node, graph: &Graph, (k, v): (usize, usize), errors: &mut Errors) -> (usize, usize) {
+    fn types(
+        &self,
+        t: &mut Types,
+        node: &Node,
+        graph: &Graph,
+        (k, v): (usize, usize),
+        errors: &mut Errors,
+    ) -> (usize, usize) {
         let _ = (node, graph, errors);
         let _ = (k, v);
         let v2 = t.fresh(None);

@@ -5,6 +5,8 @@ use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
+use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+#[allow(unused_imports)]
 use crate::ops::{self, *};
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
@@ -228,5 +230,30 @@ impl Emitter<'_> {
             NodeKind::Aggregate(ops::Aggregate { windows: Some(w), .. }) if crate::graph::is_session(w)
         )
     }
-
 }
+
+/// Its DSL methods.
+pub const DSL: &[OpSpec] = &[
+    OpSpec {
+        name: "emit_strategy",
+        op: Op::EmitStrategy,
+        on: Shape::WindowedGrouped,
+        gives: Shape::WindowedGrouped,
+        args: (1, 1),
+        options: &[],
+        prefix: "",
+        usage: "emit_strategy(EmitStrategy::on_window_close()) or emit_strategy(EmitStrategy::on_window_update())",
+        node: None,
+    },
+    OpSpec {
+        name: "windowed_by",
+        op: Op::WindowedBy,
+        on: Shape::Grouped,
+        gives: Shape::WindowedGrouped,
+        args: (1, 1),
+        options: &[],
+        prefix: "",
+        usage: "windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))",
+        node: None,
+    },
+];
