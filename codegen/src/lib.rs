@@ -1,11 +1,14 @@
 //! weir-codegen: the topology compiler, a plain library.
 //!
 //! ```text
-//! tokens --parse--> TopologyFn --graph--> Graph --check--> (errors)
-//!        --plan--> sub-topologies, internal topics, edge types
-//!        --optimize--> named rewrites --describe--> text, Mermaid, Plan
+//! tokens --parse--> TopologyFn --graph--> Graph --optimize (graph passes)
+//!        --check--> (errors) --plan--> sub-topologies, internal topics, stores, types
+//!        --optimize (plan passes)--> named rewrites --describe--> text, Mermaid, Plan
 //!        --emit--> one specialised processor per sub-topology
 //! ```
+//!
+//! The operators themselves live in [`ops`], one file per family; the
+//! phases are machinery that asks them (see [`ops::Operator`]).
 //!
 //! `weir-macros` calls [`expand`]; `build.rs` scripts call [`build::run`],
 //! which runs the same phases to write descriptions and diagrams to disk.
@@ -47,11 +50,12 @@ pub fn compile(item: syn::ItemFn) -> syn::Result<Compiled> {
     let Some(parsed) = parse::parse(item, &mut errors) else {
         return errors.finish(()).and_then(|()| unreachable_error());
     };
-    let graph = graph::build(&parsed, &mut errors);
+    let mut graph = graph::build(&parsed, &mut errors);
+    let mut rewrites = optimize::graph_passes(&mut graph);
     check::check(&graph, &parsed.item.sig.ident, &mut errors);
-    let plan = plan::plan(&graph, &mut errors);
+    let mut plan = plan::plan(&graph, &mut errors);
     errors.finish(())?;
-    let rewrites = optimize::optimize(&graph, &plan);
+    rewrites.extend(optimize::plan_passes(&graph, &mut plan));
     let description =
         describe::describe(&parsed.item.sig.ident.to_string(), &graph, &plan, rewrites);
     let tokens = emit::emit(&parsed, &graph, &plan, &description);

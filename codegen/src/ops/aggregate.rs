@@ -5,20 +5,31 @@ use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+#[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 #[allow(unused_imports)]
+use crate::parse::{chain_of, Call};
+#[allow(unused_imports)]
 use crate::plan::Types;
+use crate::plan::{StoreKind, StoreUse};
+#[allow(unused_imports)]
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
+#[allow(unused_imports)]
+use syn::{LitStr, Type};
 
 use super::Operator;
 use syn::Expr;
@@ -155,8 +166,8 @@ impl Operator for Aggregate {
             Some(i) => e.ty(i, g),
             None => fallback.clone(),
         };
-        let in_inner = inner(g, e.table_input_var(id).1, &iv);
-        let out_inner = inner(g, e.plan.types.node[id].1, &ov);
+        let in_inner = inner(g, e.table_input_var(id).1, iv);
+        let out_inner = inner(g, e.plan.types.node[id].1, ov);
         if matches!(
             op,
             AggOp::TableCount | AggOp::TableReduce { .. } | AggOp::TableAggregate { .. }
@@ -318,6 +329,38 @@ impl Operator for Aggregate {
                 "aggregate"
             }
         }
+    }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Fixed
+    }
+
+    /// A cogroup input's owner.
+    fn remap(&mut self, map: &dyn Fn(NodeId) -> NodeId) {
+        if let AggOp::Cogroup { owner, .. } = &mut self.op {
+            *owner = map(*owner);
+        }
+    }
+
+    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
+        let _ = graph;
+        // Later cogroup inputs share their owner's store.
+        if let AggOp::Cogroup { owner, .. } = &self.op {
+            if *owner != node.id {
+                return vec![StoreUse::Shares(*owner)];
+            }
+        }
+        let kind = match &self.windows {
+            Some(w) if crate::graph::is_session(w) => StoreKind::Session,
+            Some(_) => StoreKind::Window,
+            None => StoreKind::KeyValue,
+        };
+        vec![StoreUse::Owns {
+            name: self.store.clone(),
+            in_memory: self.in_memory,
+            cached: self.cached,
+            kind,
+        }]
     }
 }
 
@@ -634,68 +677,469 @@ pub(crate) fn windows_type(w: &Expr, p: &TokenStream) -> TokenStream {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "cogroup",
-        op: Op::Cogroup,
         on: Shape::Grouped,
         gives: Shape::Cogrouped,
         args: (1, 2),
         options: &[],
         prefix: "COGROUPKSTREAM-AGGREGATE-",
         usage: "grouped.cogroup(|key, value, aggregate| ..), then .cogroup(other_grouped, |key, value, aggregate| ..), then .aggregate(|| initial)",
-        node: None,
+        also_on: &[Shape::Cogrouped],
+        args_on: &[(Shape::Grouped, 1), (Shape::Cogrouped, 2)],
+        types: false,
+        build: build_cogroup,
     },
     OpSpec {
         name: "group_by_key",
-        op: Op::GroupByKey,
         on: Shape::Stream,
         gives: Shape::Grouped,
         args: (0, 0),
         options: NAMED,
         prefix: "",
         usage: "group_by_key() or group_by_key(named(\"repartition-name\"))",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_group_by_key,
     },
     OpSpec {
         name: "group_by",
-        op: Op::GroupBy,
         on: Shape::Stream,
         gives: Shape::Grouped,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-KEY-SELECT-",
         usage: "group_by(|key, value| new_key)",
-        node: None,
+        also_on: &[Shape::Table],
+        args_on: &[],
+        types: false,
+        build: build_group_by,
     },
     OpSpec {
         name: "count",
-        op: Op::Count,
         on: Shape::Grouped,
         gives: Shape::Table,
         args: (0, 0),
         options: STORE,
         prefix: "KSTREAM-AGGREGATE-",
         usage: "count(), count(named(\"store\")), count(in_memory())",
-        node: None,
+        also_on: &[Shape::WindowedGrouped, Shape::GroupedTable],
+        args_on: &[],
+        types: false,
+        build: build_aggregation,
     },
     OpSpec {
         name: "reduce",
-        op: Op::Reduce,
         on: Shape::Grouped,
         gives: Shape::Table,
         args: (1, 1),
         options: STORE,
         prefix: "KSTREAM-REDUCE-",
         usage: "reduce(|aggregate, value| new_aggregate)",
-        node: None,
+        also_on: &[Shape::WindowedGrouped, Shape::GroupedTable],
+        args_on: &[(Shape::GroupedTable, 2)],
+        types: false,
+        build: build_aggregation,
     },
     OpSpec {
         name: "aggregate",
-        op: Op::Aggregate,
         on: Shape::Grouped,
         gives: Shape::Table,
         args: (2, 3),
         options: STORE,
         prefix: "KSTREAM-AGGREGATE-",
         usage: "aggregate(|| initial, |key, value, aggregate| new_aggregate)",
-        node: None,
+        also_on: &[Shape::WindowedGrouped, Shape::GroupedTable, Shape::Cogrouped],
+        args_on: &[(Shape::Cogrouped, 1), (Shape::GroupedTable, 3)],
+        types: false,
+        build: build_aggregation,
     },
 ];
+
+impl Builder<'_> {
+    /// `cogroup(..).aggregate(init)`: one aggregation node per input (each
+    /// repartitioned if its key changed), sharing one store and the
+    /// initializer, merged into one table (Kafka Streams' cogroup).
+    pub(crate) fn cogroup_aggregate(
+        &mut self,
+        init: &Expr,
+        opts: &Options,
+        span: Span,
+        inputs: Vec<(NodeId, Option<LitStr>, Expr)>,
+    ) -> Option<Value> {
+        let prefix = "COGROUPKSTREAM-AGGREGATE-";
+        let store = match &opts.named {
+            Some(n) => n.value(),
+            None => self.next_name(&format!("{prefix}STATE-STORE-")),
+        };
+        let mut owner = None;
+        let mut aggregations = Vec::new();
+        for (i, (input, repartition_name, f)) in inputs.into_iter().enumerate() {
+            let mut upstream = input;
+            if self.key_changed(input) {
+                let name = repartition_name.map(|n| n.value()).unwrap_or_else(|| {
+                    if i == 0 {
+                        store.clone()
+                    } else {
+                        format!("{store}-{i}")
+                    }
+                });
+                upstream = self.graph.add(
+                    NodeKind::Repartition(ops::Repartition {
+                        partitions: None,
+                        changes: false,
+                        mergeable: false,
+                    }),
+                    name,
+                    span,
+                    Some(input),
+                );
+            }
+            let name = self.next_name(prefix);
+            let id = self.graph.nodes.len();
+            let op = AggOp::Cogroup {
+                f,
+                init: owner.is_none().then(|| init.clone()),
+                owner: owner.unwrap_or(id),
+            };
+            let kind = NodeKind::Aggregate(ops::Aggregate {
+                op,
+                store: store.clone(),
+                in_memory: opts.in_memory,
+                cached: !opts.caching_disabled,
+                windows: None,
+                emit_final: false,
+            });
+            let node = self.graph.add(kind, name, span, Some(upstream));
+            owner.get_or_insert(node);
+            aggregations.push(node);
+        }
+        let merge_name = self.next_name("COGROUPKSTREAM-MERGE-");
+        let merge = self
+            .graph
+            .add(NodeKind::Merge(ops::Merge), merge_name, span, None);
+        for a in aggregations {
+            self.graph.connect(a, merge);
+        }
+        Some(Value::Table(merge))
+    }
+    pub(crate) fn aggregate(
+        &mut self,
+        spec: &OpSpec,
+        args: &[Expr],
+        opts: &Options,
+        span: Span,
+        grouping: Grouping,
+    ) -> Option<Value> {
+        let Grouping {
+            input,
+            repartition_name,
+            windows,
+            emit_final,
+        } = grouping;
+        let op = match spec.name {
+            "count" => AggOp::Count,
+            "reduce" => AggOp::Reduce { f: args[0].clone() },
+            _ => AggOp::Aggregate {
+                init: args[0].clone(),
+                f: args[1].clone(),
+                merger: args.get(2).cloned(),
+            },
+        };
+        let session = windows.as_ref().is_some_and(is_session);
+        if let AggOp::Aggregate { merger, .. } = &op {
+            match (merger, session) {
+                (None, true) => self.errors.at(
+                    span,
+                    "`aggregate` over session windows takes a merger too: `aggregate(|| init, |key, value, aggregate| .., |key, aggregate, other| merged)`",
+                ),
+                (Some(m), false) => self.errors.spanned(
+                    m,
+                    "only an `aggregate` over session windows takes a merger (a third closure)",
+                ),
+                _ => {}
+            }
+        }
+        if session && opts.caching_disabled {
+            self.errors.at(
+                span,
+                "`with_caching_disabled()` is not supported with session windows yet",
+            );
+        }
+        let arities: &[(usize, usize, &str)] = match &op {
+            AggOp::Count
+            | AggOp::Cogroup { .. }
+            | AggOp::TableCount
+            | AggOp::TableReduce { .. }
+            | AggOp::TableAggregate { .. } => &[],
+            AggOp::Reduce { .. } => &[(0, 2, "`|aggregate, value|`")],
+            AggOp::Aggregate { merger: None, .. } => &[
+                (0, 0, "no parameters `||`"),
+                (1, 3, "`|key, value, aggregate|`"),
+            ],
+            AggOp::Aggregate {
+                merger: Some(_), ..
+            } => &[
+                (0, 0, "no parameters `||`"),
+                (1, 3, "`|key, value, aggregate|`"),
+                (2, 3, "`|key, aggregate, other|`"),
+            ],
+        };
+        for &(i, n, what) in arities {
+            if let Some(actual) = closure_arity(&args[i]) {
+                if actual != n {
+                    self.errors.spanned(
+                        &args[i],
+                        format!(
+                            "`{}` takes a closure with {what}, this one has {actual} parameter(s)",
+                            spec.name
+                        ),
+                    );
+                }
+            }
+        }
+        // Kafka Streams names the store first (unless given), then the processor.
+        let store = match &opts.named {
+            Some(n) => n.value(),
+            None => self.next_name(&format!("{}STATE-STORE-", spec.prefix)),
+        };
+        let name = self.next_name(spec.prefix);
+        let mut upstream = input;
+        if self.key_changed(input) {
+            // Unless the grouping is named, the optimiser may merge it with
+            // another aggregation's of the same key change.
+            let mergeable = repartition_name.is_none();
+            let prefix = repartition_name
+                .map(|n| n.value())
+                .unwrap_or_else(|| store.clone());
+            upstream = self.graph.add(
+                NodeKind::Repartition(ops::Repartition {
+                    partitions: None,
+                    changes: false,
+                    mergeable,
+                }),
+                prefix,
+                span,
+                Some(input),
+            );
+        }
+        if opts.caching_disabled && windows.as_ref().is_some_and(is_sliding) {
+            self.errors.at(
+                span,
+                "`with_caching_disabled()` is not supported with sliding windows yet",
+            );
+        }
+        let kind = NodeKind::Aggregate(ops::Aggregate {
+            op,
+            store,
+            in_memory: opts.in_memory,
+            // Final results come from the store, not from the cache's
+            // flushes (see the README for the difference). A sliding- or
+            // session-window aggregation keeps the structure (it runs
+            // through the cache's interface) and writes through instead.
+            cached: !opts.caching_disabled
+                && (!emit_final
+                    || windows.as_ref().is_some_and(|w| {
+                        crate::graph::is_sliding(w) || crate::graph::is_session(w)
+                    })),
+            windows,
+            emit_final,
+        });
+        let node = self.graph.add(kind, name, span, Some(upstream));
+        Some(Value::Table(node))
+    }
+}
+
+/// `group_by_key()`.
+pub(crate) fn build_group_by_key(
+    _b: &mut Builder<'_>,
+    a: &Args<'_>,
+    value: Value,
+) -> Option<Value> {
+    let Args { opts, .. } = *a;
+    match value {
+        Value::Stream(input) => Some(Value::Grouped {
+            input,
+            repartition_name: opts.named.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// `group_by(..)` of a stream (a key selector, then grouping) or of a table.
+pub(crate) fn build_group_by(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        positional,
+        opts,
+        span,
+        ..
+    } = *a;
+    match value {
+        Value::Stream(input) => {
+            if let Some(n) = closure_arity(&positional[0]) {
+                if n != 2 {
+                    b.errors.spanned(&positional[0], format!("`group_by` takes a closure with two parameters `|key, value|`, this one has {n} parameter(s)"));
+                }
+            }
+            // As Kafka Streams: a key selector, then grouping that repartitions.
+            let name = b.next_name(spec.prefix);
+            let node = b.graph.add(
+                NodeKind::SelectKey(ops::SelectKey {
+                    f: positional[0].clone(),
+                }),
+                name,
+                span,
+                Some(input),
+            );
+            Some(Value::Grouped {
+                input: node,
+                repartition_name: opts.named.clone(),
+            })
+        }
+        Value::Table(input) => {
+            let name = b.next_name("KTABLE-SELECT-");
+            let select = b.graph.add(
+                NodeKind::TableGroupBy(ops::TableGroupBy {
+                    f: positional[0].clone(),
+                }),
+                name,
+                span,
+                Some(input),
+            );
+            Some(Value::GroupedTable { select })
+        }
+        _ => None,
+    }
+}
+
+/// `count`, `reduce`, `aggregate` of grouped, windowed, cogrouped streams and grouped tables.
+pub(crate) fn build_aggregation(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        positional,
+        opts,
+        span,
+        ..
+    } = *a;
+    match value {
+        Value::Grouped {
+            input,
+            repartition_name,
+        } => b.aggregate(
+            spec,
+            positional,
+            opts,
+            span,
+            Grouping {
+                input,
+                repartition_name,
+                windows: None,
+                emit_final: false,
+            },
+        ),
+        Value::Windowed {
+            input,
+            repartition_name,
+            windows,
+            emit_final,
+        } => b.aggregate(
+            spec,
+            positional,
+            opts,
+            span,
+            Grouping {
+                input,
+                repartition_name,
+                windows: Some(windows),
+                emit_final,
+            },
+        ),
+        Value::GroupedTable { select } => {
+            let op = match spec.name {
+                "count" => AggOp::TableCount,
+                "reduce" => AggOp::TableReduce {
+                    add: positional[0].clone(),
+                    sub: positional[1].clone(),
+                },
+                _ => AggOp::TableAggregate {
+                    init: positional[0].clone(),
+                    add: positional[1].clone(),
+                    sub: positional[2].clone(),
+                },
+            };
+            // As Kafka Streams: the store name, then the processor; the
+            // changes go through `<store>-repartition`.
+            let prefix = match spec.name {
+                "reduce" => "KTABLE-REDUCE-",
+                _ => "KTABLE-AGGREGATE-",
+            };
+            let store = match &opts.named {
+                Some(n) => n.value(),
+                None => b.next_name(&format!("{prefix}STATE-STORE-")),
+            };
+            let name = b.next_name(prefix);
+            let repartition = b.graph.add(
+                NodeKind::Repartition(ops::Repartition {
+                    partitions: None,
+                    changes: true,
+                    mergeable: false,
+                }),
+                store.clone(),
+                span,
+                Some(select),
+            );
+            let kind = NodeKind::Aggregate(ops::Aggregate {
+                op,
+                store,
+                in_memory: opts.in_memory,
+                cached: !opts.caching_disabled,
+                windows: None,
+                emit_final: false,
+            });
+            Some(Value::Table(b.graph.add(
+                kind,
+                name,
+                span,
+                Some(repartition),
+            )))
+        }
+        Value::Cogrouped { inputs } => b.cogroup_aggregate(&positional[0], opts, span, inputs),
+        _ => None,
+    }
+}
+
+/// `cogroup(..)`.
+pub(crate) fn build_cogroup(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args { positional, .. } = *a;
+    match value {
+        Value::Grouped {
+            input,
+            repartition_name,
+        } => Some(Value::Cogrouped {
+            inputs: vec![(input, repartition_name, positional[0].clone())],
+        }),
+        Value::Cogrouped { mut inputs } => {
+            match chain_of(&positional[0]).and_then(|c| b.chain(&c)) {
+                Some(Value::Grouped {
+                    input,
+                    repartition_name,
+                }) => {
+                    inputs.push((input, repartition_name, positional[1].clone()));
+                    Some(Value::Cogrouped { inputs })
+                }
+                Some(v) => {
+                    b.errors.spanned(
+                        &positional[0],
+                        format!(
+                            "`cogroup` takes a grouped stream, not {}",
+                            v.shape().describe()
+                        ),
+                    );
+                    None
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    }
+}

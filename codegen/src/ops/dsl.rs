@@ -2,6 +2,7 @@
 //! family file lists its own (`DSL`); the registry in `ops` collects them.
 
 use crate::ctxt::Errors;
+use crate::graph::builder::{Args, Builder, Value};
 use crate::ops::NodeKind;
 use crate::parse::Call;
 use syn::Expr;
@@ -53,70 +54,15 @@ impl Shape {
     }
 }
 
-/// Operator identity.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Op {
-    /// An operator that adds one node to a stream, built by its
-    /// [`OpSpec::node`]: most stateless operators, sinks.
-    Node,
-    /// `stream::<K, V>(topics)`
-    Stream,
-    /// `filter(pred)`
-    Filter,
-    /// `filter_not(pred)`
-    FilterNot,
-    /// `map_values(|v| v2)` or `map_values(|k, v| v2)`
-    MapValues,
-    /// `split()`
-    Split,
-    /// `branch("name", pred)`
-    Branch,
-    /// `default_branch("name")`
-    DefaultBranch,
-    /// `no_default_branch()`
-    NoDefaultBranch,
-    /// `merge(other)`
-    Merge,
-    /// `group_by_key()`
-    GroupByKey,
-    /// `group_by(|k, v| new_key)`
-    GroupBy,
-    /// `count()`
-    Count,
-    /// `reduce(|agg, v| agg2)`
-    Reduce,
-    /// `aggregate(|| init, |k, v, agg| agg2)`
-    Aggregate,
-    /// `to_stream()`
-    ToStream,
-    /// `windowed_by(TimeWindows::..)`
-    WindowedBy,
-    /// `suppress(until_window_closes(..))` / `suppress(until_time_limit(..))`
-    Suppress,
-    /// `builder.table::<K, V>("topic")`
-    Table,
-    /// `cogroup(aggregator)` on a grouped stream, `cogroup(grouped, aggregator)` on a cogrouped one
-    Cogroup,
-    /// `to_table()`
-    ToTable,
-    /// `process(factory, "store"..)`: a user `Processor`
-    Process,
-    /// `builder.add_state_store("name")`: a key-value store for processors
-    AddStateStore,
-    /// `process_values(factory, "store"..)`: a user `FixedKeyProcessor`
-    ProcessValues,
-    /// `emit_strategy(EmitStrategy::on_window_close())` on windowed grouped streams
-    EmitStrategy,
-}
-
 /// What the compiler knows about an operator.
 pub struct OpSpec {
     /// DSL name.
     pub name: &'static str,
-    /// Identity.
-    pub op: Op,
-    /// What it applies to.
+    /// What it applies to (and what messages say it applies to).
     pub on: Shape,
+    /// Other shapes it applies to (`filter` to tables, `count` to windowed
+    /// streams and grouped tables, ..).
+    pub also_on: &'static [Shape],
     /// What it returns.
     pub gives: Shape,
     /// Positional arguments, min and max (options such as `named(..)` aside).
@@ -127,12 +73,22 @@ pub struct OpSpec {
     pub prefix: &'static str,
     /// How it is called, for error messages.
     pub usage: &'static str,
-    /// For an operator that adds one node to a stream: builds it from the
-    /// positional arguments, reporting misuse (`None` after an error).
-    pub node: Option<NodeFn>,
+    /// Exact positional argument counts on some shapes (`aggregate` of a
+    /// grouped table takes three), instead of `args`.
+    pub args_on: &'static [(Shape, usize)],
+    /// Whether it takes type arguments (`stream::<K, V>`).
+    pub types: bool,
+    /// Builds its nodes from the call on the value it applies to; `None`
+    /// after an error (reported).
+    pub build: BuildFn,
 }
 
-/// Builds an operator's node from its positional arguments.
+/// An operator's build function (see [`OpSpec::build`]).
+pub type BuildFn = fn(&mut Builder<'_>, &Args<'_>, Value) -> Option<Value>;
+
+/// Builds the one node of an operator that adds one to a stream (see
+/// `Builder::stream_node`), from its positional arguments, reporting
+/// misuse (`None` after an error).
 pub type NodeFn = fn(&Call, &[Expr], &mut Errors) -> Option<NodeKind>;
 
 pub const NAMED: &[&str] = &["named"];

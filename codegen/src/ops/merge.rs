@@ -5,20 +5,30 @@ use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+#[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 #[allow(unused_imports)]
+use crate::parse::chain_of;
+#[allow(unused_imports)]
 use crate::plan::Types;
+#[allow(unused_imports)]
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
+#[allow(unused_imports)]
+use syn::{LitStr, Type};
 
 /// `merge`.
 #[derive(Clone)]
@@ -86,12 +96,52 @@ impl Operator for Merge {
 /// Its DSL methods.
 pub const DSL: &[OpSpec] = &[OpSpec {
     name: "merge",
-    op: Op::Merge,
     on: Shape::Stream,
     gives: Shape::Stream,
     args: (1, 1),
     options: NAMED,
     prefix: "KSTREAM-MERGE-",
     usage: "merge(other_stream)",
-    node: None,
+    also_on: &[],
+    args_on: &[],
+    types: false,
+    build: build_merge,
 }];
+
+/// `merge(other)`.
+pub(crate) fn build_merge(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        positional,
+        opts,
+        span,
+        ..
+    } = *a;
+    match value {
+        Value::Stream(input) => {
+            let other = match chain_of(&positional[0]).and_then(|c| b.chain(&c)) {
+                Some(Value::Stream(o)) => o,
+                Some(v) => {
+                    b.errors.spanned(
+                        &positional[0],
+                        format!("`merge` takes a stream, not {}", v.shape().describe()),
+                    );
+                    return None;
+                }
+                None => {
+                    if chain_of(&positional[0]).is_none() {
+                        b.errors.spanned(&positional[0], "`merge` takes a stream of this topology (a name bound to one, or a chain)");
+                    }
+                    return None;
+                }
+            };
+            let name = b.name_for(spec, opts);
+            let node = b
+                .graph
+                .add(NodeKind::Merge(ops::Merge), name, span, Some(input));
+            b.graph.connect(other, node);
+            Some(Value::Stream(node))
+        }
+        _ => None,
+    }
+}

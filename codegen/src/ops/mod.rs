@@ -42,7 +42,7 @@ pub use table_group::TableGroupBy;
 use crate::ctxt::Errors;
 use crate::emit::{Emitter, Field, Generics, Io};
 use crate::graph::{Graph, Node, NodeId};
-use crate::plan::Types;
+use crate::plan::{StoreUse, Types};
 use proc_macro2::TokenStream;
 use syn::Expr;
 
@@ -52,10 +52,21 @@ pub trait Operator {
     /// Its DSL name, for messages and descriptions.
     fn dsl_name(&self) -> &'static str;
 
+    /// What it does to the key of the records it passes on.
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Passes
+    }
+
     /// Whether its outputs are in another sub-topology, reading a topic it
     /// writes (a repartition).
     fn boundary(&self) -> bool {
         false
+    }
+
+    /// Rewires the node ids it holds after the graph lost a node (`map`
+    /// gives each old id's new one).
+    fn remap(&mut self, map: &dyn Fn(NodeId) -> NodeId) {
+        let _ = map;
     }
 
     /// Whether a fan-out may lend it the record instead of a clone.
@@ -82,6 +93,12 @@ pub trait Operator {
     ) -> (usize, usize) {
         let _ = (t, node, graph, errors);
         input
+    }
+
+    /// The state stores it needs.
+    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
+        let _ = (node, graph);
+        Vec::new()
     }
 
     /// Code for a record `(k, v)` (and `o`, its old value, on a table that
@@ -142,6 +159,18 @@ pub trait Operator {
     }
 }
 
+/// What an operator does to the key of the records it passes on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum KeyEffect {
+    /// Passes the key of its input on.
+    Passes,
+    /// May change it: an aggregation downstream needs a repartition first.
+    Changes,
+    /// Starts from a key of its own, as read or repartitioned (sources,
+    /// repartitions, aggregations, tables).
+    Fixed,
+}
+
 /// Whether a fan-out may lend a record to an operator instead of cloning it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Borrow {
@@ -176,6 +205,13 @@ macro_rules! declare_ops {
         impl NodeKind {
             /// The node's operator.
             pub fn op(&self) -> &dyn Operator {
+                match self {
+                    $(NodeKind::$variant(x) => x,)*
+                }
+            }
+
+            /// The node's operator, to rewrite it.
+            pub fn op_mut(&mut self) -> &mut dyn Operator {
                 match self {
                     $(NodeKind::$variant(x) => x,)*
                 }

@@ -6,20 +6,31 @@ use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+#[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 #[allow(unused_imports)]
+use crate::parse::chain_of;
+use crate::plan::StoreUse;
+#[allow(unused_imports)]
 use crate::plan::Types;
+#[allow(unused_imports)]
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
+#[allow(unused_imports)]
+use syn::Type;
 
 use syn::Expr;
 use syn::LitStr;
@@ -184,6 +195,23 @@ impl Operator for Process {
             "process"
         }
     }
+
+    fn key(&self) -> KeyEffect {
+        if self.fixed_key {
+            KeyEffect::Passes
+        } else {
+            KeyEffect::Changes
+        }
+    }
+
+    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
+        let _ = (node, graph);
+        self.stores
+            .iter()
+            .cloned()
+            .map(StoreUse::Connects)
+            .collect()
+    }
 }
 
 impl Emitter<'_> {
@@ -259,35 +287,131 @@ impl Emitter<'_> {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "process",
-        op: Op::Process,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 16),
         options: NAMED,
         prefix: "KSTREAM-PROCESSOR-",
         usage: "process(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::Processor`",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_process,
     },
     OpSpec {
         name: "process_values",
-        op: Op::ProcessValues,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 16),
         options: NAMED,
         prefix: "KSTREAM-PROCESSVALUES-",
         usage: "process_values(|| MyProcessor::new(), \"store\", ..) with `MyProcessor: weir::FixedKeyProcessor`",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_process,
     },
     OpSpec {
         name: "add_state_store",
-        op: Op::AddStateStore,
         on: Shape::Builder,
         gives: Shape::Builder,
         args: (1, 1),
         options: &["in_memory"],
         prefix: "",
         usage: "add_state_store(\"name\") or add_state_store(\"name\", in_memory())",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_add_state_store,
     },
 ];
+
+/// `builder.add_state_store(name)`.
+pub(crate) fn build_add_state_store(
+    b: &mut Builder<'_>,
+    a: &Args<'_>,
+    value: Value,
+) -> Option<Value> {
+    let Args {
+        positional, opts, ..
+    } = *a;
+    match value {
+        Value::Builder => {
+            match string_lit(&positional[0]) {
+                Some(name) if !name.value().is_empty() => {
+                    if b.graph
+                        .state_stores
+                        .iter()
+                        .any(|(n, _)| n.value() == name.value())
+                    {
+                        b.errors.spanned(
+                            &positional[0],
+                            format!("a state store named `{}` was already added", name.value()),
+                        );
+                    } else {
+                        b.graph.state_stores.push((name, opts.in_memory));
+                    }
+                }
+                _ => b.errors.spanned(
+                    &positional[0],
+                    "a state store's name is a non-empty string literal",
+                ),
+            }
+            Some(Value::Builder)
+        }
+        _ => None,
+    }
+}
+
+/// `process(factory, stores..)` / `process_values(..)`.
+pub(crate) fn build_process(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        positional,
+        opts,
+        span,
+        ..
+    } = *a;
+    match value {
+        Value::Stream(input) => {
+            let mut stores = Vec::new();
+            for arg in &positional[1..] {
+                match string_lit(arg) {
+                        Some(name)
+                            if b
+                                .graph
+                                .state_stores
+                                .iter()
+                                .any(|(n, _)| n.value() == name.value()) =>
+                        {
+                            stores.push(name)
+                        }
+                        Some(name) => b.errors.spanned(
+                            arg,
+                            format!(
+                                "no state store named `{}`: add it first with `builder.add_state_store(\"{}\")`",
+                                name.value(),
+                                name.value()
+                            ),
+                        ),
+                        None => b.errors.spanned(
+                            arg,
+                            "name the processor's stores with string literals",
+                        ),
+                    }
+            }
+            let name = b.name_for(spec, opts);
+            Some(Value::Stream(b.graph.add(
+                NodeKind::Process(ops::Process {
+                    factory: positional[0].clone(),
+                    stores,
+                    fixed_key: spec.name == "process_values",
+                }),
+                name,
+                span,
+                Some(input),
+            )))
+        }
+        _ => None,
+    }
+}

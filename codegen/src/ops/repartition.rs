@@ -6,7 +6,7 @@ use crate::emit::*;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 use crate::parse::Call;
@@ -21,6 +21,10 @@ pub struct Repartition {
     pub partitions: Option<i32>,
     /// Carries table changes (new and old values) from a table `group_by`.
     pub changes: bool,
+    /// Inserted before an aggregation after an unnamed key change: the
+    /// optimiser's `merge-repartition` may let another such aggregation of
+    /// the same key change read it instead of its own.
+    pub mergeable: bool,
 }
 
 impl Operator for Repartition {
@@ -91,19 +95,25 @@ impl Operator for Repartition {
             Borrow::No
         }
     }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Fixed
+    }
 }
 
 /// Its DSL methods.
 pub const DSL: &[OpSpec] = &[OpSpec {
     name: "repartition",
-    op: Op::Node,
     on: Shape::Stream,
     gives: Shape::Stream,
     args: (0, 0),
     options: &["named", "partitions"],
     prefix: "KSTREAM-REPARTITION-",
     usage: "repartition(), repartition(named(\"name\")), repartition(partitions(4))",
-    node: Some(build_repartition),
+    also_on: &[],
+    args_on: &[],
+    types: false,
+    build: |b, a, v| b.stream_node(a, v, build_repartition),
 }];
 
 /// Its partition count comes from the `partitions(..)` option, set by the
@@ -112,5 +122,6 @@ fn build_repartition(_call: &Call, _args: &[Expr], _errors: &mut Errors) -> Opti
     Some(NodeKind::Repartition(Repartition {
         partitions: None,
         changes: false,
+        mergeable: false,
     }))
 }

@@ -7,7 +7,7 @@ use crate::graph::{closure_arity, string_lit, valid_topic_name};
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 use crate::parse::Call;
@@ -163,25 +163,29 @@ impl Operator for Print {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "to",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Terminal,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-SINK-",
         usage: "to(\"topic\") or to(|key, value, record_context| topic_name)",
-        node: Some(build_to),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_to),
     },
     OpSpec {
         name: "print",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Terminal,
         args: (0, 1),
         options: NAMED,
         prefix: "KSTREAM-PRINTER-",
         usage: "print() or print(\"label\")",
-        node: Some(build_print),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_print),
     },
 ];
 

@@ -9,9 +9,12 @@ use crate::ops::{self, *};
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
-use syn::Expr;
-use syn::LitStr;
-use syn::Type;
+#[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+use crate::parse::Call;
+use syn::{Expr, LitStr, Type};
 
 /// Reads topics with the given key and value types.
 #[derive(Clone)]
@@ -78,17 +81,118 @@ impl Operator for Source {
     fn dsl_name(&self) -> &'static str {
         "stream"
     }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Fixed
+    }
 }
 
 /// Its DSL methods.
 pub const DSL: &[OpSpec] = &[OpSpec {
     name: "stream",
-    op: Op::Stream,
     on: Shape::Builder,
     gives: Shape::Stream,
     args: (1, 1),
     options: SOURCE,
     prefix: "KSTREAM-SOURCE-",
     usage: "stream::<K, V>(\"topic\") or stream::<K, V>([\"a\", \"b\"])",
-    node: None,
+    also_on: &[],
+    args_on: &[],
+    types: true,
+    build: build_stream,
 }];
+
+impl Builder<'_> {
+    pub(crate) fn source(
+        &mut self,
+        spec: &OpSpec,
+        call: &Call,
+        args: &[Expr],
+        opts: &Options,
+    ) -> Option<Value> {
+        let types = call.types.clone().unwrap_or_default();
+        let (key, value) = match <[Type; 2]>::try_from(types) {
+            Ok([k, v]) => (k, v),
+            Err(_) => {
+                self.errors.spanned(
+                    &call.tokens,
+                    "a source needs its key and value types: `stream::<K, V>(\"topic\")` (use `()` for keys that are always null)",
+                );
+                return None;
+            }
+        };
+        // `["a", "b"]` and `&["a", "b"]` alike.
+        let arg = match &args[0] {
+            Expr::Reference(r) if matches!(&*r.expr, Expr::Array(_)) => &*r.expr,
+            e => e,
+        };
+        let topics: Vec<LitStr> = match arg {
+            Expr::Array(a) => a
+                .elems
+                .iter()
+                .filter_map(|e| {
+                    let lit = string_lit(e);
+                    if lit.is_none() {
+                        self.errors
+                            .spanned(e, "topic names must be string literals");
+                    }
+                    lit
+                })
+                .collect(),
+            e => match string_lit(e) {
+                Some(s) => vec![s],
+                None => {
+                    self.errors.spanned(
+                        e,
+                        "`stream` takes a topic name as a string literal, or an array of them",
+                    );
+                    return None;
+                }
+            },
+        };
+        if topics.is_empty() {
+            self.errors
+                .spanned(&args[0], "a source needs at least one topic");
+            return None;
+        }
+        for t in &topics {
+            if !valid_topic_name(&t.value()) {
+                self.errors.spanned(
+                    t,
+                    format!(
+                        "invalid topic name {:?}: use 1 to 249 of [a-zA-Z0-9._-]",
+                        t.value()
+                    ),
+                );
+            }
+        }
+        let name = self.name_for(spec, opts);
+        let node = self.graph.add(
+            NodeKind::Source(ops::Source {
+                topics,
+                key,
+                value,
+                extractor: opts.extractor.clone(),
+            }),
+            name,
+            call.method.span(),
+            None,
+        );
+        Some(Value::Stream(node))
+    }
+}
+
+/// `builder.stream::<K, V>(topics)`.
+pub(crate) fn build_stream(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        call,
+        positional,
+        opts,
+        ..
+    } = *a;
+    match value {
+        Value::Builder => b.source(spec, call, positional, opts),
+        _ => None,
+    }
+}

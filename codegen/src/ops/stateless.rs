@@ -4,13 +4,15 @@
 use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
+use crate::graph::builder::Value;
 #[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 use crate::ops::dsl::{expect_arity, KEY_VALUE};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::table::build_table_op;
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 use crate::parse::Call;
@@ -182,6 +184,10 @@ impl Operator for Map {
     fn dsl_name(&self) -> &'static str {
         "map"
     }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Changes
+    }
 }
 
 impl Operator for MapValues {
@@ -284,6 +290,10 @@ impl Operator for FlatMap {
 
     fn dsl_name(&self) -> &'static str {
         "flat_map"
+    }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Changes
     }
 }
 
@@ -409,6 +419,10 @@ impl Operator for SelectKey {
     fn dsl_name(&self) -> &'static str {
         "select_key"
     }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Changes
+    }
 }
 
 impl Operator for Peek {
@@ -489,102 +503,129 @@ impl Operator for Foreach {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "filter",
-        op: Op::Filter,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-FILTER-",
         usage: "filter(|key, value| -> bool)",
-        node: Some(build_filter),
+        also_on: &[Shape::Table],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| match v {
+            Value::Table(input) => build_table_op(b, a, Value::Table(input)),
+            v => b.stream_node(a, v, build_filter),
+        },
     },
     OpSpec {
         name: "filter_not",
-        op: Op::FilterNot,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-FILTER-",
         usage: "filter_not(|key, value| -> bool)",
-        node: Some(build_filter),
+        also_on: &[Shape::Table],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| match v {
+            Value::Table(input) => build_table_op(b, a, Value::Table(input)),
+            v => b.stream_node(a, v, build_filter),
+        },
     },
     OpSpec {
         name: "map",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-MAP-",
         usage: "map(|key, value| (new_key, new_value))",
-        node: Some(build_map),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_map),
     },
     OpSpec {
         name: "map_values",
-        op: Op::MapValues,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-MAPVALUES-",
         usage: "map_values(|value| new_value) or map_values(|key, value| new_value)",
-        node: Some(build_map_values),
+        also_on: &[Shape::Table],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| match v {
+            Value::Table(input) => build_table_op(b, a, Value::Table(input)),
+            v => b.stream_node(a, v, build_map_values),
+        },
     },
     OpSpec {
         name: "flat_map",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-FLATMAP-",
         usage: "flat_map(|key, value| iterator of (key, value))",
-        node: Some(build_flat_map),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_flat_map),
     },
     OpSpec {
         name: "flat_map_values",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-FLATMAPVALUES-",
         usage: "flat_map_values(|value| iterator of values) or flat_map_values(|key, value| ..)",
-        node: Some(build_flat_map_values),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_flat_map_values),
     },
     OpSpec {
         name: "select_key",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-KEY-SELECT-",
         usage: "select_key(|key, value| new_key)",
-        node: Some(build_select_key),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_select_key),
     },
     OpSpec {
         name: "peek",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Stream,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-PEEK-",
         usage: "peek(|key, value| { .. })",
-        node: Some(build_peek),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_peek),
     },
     OpSpec {
         name: "foreach",
-        op: Op::Node,
         on: Shape::Stream,
         gives: Shape::Terminal,
         args: (1, 1),
         options: NAMED,
         prefix: "KSTREAM-FOREACH-",
         usage: "foreach(|key, value| { .. })",
-        node: Some(build_foreach),
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: |b, a, v| b.stream_node(a, v, build_foreach),
     },
 ];
 

@@ -4,14 +4,25 @@ use super::Operator;
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::parse::{chain_of, Call};
+use crate::plan::{StoreKind, StoreUse};
+#[allow(unused_imports)]
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
+#[allow(unused_imports)]
+use syn::{LitStr, Type};
 
 use syn::Expr;
 
@@ -65,6 +76,26 @@ impl Operator for Suppress {
 
     fn dsl_name(&self) -> &'static str {
         "suppress"
+    }
+
+    /// The windowed aggregation whose grace applies.
+    fn remap(&mut self, map: &dyn Fn(NodeId) -> NodeId) {
+        if let Some(w) = &mut self.window_node {
+            *w = map(*w);
+        }
+    }
+
+    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
+        let _ = (node, graph);
+        // The buffer is logged through an in-memory store mirroring it,
+        // restored after a restart (Kafka Streams' buffer store and its
+        // changelog).
+        vec![StoreUse::Owns {
+            name: self.store.clone(),
+            in_memory: true,
+            cached: false,
+            kind: StoreKind::KeyValue,
+        }]
     }
 }
 
@@ -136,13 +167,77 @@ impl Emitter<'_> {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "suppress",
-        op: Op::Suppress,
         on: Shape::Table,
         gives: Shape::Table,
         args: (1, 1),
         options: &[],
         prefix: "KTABLE-SUPPRESS-",
         usage: "suppress(until_window_closes(unbounded())) or suppress(until_time_limit(duration, max_records(n)))",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_suppress,
     },
 ];
+
+impl Builder<'_> {
+    pub(crate) fn suppress(
+        &mut self,
+        spec: &OpSpec,
+        config: &Expr,
+        span: Span,
+        input: NodeId,
+    ) -> Option<Value> {
+        let head = match config {
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let window_node = match head.as_deref() {
+            Some("until_window_closes") => {
+                let windowed = matches!(
+                    self.graph.nodes[input].kind,
+                    NodeKind::Aggregate(ops::Aggregate {
+                        windows: Some(_),
+                        ..
+                    })
+                );
+                if !windowed {
+                    self.errors.spanned(config, "`until_window_closes` needs a windowed table: the result of `windowed_by(..)` and an aggregation");
+                    return None;
+                }
+                Some(input)
+            }
+            Some("until_time_limit") => None,
+            _ => {
+                self.errors.spanned(config, format!("`suppress` takes `until_window_closes(..)` or `until_time_limit(..)`; usage: {}", spec.usage));
+                return None;
+            }
+        };
+        // As Kafka Streams: the processor's name first, then its buffer's.
+        let name = self.next_name(spec.prefix);
+        let store = self.next_name("KTABLE-SUPPRESS-STATE-STORE-");
+        let kind = NodeKind::Suppress(ops::Suppress {
+            config: config.clone(),
+            window_node,
+            store,
+        });
+        Some(Value::Table(self.graph.add(kind, name, span, Some(input))))
+    }
+}
+
+/// `suppress(..)`.
+pub(crate) fn build_suppress(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        positional,
+        span,
+        ..
+    } = *a;
+    match value {
+        Value::Table(input) => b.suppress(spec, &positional[0], span, input),
+        _ => None,
+    }
+}

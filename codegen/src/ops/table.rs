@@ -6,20 +6,31 @@ use crate::ctxt::Errors;
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+#[allow(unused_imports)]
 use crate::graph::Node;
 #[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
 #[allow(unused_imports)]
+use crate::parse::chain_of;
+#[allow(unused_imports)]
 use crate::plan::Types;
+use crate::plan::{StoreKind, StoreUse};
+#[allow(unused_imports)]
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::ToTokens;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
+#[allow(unused_imports)]
+use syn::{LitStr, Type};
 
 use syn::Expr;
 
@@ -303,6 +314,23 @@ impl Operator for TableSource {
             "to_table"
         }
     }
+
+    fn key(&self) -> KeyEffect {
+        KeyEffect::Fixed
+    }
+
+    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
+        // Materialized when a `group_by` downstream needs its old values.
+        if !crate::plan::needs_old_values(graph, node.id) {
+            return Vec::new();
+        }
+        vec![StoreUse::Owns {
+            name: self.store.clone(),
+            in_memory: false,
+            cached: true,
+            kind: StoreKind::KeyValue,
+        }]
+    }
 }
 
 impl Operator for ToStream {
@@ -379,35 +407,166 @@ impl Emitter<'_> {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "table",
-        op: Op::Table,
         on: Shape::Builder,
         gives: Shape::Table,
         args: (1, 1),
         options: NAMED,
         prefix: "KTABLE-SOURCE-",
         usage: "table::<K, V>(\"topic\")",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: true,
+        build: build_table,
     },
     OpSpec {
         name: "to_table",
-        op: Op::ToTable,
         on: Shape::Stream,
         gives: Shape::Table,
         args: (0, 0),
         options: NAMED,
         prefix: "KSTREAM-TOTABLE-",
         usage: "to_table()",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_to_table,
     },
     OpSpec {
         name: "to_stream",
-        op: Op::ToStream,
         on: Shape::Table,
         gives: Shape::Stream,
         args: (0, 0),
         options: NAMED,
         prefix: "KTABLE-TOSTREAM-",
         usage: "to_stream()",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_to_stream,
     },
 ];
+
+/// `builder.table::<K, V>(topic)`.
+pub(crate) fn build_table(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        call,
+        positional,
+        opts,
+        span,
+    } = *a;
+    match value {
+        Value::Builder => {
+            // As Kafka Streams: the store name (`<topic>-STATE-STORE-..`)
+            // takes an index, then the source, then the table source.
+            let topic = positional
+                .first()
+                .and_then(string_lit)
+                .map(|t| t.value())
+                .unwrap_or_default();
+            let store = b.next_name(&format!("{topic}-STATE-STORE-"));
+            let source_spec = ops::lookup("stream")?;
+            let Some(Value::Stream(source)) =
+                b.source(source_spec, call, positional, &Options::default())
+            else {
+                return None;
+            };
+            if let NodeKind::Source(ops::Source { topics, .. }) = &b.graph.nodes[source].kind {
+                if topics.len() > 1 {
+                    b.errors.spanned(&positional[0], "a table reads one topic");
+                }
+            }
+            let name = b.name_for(spec, opts);
+            Some(Value::Table(b.graph.add(
+                NodeKind::TableSource(ops::TableSource {
+                    from_topic: true,
+                    store,
+                }),
+                name,
+                span,
+                Some(source),
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// `to_table()`.
+pub(crate) fn build_to_table(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec, opts, span, ..
+    } = *a;
+    match value {
+        Value::Stream(input) => {
+            let name = b.name_for(spec, opts);
+            let store = b.next_name("KSTREAM-TOTABLE-STATE-STORE-");
+            Some(Value::Table(b.graph.add(
+                NodeKind::TableSource(ops::TableSource {
+                    from_topic: false,
+                    store,
+                }),
+                name,
+                span,
+                Some(input),
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// A table's `filter`, `filter_not` and `map_values`.
+pub(crate) fn build_table_op(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec,
+        positional,
+        opts,
+        span,
+        ..
+    } = *a;
+    match value {
+        Value::Table(input) => {
+            let arity = closure_arity(&positional[0]);
+            let (kind, prefix) = match spec.name {
+                "map_values" => (
+                    NodeKind::TableMapValues(ops::TableMapValues {
+                        f: positional[0].clone(),
+                        with_key: arity == Some(2),
+                    }),
+                    "KTABLE-MAPVALUES-",
+                ),
+                op => (
+                    NodeKind::TableFilter(ops::TableFilter {
+                        f: positional[0].clone(),
+                        negate: op == "filter_not",
+                    }),
+                    "KTABLE-FILTER-",
+                ),
+            };
+            let name = match &opts.named {
+                Some(n) => n.value(),
+                None => b.next_name(prefix),
+            };
+            Some(Value::Table(b.graph.add(kind, name, span, Some(input))))
+        }
+        _ => None,
+    }
+}
+
+/// `to_stream()`.
+pub(crate) fn build_to_stream(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args {
+        spec, opts, span, ..
+    } = *a;
+    match value {
+        Value::Table(input) => {
+            let name = b.name_for(spec, opts);
+            Some(Value::Stream(b.graph.add(
+                NodeKind::ToStream(ops::ToStream),
+                name,
+                span,
+                Some(input),
+            )))
+        }
+        _ => None,
+    }
+}

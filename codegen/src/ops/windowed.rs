@@ -3,14 +3,24 @@
 #[allow(unused_imports)]
 use crate::emit::*;
 #[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
+#[allow(unused_imports)]
+use crate::graph::syntax::*;
+#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 #[allow(unused_imports)]
-use crate::ops::dsl::{Op, OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
 #[allow(unused_imports)]
 use crate::ops::{self, *};
+#[allow(unused_imports)]
+use crate::parse::{chain_of, Call};
+#[allow(unused_imports)]
+use proc_macro2::Span;
 use proc_macro2::TokenStream;
 #[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
+#[allow(unused_imports)]
+use syn::{LitStr, Type};
 
 impl Emitter<'_> {
     /// A windowed aggregation, as Kafka Streams' `KStreamWindowAggregate`:
@@ -236,24 +246,130 @@ impl Emitter<'_> {
 pub const DSL: &[OpSpec] = &[
     OpSpec {
         name: "emit_strategy",
-        op: Op::EmitStrategy,
         on: Shape::WindowedGrouped,
         gives: Shape::WindowedGrouped,
         args: (1, 1),
         options: &[],
         prefix: "",
         usage: "emit_strategy(EmitStrategy::on_window_close()) or emit_strategy(EmitStrategy::on_window_update())",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_emit_strategy,
     },
     OpSpec {
         name: "windowed_by",
-        op: Op::WindowedBy,
         on: Shape::Grouped,
         gives: Shape::WindowedGrouped,
         args: (1, 1),
         options: &[],
         prefix: "",
         usage: "windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_secs(60)))",
-        node: None,
+        also_on: &[],
+        args_on: &[],
+        types: false,
+        build: build_windowed_by,
     },
 ];
+
+impl Builder<'_> {
+    /// Checks a `windowed_by` argument: `TimeWindows::..` or
+    /// `SlidingWindows::..` (session windows are not supported yet), and no
+    /// literal zero size.
+    pub(crate) fn check_windows(&mut self, expr: &Expr) {
+        let Some((kind, call)) = windows_call(expr) else {
+            self.errors.spanned(expr, "`windowed_by` takes windows built in place: `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`, `SlidingWindows::of_time_difference_and_grace(..)`, `SessionWindows::of_inactivity_gap_and_grace(..)`");
+            return;
+        };
+        match kind.as_str() {
+            "TimeWindows" | "SlidingWindows" | "SessionWindows" => {}
+            _ => {
+                self.errors.spanned(expr, "`windowed_by` takes `TimeWindows::of_size_with_no_grace(..)`, `TimeWindows::of_size_and_grace(..)`, `SlidingWindows::of_time_difference_and_grace(..)` or `SessionWindows::of_inactivity_gap_and_grace(..)`");
+                return;
+            }
+        }
+        if let Some(size) = call.args.first() {
+            if is_zero_duration(size) {
+                let what = if kind == "SlidingWindows" {
+                    "a sliding window's time difference must be larger than zero"
+                } else if kind == "SessionWindows" {
+                    "a session window's inactivity gap must be larger than zero"
+                } else {
+                    "a window size must be larger than zero"
+                };
+                self.errors.spanned(size, what);
+            }
+        }
+        let mut e = expr;
+        while let Expr::MethodCall(m) = e {
+            if m.method == "advance_by" && m.args.first().is_some_and(is_zero_duration) {
+                self.errors
+                    .spanned(&m.args[0], "a window advance must be larger than zero");
+            }
+            e = &m.receiver;
+        }
+    }
+}
+
+/// `emit_strategy(..)`.
+pub(crate) fn build_emit_strategy(
+    b: &mut Builder<'_>,
+    a: &Args<'_>,
+    value: Value,
+) -> Option<Value> {
+    let Args { positional, .. } = *a;
+    match value {
+        Value::Windowed {
+            input,
+            repartition_name,
+            windows,
+            ..
+        } => {
+            let strategy = match &positional[0] {
+                Expr::Call(c) => match &*c.func {
+                    Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let emit_final = match strategy.as_deref() {
+                Some("on_window_close") => true,
+                Some("on_window_update") => false,
+                _ => {
+                    b.errors.spanned(
+                            &positional[0],
+                            "`emit_strategy` takes `EmitStrategy::on_window_close()` or `EmitStrategy::on_window_update()`",
+                        );
+                    false
+                }
+            };
+            Some(Value::Windowed {
+                input,
+                repartition_name,
+                windows,
+                emit_final,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `windowed_by(windows)`.
+pub(crate) fn build_windowed_by(b: &mut Builder<'_>, a: &Args<'_>, value: Value) -> Option<Value> {
+    let Args { positional, .. } = *a;
+    match value {
+        Value::Grouped {
+            input,
+            repartition_name,
+        } => {
+            b.check_windows(&positional[0]);
+            Some(Value::Windowed {
+                input,
+                repartition_name,
+                windows: positional[0].clone(),
+                emit_final: false,
+            })
+        }
+        _ => None,
+    }
+}

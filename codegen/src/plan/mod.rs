@@ -8,133 +8,14 @@
 //! class without a declared type becomes a generic parameter of the
 //! generated processors.
 
+pub mod types;
+
+pub(crate) use types::option_arg;
+pub use types::{Ty, Types};
+
 use crate::ctxt::Errors;
-use crate::graph::{AggOp, Graph, NodeId, NodeKind};
+use crate::graph::{Graph, NodeId, NodeKind};
 use crate::ops;
-use quote::ToTokens;
-use syn::Type;
-
-/// A type variable's resolution.
-#[derive(Clone)]
-pub enum Ty {
-    /// A declared type.
-    Concrete(Type),
-    /// Inferred by rustc: generic parameter number `n`.
-    Generic(usize),
-    /// `Windowed<T>` of another variable: windowed aggregations' keys.
-    Windowed(usize),
-    /// `Option<T>` of another variable: the values of a table that can hold
-    /// tombstones (`None`).
-    Optional(usize),
-}
-
-/// Key and value type variables of every node's output.
-pub struct Types {
-    parent: Vec<usize>,
-    concrete: Vec<Option<Type>>,
-    /// `Some(inner)` for a variable that is `Windowed<inner>`.
-    windowed: Vec<Option<usize>>,
-    /// `Some(inner)` for a variable that is `Option<inner>`.
-    optional: Vec<Option<usize>>,
-    /// `(key var, value var)` of each node's output (for sinks: of their input).
-    pub node: Vec<(usize, usize)>,
-}
-
-impl Types {
-    pub(crate) fn fresh(&mut self, ty: Option<Type>) -> usize {
-        self.parent.push(self.parent.len());
-        self.concrete.push(ty);
-        self.windowed.push(None);
-        self.optional.push(None);
-        self.parent.len() - 1
-    }
-
-    /// The declared type of `v`'s class, if any.
-    pub(crate) fn concrete_of(&self, v: usize) -> Option<Type> {
-        self.concrete[self.find(v)].clone()
-    }
-
-    pub(crate) fn fresh_optional(&mut self, inner: usize) -> usize {
-        let v = self.fresh(None);
-        self.optional[v] = Some(inner);
-        v
-    }
-
-    /// The inner variable when `v` is `Option<inner>`.
-    pub fn optional_inner(&self, v: usize) -> Option<usize> {
-        let r = self.find(v);
-        if self.concrete[r].is_some() {
-            return None;
-        }
-        self.optional[r]
-    }
-
-    pub(crate) fn fresh_windowed(&mut self, inner: usize) -> usize {
-        let v = self.fresh(None);
-        self.windowed[v] = Some(inner);
-        v
-    }
-
-    fn find(&self, mut v: usize) -> usize {
-        while self.parent[v] != v {
-            v = self.parent[v];
-        }
-        v
-    }
-
-    pub(crate) fn union(&mut self, a: usize, b: usize) -> Result<(), (Type, Type)> {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra == rb {
-            return Ok(());
-        }
-        match (self.concrete[ra].clone(), self.concrete[rb].clone()) {
-            (Some(x), Some(y))
-                if x.to_token_stream().to_string() != y.to_token_stream().to_string() =>
-            {
-                return Err((x, y));
-            }
-            (None, Some(y)) => self.concrete[ra] = Some(y),
-            _ => {}
-        }
-        if self.optional[ra].is_none() {
-            self.optional[ra] = self.optional[rb];
-        }
-        if self.windowed[ra].is_none() {
-            self.windowed[ra] = self.windowed[rb];
-        }
-        self.parent[rb] = ra;
-        Ok(())
-    }
-
-    /// What variable `v` resolves to.
-    pub fn resolve(&self, v: usize) -> Ty {
-        let r = self.find(v);
-        match (&self.concrete[r], self.windowed[r], self.optional[r]) {
-            (Some(t), _, _) => Ty::Concrete(t.clone()),
-            (None, Some(inner), _) => Ty::Windowed(inner),
-            (None, None, Some(inner)) => Ty::Optional(inner),
-            (None, None, None) => Ty::Generic(r),
-        }
-    }
-}
-
-/// `T` when `ty` is written `Option<T>` (or with a path to `Option`).
-pub(crate) fn option_arg(ty: &Type) -> Option<Type> {
-    let Type::Path(path) = ty else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    if last.ident != "Option" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first() {
-        Some(syn::GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner.clone()),
-        _ => None,
-    }
-}
 
 /// Where a sub-topology's records come from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -180,6 +61,27 @@ impl StoreKind {
     pub fn windowed(self) -> bool {
         matches!(self, StoreKind::Window | StoreKind::Session)
     }
+}
+
+/// A state store an operator needs.
+pub enum StoreUse {
+    /// A store of its own, with a changelog `<name>-changelog`.
+    Owns {
+        /// Store name.
+        name: String,
+        /// `in_memory()` instead of RocksDB.
+        in_memory: bool,
+        /// Behind the record cache.
+        cached: bool,
+        /// What it stores.
+        kind: StoreKind,
+    },
+    /// A store added with `builder.add_state_store(..)`: created with the
+    /// first processor connected to it, shared by the others (which must
+    /// be in its sub-topology).
+    Connects(syn::LitStr),
+    /// The store of another node (a cogroup input: its owner's).
+    Shares(NodeId),
 }
 
 /// A state store.
@@ -270,23 +172,6 @@ pub fn needs_old_values(graph: &Graph, node: NodeId) -> bool {
         })
 }
 
-fn solve_types(graph: &Graph, errors: &mut Errors) -> Types {
-    let mut t = Types {
-        parent: Vec::new(),
-        concrete: Vec::new(),
-        windowed: Vec::new(),
-        optional: Vec::new(),
-        node: Vec::new(),
-    };
-    for node in &graph.nodes {
-        let input = node.inputs.first().map(|&i| t.node[i]);
-        let (k, v) = input.unwrap_or((usize::MAX, usize::MAX));
-        let out = node.kind.op().types(&mut t, node, graph, (k, v), errors);
-        t.node.push(out);
-    }
-    t
-}
-
 /// Cuts the graph into sub-topologies and solves its types.
 pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     let n = graph.nodes.len();
@@ -365,16 +250,9 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
     let mut stores: Vec<Store> = Vec::new();
     let mut processor_stores = std::collections::HashSet::new();
     let mut later_processors: Vec<(syn::LitStr, NodeId)> = Vec::new();
-    let mut add_store = |node: &crate::graph::Node,
-                         name: &str,
-                         in_memory: bool,
-                         cached: bool,
-                         kind: StoreKind,
-                         source_changelog: Option<String>| {
-        let sub = node_sub[node.id];
-        let changelog = if source_changelog.is_some() {
-            usize::MAX
-        } else {
+    let mut add_store =
+        |node: &crate::graph::Node, name: &str, in_memory: bool, cached: bool, kind: StoreKind| {
+            let sub = node_sub[node.id];
             internal.push(Internal {
                 topic: format!("{name}-changelog"),
                 kind: InternalKind::Changelog,
@@ -383,94 +261,46 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
                 written_by: sub,
                 read_by: sub,
             });
-            internal.len() - 1
+            let changelog = internal.len() - 1;
+            let index_in_sub = stores.iter().filter(|s| s.sub == sub).count();
+            stores.push(Store {
+                name: name.to_owned(),
+                node: node.id,
+                sub,
+                index_in_sub,
+                changelog,
+                source_changelog: None,
+                in_memory,
+                cached,
+                kind,
+                shared: Vec::new(),
+            });
         };
-        let index_in_sub = stores.iter().filter(|s| s.sub == sub).count();
-        stores.push(Store {
-            name: name.to_owned(),
-            node: node.id,
-            sub,
-            index_in_sub,
-            changelog,
-            source_changelog,
-            in_memory,
-            cached,
-            kind,
-            shared: Vec::new(),
-        });
-    };
+    let mut shared: Vec<(NodeId, NodeId)> = Vec::new();
     for node in &graph.nodes {
-        match &node.kind {
-            // A table source whose old values a `group_by` needs is materialized.
-            NodeKind::TableSource(ops::TableSource { from_topic, store })
-                if needs_old_values(graph, node.id) =>
-            {
-                if *from_topic {
-                    // The table's topic is its changelog (Kafka Streams'
-                    // source-topic changelog optimisation).
-                    let topic = node
-                        .inputs
-                        .first()
-                        .and_then(|&i| match &graph.nodes[i].kind {
-                            NodeKind::Source(ops::Source { topics, .. }) => {
-                                topics.first().map(syn::LitStr::value)
-                            }
-                            _ => None,
-                        });
-                    add_store(node, store, false, true, StoreKind::KeyValue, topic);
-                } else {
-                    // `to_table()`: a store of its own, with a changelog.
-                    add_store(node, store, false, true, StoreKind::KeyValue, None);
-                }
-            }
-            // A suppression's buffer is logged through an in-memory store
-            // mirroring it, restored after a restart (Kafka Streams' buffer
-            // store and its changelog).
-            NodeKind::Suppress(ops::Suppress { store, .. }) => {
-                add_store(node, store, true, false, StoreKind::KeyValue, None)
-            }
-            // A processor's stores (`builder.add_state_store`), created
-            // with the first processor connected to them.
-            NodeKind::Process(ops::Process { stores: names, .. }) => {
-                for name in names {
+        for store in node.kind.op().stores(node, graph) {
+            match store {
+                StoreUse::Owns {
+                    name,
+                    in_memory,
+                    cached,
+                    kind,
+                } => add_store(node, &name, in_memory, cached, kind),
+                // A processor's stores (`builder.add_state_store`), created
+                // with the first processor connected to them.
+                StoreUse::Connects(name) => {
                     if processor_stores.insert(name.value()) {
                         let in_memory = graph
                             .state_stores
                             .iter()
                             .any(|(n, m)| n.value() == name.value() && *m);
-                        add_store(
-                            node,
-                            &name.value(),
-                            in_memory,
-                            false,
-                            StoreKind::KeyValue,
-                            None,
-                        );
+                        add_store(node, &name.value(), in_memory, false, StoreKind::KeyValue);
                     } else {
-                        later_processors.push((name.clone(), node.id));
+                        later_processors.push((name, node.id));
                     }
                 }
+                StoreUse::Shares(owner) => shared.push((owner, node.id)),
             }
-            // Later cogroup inputs share their owner's store.
-            NodeKind::Aggregate(ops::Aggregate {
-                op: AggOp::Cogroup { owner, .. },
-                ..
-            }) if *owner != node.id => {}
-            NodeKind::Aggregate(ops::Aggregate {
-                store,
-                in_memory,
-                cached,
-                windows,
-                ..
-            }) => {
-                let kind = match windows {
-                    Some(w) if crate::graph::is_session(w) => StoreKind::Session,
-                    Some(_) => StoreKind::Window,
-                    None => StoreKind::KeyValue,
-                };
-                add_store(node, store, *in_memory, *cached, kind, None);
-            }
-            _ => {}
         }
     }
     // Processors connected to one store must be in one sub-topology (they
@@ -489,20 +319,12 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             );
         }
     }
-    for node in &graph.nodes {
-        if let NodeKind::Aggregate(ops::Aggregate {
-            op: AggOp::Cogroup { owner, .. },
-            ..
-        }) = &node.kind
-        {
-            if *owner != node.id {
-                if let Some(st) = stores.iter_mut().find(|s| s.node == *owner) {
-                    st.shared.push(node.id);
-                }
-            }
+    for (owner, node) in shared {
+        if let Some(st) = stores.iter_mut().find(|s| s.node == owner) {
+            st.shared.push(node);
         }
     }
-    let types = solve_types(graph, errors);
+    let types = types::solve_types(graph, errors);
     Plan {
         subs,
         internal,

@@ -2,14 +2,17 @@
 //! `Topology.describe()`, a Mermaid diagram, and the static `Plan` the
 //! runtime reads.
 
+pub mod mermaid;
+pub mod plan;
+pub mod text;
+
+pub use plan::source_check_fn;
+
 use crate::graph::{Graph, NodeId, NodeKind, SinkTarget};
 use crate::ops;
 use crate::optimize::Rewrite;
 use crate::plan::{Entry, InternalKind, Plan, StoreKind};
-use proc_macro2::TokenStream;
-use quote::quote;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write;
 use syn::LitStr;
 
 /// How a node appears in the description.
@@ -57,12 +60,6 @@ pub struct Description {
     pub sub_flags: Vec<(bool, bool)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
-}
-
-/// The generated function checking the records of store `index`'s source
-/// topic (a `table(topic)` store), named in the plan.
-pub fn source_check_fn(index: usize) -> syn::Ident {
-    quote::format_ident!("__weir_source_check_{}", index)
 }
 
 /// A topic as the plan names it.
@@ -263,183 +260,4 @@ fn sort_like_kafka_streams(nodes: &mut [DescNode]) {
         n.predecessors.sort_by_key(key);
     }
     nodes.sort_by_key(|n| key(&n.name));
-}
-
-fn names(list: &[String]) -> String {
-    if list.is_empty() {
-        "none".into()
-    } else {
-        list.join(", ")
-    }
-}
-
-impl Description {
-    /// The text, as `Topology.describe().toString()` prints it, followed by
-    /// weir's internal topics and rewrites.
-    pub fn text(&self) -> String {
-        let mut s = String::from("Topologies:\n");
-        for (i, nodes) in self.subs.iter().enumerate() {
-            let _ = writeln!(s, "   Sub-topology: {i}");
-            for n in nodes {
-                match &n.kind {
-                    DescKind::Source(topics) => {
-                        let _ = writeln!(
-                            s,
-                            "    Source: {} (topics: [{}])",
-                            n.name,
-                            topics.join(", ")
-                        );
-                        let _ = writeln!(s, "      --> {}", names(&n.successors));
-                    }
-                    DescKind::Processor => {
-                        let _ = writeln!(
-                            s,
-                            "    Processor: {} (stores: [{}])",
-                            n.name,
-                            n.stores.join(", ")
-                        );
-                        let _ = writeln!(s, "      --> {}", names(&n.successors));
-                        let _ = writeln!(s, "      <-- {}", names(&n.predecessors));
-                    }
-                    DescKind::Sink(topic) if topic.is_empty() => {
-                        let _ = writeln!(s, "    Sink: {} (extractor class: closure)", n.name);
-                        let _ = writeln!(s, "      <-- {}", names(&n.predecessors));
-                    }
-                    DescKind::Sink(topic) => {
-                        let _ = writeln!(s, "    Sink: {} (topic: {topic})", n.name);
-                        let _ = writeln!(s, "      <-- {}", names(&n.predecessors));
-                    }
-                }
-            }
-            s.push('\n');
-        }
-        if !self.internal.is_empty() {
-            s.push_str("Internal topics:\n");
-            for (name, partitions, writer, kind) in &self.internal {
-                let p = partitions.map_or("as its writer's sources".to_string(), |p| p.to_string());
-                let kind = match kind {
-                    InternalKind::Repartition => "repartition",
-                    InternalKind::Changelog => "changelog, compacted",
-                };
-                let _ = writeln!(
-                    s,
-                    "   {name} ({kind}; written by sub-topology {writer}; partitions: {p})"
-                );
-            }
-            s.push('\n');
-        }
-        s.push_str("Rewrites:\n");
-        for r in &self.rewrites {
-            let _ = writeln!(s, "   {}: {}", r.name, r.detail);
-        }
-        s
-    }
-
-    /// A Mermaid flowchart: sub-topologies as subgraphs, topics as stadiums.
-    pub fn mermaid(&self) -> String {
-        let mut s = String::from("flowchart TD\n");
-        let mut ids: HashMap<String, String> = HashMap::new();
-        let mut id_of = |name: &str| -> String {
-            let next = ids.len();
-            ids.entry(name.to_owned())
-                .or_insert_with(|| format!("n{next}"))
-                .clone()
-        };
-        let mut topics: Vec<String> = Vec::new();
-        let mut edges = Vec::new();
-        for (i, nodes) in self.subs.iter().enumerate() {
-            let _ = writeln!(s, "  subgraph sub{i} [\"Sub-topology {i}\"]");
-            for n in nodes {
-                let id = id_of(&n.name);
-                let _ = writeln!(s, "    {id}[\"{}\"]", n.name);
-                for succ in &n.successors {
-                    edges.push(format!("  {id} --> {}", id_of(succ)));
-                }
-                match &n.kind {
-                    DescKind::Source(ts) => {
-                        for t in ts {
-                            topics.push(t.clone());
-                            edges.push(format!("  {} --> {id}", id_of(&format!("topic:{t}"))));
-                        }
-                    }
-                    DescKind::Sink(t) if !t.is_empty() => {
-                        topics.push(t.clone());
-                        edges.push(format!("  {id} --> {}", id_of(&format!("topic:{t}"))));
-                    }
-                    _ => {}
-                }
-            }
-            s.push_str("  end\n");
-        }
-        topics.sort();
-        topics.dedup();
-        for t in topics {
-            let _ = writeln!(s, "  {}([\"{t}\"])", id_of(&format!("topic:{t}")));
-        }
-        edges.sort();
-        edges.dedup();
-        for e in edges {
-            s.push_str(&e);
-            s.push('\n');
-        }
-        s
-    }
-
-    /// The `Plan` static for the runtime.
-    pub fn plan_tokens(&self, p: &TokenStream) -> TokenStream {
-        let name = &self.name;
-        let subs = self.entries.iter().zip(&self.sub_flags).map(|(entries, &(clocked, cached))| {
-            let sources = entries.iter().map(|(name, topics)| {
-                let topics = topics.iter().map(|t| match t {
-                    TopicName::Named(n) => quote!(#p::TopicRef::Named(#n)),
-                    TopicName::Internal(i) => quote!(#p::TopicRef::Internal(#i)),
-                });
-                quote!(#p::SourcePlan { name: #name, topics: &[#(#topics),*] })
-            });
-            quote!(#p::SubTopologyPlan { copartitioned: false, sources: &[#(#sources),*], clocked: #clocked, cached: #cached })
-        });
-        let internal = self.internal.iter().map(|(name, partitions, writer, kind)| {
-            let partitions = match partitions {
-                Some(n) => quote!(::core::option::Option::Some(#n)),
-                None => quote!(::core::option::Option::None),
-            };
-            let kind = match kind {
-                InternalKind::Repartition => quote!(#p::InternalTopicKind::Repartition),
-                InternalKind::Changelog => quote!(#p::InternalTopicKind::Changelog),
-            };
-            quote!(#p::InternalTopic { name: #name, partitions: #partitions, written_by: #writer, kind: #kind })
-        });
-        let stores = self.stores.iter().enumerate().map(|(i, (name, sub, changelog, in_memory, kind, source))| {
-            let kind = match kind {
-                StoreKind::KeyValue => quote!(#p::StoreKind::KeyValue),
-                StoreKind::Window => quote!(#p::StoreKind::Window),
-                StoreKind::Session => quote!(#p::StoreKind::Session),
-            };
-            let backend = if *in_memory {
-                quote!(#p::Backend::InMemory)
-            } else {
-                quote!(#p::Backend::RocksDb)
-            };
-            let (changelog, source, check) = match source {
-                Some(topic) => {
-                    let check = source_check_fn(i);
-                    (quote!(::core::option::Option::None), quote!(::core::option::Option::Some(#topic)), quote!(::core::option::Option::Some(#check)))
-                }
-                None => (quote!(::core::option::Option::Some(#changelog)), quote!(::core::option::Option::None), quote!(::core::option::Option::None)),
-            };
-            quote!(#p::StorePlan { name: #name, subtopology: #sub, changelog: #changelog, source_changelog: #source, source_check: #check, backend: #backend, kind: #kind })
-        });
-        let text = self.text();
-        let mermaid = self.mermaid();
-        quote! {
-            #p::Plan {
-                name: #name,
-                subtopologies: &[#(#subs),*],
-                internal_topics: &[#(#internal),*],
-                stores: &[#(#stores),*],
-                description: #text,
-                mermaid: #mermaid,
-            }
-        }
-    }
 }
