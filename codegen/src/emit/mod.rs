@@ -264,8 +264,7 @@ impl Emitter<'_> {
             if let Some(b) = fn_bound {
                 g.bounds.push(closure_bound((id, 'f'), b, span));
             }
-            let fan_out = !matches!(node.kind, NodeKind::Split(ops::Split))
-                && self.children_in_sub(id).len() > 1;
+            let fan_out = node.kind.op().fans_out() && self.children_in_sub(id).len() > 1;
             if fan_out {
                 g.bounds
                     .push(quote_spanned!(span=> #ok: ::core::clone::Clone));
@@ -304,27 +303,15 @@ impl Emitter<'_> {
     /// Whether `node`, a stream aggregation, feeds a `group_by` directly: it
     /// then sends its old value `o` along (Kafka Streams' `sendOldValues`).
     pub(crate) fn feeds_group_by(&self, node: NodeId) -> bool {
-        matches!(
-            self.graph.nodes[node].kind,
-            NodeKind::Aggregate(ops::Aggregate { .. })
-        ) && self.graph.nodes[node].outputs.iter().any(|&o| {
-            matches!(
-                self.graph.nodes[o].kind,
-                NodeKind::TableGroupBy(ops::TableGroupBy { .. })
-            )
-        })
+        let n = &self.graph.nodes[node];
+        matches!(n.kind, NodeKind::Aggregate(_)) && n.kind.op().sends_old_values(n, self.graph)
     }
 
     /// Code for a record `(k, v)` arriving at `node`'s children.
     pub(crate) fn children(&self, node: NodeId) -> TokenStream {
         // A table node feeding a `group_by` also carries its old value `o`.
-        let with_old = (matches!(
-            self.graph.nodes[node].kind,
-            NodeKind::TableSource(ops::TableSource { .. })
-                | NodeKind::TableFilter(ops::TableFilter { .. })
-                | NodeKind::TableMapValues(ops::TableMapValues { .. })
-        ) && crate::plan::needs_old_values(self.graph, node))
-            || self.feeds_group_by(node);
+        let n = &self.graph.nodes[node];
+        let with_old = n.kind.op().sends_old_values(n, self.graph);
         self.fan_out(&self.children_in_sub(node), with_old)
     }
 

@@ -1,35 +1,20 @@
 //! Aggregations of grouped streams and tables: `count`, `reduce`, `aggregate`.
 
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
 use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
-#[allow(unused_imports)]
 use crate::graph::syntax::*;
-#[allow(unused_imports)]
 use crate::graph::Node;
-#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::ops::dsl::{OpSpec, Shape, NAMED, STORE};
 use crate::ops::{self, *};
-#[allow(unused_imports)]
-use crate::parse::{chain_of, Call};
-#[allow(unused_imports)]
+use crate::parse::chain_of;
 use crate::plan::Types;
 use crate::plan::{StoreKind, StoreUse};
-#[allow(unused_imports)]
 use proc_macro2::Span;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::ToTokens;
-#[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
-#[allow(unused_imports)]
-use syn::{LitStr, Type};
+use syn::LitStr;
 
 use super::Operator;
 use syn::Expr;
@@ -362,6 +347,13 @@ impl Operator for Aggregate {
             kind,
         }]
     }
+
+    /// Feeding a table's `group_by` directly.
+    fn sends_old_values(&self, node: &Node, graph: &Graph) -> bool {
+        node.outputs
+            .iter()
+            .any(|&o| matches!(graph.nodes[o].kind, NodeKind::TableGroupBy(_)))
+    }
 }
 
 impl Emitter<'_> {
@@ -496,121 +488,6 @@ impl Emitter<'_> {
                 // Kafka Streams logs and counts these as dropped records.
                 self.cx.dropped += 1;
             }
-        }
-    }
-
-    /// A grouped table's aggregation, as Kafka Streams' `KTableAggregate` /
-    /// `KTableReduce`: the old value (`o`) is subtracted, then the new one
-    /// (`v`) added; the result (a tombstone when nothing is left) is stored,
-    /// logged and forwarded.
-    pub(crate) fn table_aggregate(
-        &self,
-        node: NodeId,
-        op: &AggOp,
-        store: &str,
-        cached: bool,
-    ) -> TokenStream {
-        let p = &self.p;
-        let Some(st) = self.plan.store_of(node) else {
-            return quote!();
-        };
-        let (j, changelog) = (st.index_in_sub, st.changelog);
-        let name = &self.graph.nodes[node].name;
-        let (f, g, h) = (field((node, 'f')), field((node, 'g')), field((node, 'h')));
-        let agg_var = self.plan.types.node[node].1;
-        let agg_ty = match self.plan.types.optional_inner(agg_var) {
-            Some(i) => self.ty(i, &mut Generics::default()),
-            None => self.output_types(node, &mut Generics::default()).1,
-        };
-        let (subtract, add_new, add_to) = match op {
-            AggOp::TableCount => (quote!(agg - 1), quote!(1), quote!(agg + 1)),
-            AggOp::TableReduce { .. } => (
-                quote!((self.#h)(agg, old)),
-                quote!(new),
-                quote!((self.#f)(agg, new)),
-            ),
-            _ => (
-                quote!((self.#h)(&k, old, agg)),
-                quote!((self.#f)(&k, new, (self.#g)())),
-                quote!((self.#f)(&k, new, agg)),
-            ),
-        };
-        // Kafka Streams' KTableReduce takes the previous timestamp into account
-        // only when it reduces; KTableAggregate whenever there was an aggregate.
-        let reduce = matches!(op, AggOp::TableReduce { .. });
-        let (take, key_buf, read, write, restore) = if cached {
-            let flush = flush_method(st.node);
-            (
-                quote!(let mut key_buf = ::core::mem::take(&mut self.cx.key_buf);),
-                quote!(&mut key_buf),
-                quote! {
-                    let mut evicted = ::std::vec::Vec::new();
-                    let stored = #p::cached_get::<#agg_ty>(&mut self.cx.cache, &self.cx.stores, #j, #store, key, &mut evicted)?;
-                    if !evicted.is_empty() {
-                        self.#flush(evicted, out)?;
-                    }
-                },
-                quote! {
-                    let value = #p::ser(&new_agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
-                    let entries = #p::cached_put(&mut self.cx.cache, #store, key, ts, value, ctx);
-                    self.#flush(entries, out)?;
-                },
-                quote!(self.cx.key_buf = key_buf;),
-            )
-        } else {
-            let kids = self.children(node);
-            let no_old = self.no_old_value(node, &agg_ty);
-            (
-                quote!(),
-                quote!(&mut self.cx.key_buf),
-                quote!(let stored = #p::store_get::<#agg_ty>(&self.cx.stores, #j, #store, key)?;),
-                quote! {
-                    let value = #p::ser(&new_agg, &mut self.cx.value_buf, #name, #p::RecordPart::Value)?;
-                    #p::store_put(&mut self.cx.stores, #j, #store, key, ts, value, &mut self.cx.store_buf)?;
-                    let changelog_ctx = #p::RecordContext { timestamp: ts, headers: &#p::NO_HEADERS, ..*ctx };
-                    out.send(#p::SinkTopic::Internal(#changelog), ::core::option::Option::Some(key), value, &changelog_ctx)?;
-                    let forwarded = #p::RecordContext { timestamp: ts, ..*ctx };
-                    let ctx = &forwarded;
-                    let v = new_agg;
-                    #no_old
-                    #kids
-                },
-                quote!(),
-            )
-        };
-        quote! {
-            #take
-            if let ::core::option::Option::Some(key) = #p::ser(&k, #key_buf, #name, #p::RecordPart::Key)? {
-                #read
-                let had = stored.is_some();
-                let (old_agg, old_ts) = match stored {
-                    ::core::option::Option::Some((a, t)) => (::core::option::Option::Some(a), t),
-                    ::core::option::Option::None => (::core::option::Option::None, i64::MIN),
-                };
-                let mut ts = ctx.timestamp;
-                let intermediate = match (o, old_agg) {
-                    (::core::option::Option::Some(old), ::core::option::Option::Some(agg)) => {
-                        ts = ts.max(old_ts);
-                        ::core::option::Option::Some(#subtract)
-                    }
-                    (_, agg) => agg,
-                };
-                let new_agg: ::core::option::Option<#agg_ty> = match (v, intermediate) {
-                    (::core::option::Option::Some(new), ::core::option::Option::Some(agg)) => {
-                        ts = ts.max(old_ts);
-                        ::core::option::Option::Some(#add_to)
-                    }
-                    (::core::option::Option::Some(new), ::core::option::Option::None) => {
-                        if had && !#reduce {
-                            ts = ts.max(old_ts);
-                        }
-                        ::core::option::Option::Some(#add_new)
-                    }
-                    (::core::option::Option::None, agg) => agg,
-                };
-                #write
-            }
-            #restore
         }
     }
 

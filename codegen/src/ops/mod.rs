@@ -69,6 +69,20 @@ pub trait Operator {
         let _ = map;
     }
 
+    /// Whether the records it passes on carry their old value `o` too
+    /// (Kafka Streams' `sendOldValues`: a `group_by` downstream subtracts
+    /// it).
+    fn sends_old_values(&self, node: &Node, graph: &Graph) -> bool {
+        let _ = (node, graph);
+        false
+    }
+
+    /// Whether its children, when it has several, each get the record (a
+    /// fan-out: clones), rather than one of them (a split).
+    fn fans_out(&self) -> bool {
+        true
+    }
+
     /// Whether a fan-out may lend it the record instead of a clone.
     fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
         let _ = (e, id);

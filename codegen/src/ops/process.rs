@@ -1,36 +1,18 @@
 //! User processors: `process(..)`, `process_values(..)`.
 
 use super::Operator;
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
-#[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Value};
 use crate::graph::syntax::*;
-#[allow(unused_imports)]
 use crate::graph::Node;
-#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::ops::dsl::{OpSpec, Shape, NAMED};
 use crate::ops::{self, *};
-#[allow(unused_imports)]
-use crate::parse::chain_of;
 use crate::plan::StoreUse;
-#[allow(unused_imports)]
 use crate::plan::Types;
-#[allow(unused_imports)]
-use proc_macro2::Span;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::ToTokens;
-#[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
-#[allow(unused_imports)]
-use syn::Type;
 
 use syn::Expr;
 use syn::LitStr;

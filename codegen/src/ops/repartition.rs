@@ -1,18 +1,13 @@
 //! Repartitions through internal topics: `repartition()`, and those an aggregation after a key change needs.
 
 use crate::ctxt::Errors;
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::graph::{NodeId, NodeKind};
+use crate::ops::dsl::{OpSpec, Shape};
 use crate::ops::{self, *};
 use crate::parse::Call;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 
 /// `repartition()`: through an internal topic `<name>-repartition`.
 #[derive(Clone)]

@@ -1,18 +1,13 @@
 //! Terminal outputs: `to(..)` and `print(..)`.
 
 use crate::ctxt::Errors;
-#[allow(unused_imports)]
 use crate::emit::*;
 use crate::graph::{closure_arity, string_lit, valid_topic_name};
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::graph::{NodeId, NodeKind};
+use crate::ops::dsl::{OpSpec, Shape, NAMED};
 use crate::ops::{self, *};
 use crate::parse::Call;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
 use syn::Expr;

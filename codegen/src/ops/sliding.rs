@@ -1,14 +1,10 @@
 //! Sliding-window aggregations: `windowed_by(SlidingWindows::..)`.
 
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::{self, *};
+use crate::graph::NodeId;
+use crate::ops::*;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 
 impl Emitter<'_> {
     /// A sliding-window aggregation, as Kafka Streams'

@@ -1,17 +1,11 @@
 //! Sources: `builder.stream::<K, V>(topics)`.
 
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
 use crate::ops::{self, *};
-#[allow(unused_imports)]
-use quote::{format_ident, quote, quote_spanned};
+use quote::quote_spanned;
 
-#[allow(unused_imports)]
-use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
-#[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Options, Value};
 use crate::graph::syntax::*;
 use crate::parse::Call;
 use syn::{Expr, LitStr, Type};

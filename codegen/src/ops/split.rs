@@ -1,26 +1,15 @@
 //! `split()` and its branches.
 
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
-#[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Value};
 use crate::graph::syntax::*;
-#[allow(unused_imports)]
-use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::graph::{NodeId, NodeKind};
+use crate::ops::dsl::{OpSpec, Shape, NAMED};
 use crate::ops::{self, *};
-#[allow(unused_imports)]
-use crate::parse::{chain_of, Call};
-#[allow(unused_imports)]
-use proc_macro2::Span;
+use crate::parse::Call;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
-#[allow(unused_imports)]
-use syn::{LitStr, Type};
+use syn::LitStr;
 
 use syn::Expr;
 
@@ -73,6 +62,11 @@ impl Operator for Split {
     fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
         let _ = (e, id);
         Borrow::IfChildren
+    }
+
+    /// Each record goes to its first branch whose predicate holds.
+    fn fans_out(&self) -> bool {
+        false
     }
 }
 

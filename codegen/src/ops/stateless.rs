@@ -1,27 +1,17 @@
 //! Stateless record-at-a-time operators of a stream.
 
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
-#[allow(unused_imports)]
 use crate::emit::*;
 use crate::graph::builder::Value;
-#[allow(unused_imports)]
 use crate::graph::Node;
-#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
 use crate::ops::dsl::{expect_arity, KEY_VALUE};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
+use crate::ops::dsl::{OpSpec, Shape, NAMED};
 use crate::ops::table::build_table_op;
-#[allow(unused_imports)]
 use crate::ops::{self, *};
 use crate::parse::Call;
-#[allow(unused_imports)]
 use crate::plan::Types;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::ToTokens;
-#[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
 
 use syn::Expr;

@@ -1,28 +1,15 @@
 //! `suppress(..)` of a table.
 
 use super::Operator;
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
-#[allow(unused_imports)]
-use crate::graph::syntax::*;
-#[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Value};
 use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::ops::dsl::{OpSpec, Shape};
 use crate::ops::{self, *};
-#[allow(unused_imports)]
-use crate::parse::{chain_of, Call};
 use crate::plan::{StoreKind, StoreUse};
-#[allow(unused_imports)]
 use proc_macro2::Span;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::{format_ident, quote, quote_spanned};
-#[allow(unused_imports)]
-use syn::{LitStr, Type};
+use quote::{format_ident, quote};
 
 use syn::Expr;
 

@@ -1,36 +1,18 @@
 //! Tables: `builder.table(..)`, `to_table()`, a table's `filter`/`map_values`, `to_stream()`.
 
 use super::Operator;
-#[allow(unused_imports)]
 use crate::ctxt::Errors;
-#[allow(unused_imports)]
 use crate::emit::*;
-#[allow(unused_imports)]
-use crate::graph::builder::{Args, Builder, Grouping, Options, Value};
-#[allow(unused_imports)]
+use crate::graph::builder::{Args, Builder, Options, Value};
 use crate::graph::syntax::*;
-#[allow(unused_imports)]
 use crate::graph::Node;
-#[allow(unused_imports)]
 use crate::graph::{Graph, NodeId, NodeKind};
-#[allow(unused_imports)]
-use crate::ops::dsl::{OpSpec, Shape, NAMED, SOURCE, STORE};
-#[allow(unused_imports)]
+use crate::ops::dsl::{OpSpec, Shape, NAMED};
 use crate::ops::{self, *};
-#[allow(unused_imports)]
-use crate::parse::chain_of;
-#[allow(unused_imports)]
 use crate::plan::Types;
 use crate::plan::{StoreKind, StoreUse};
-#[allow(unused_imports)]
-use proc_macro2::Span;
 use proc_macro2::TokenStream;
-#[allow(unused_imports)]
-use quote::ToTokens;
-#[allow(unused_imports)]
 use quote::{format_ident, quote, quote_spanned};
-#[allow(unused_imports)]
-use syn::{LitStr, Type};
 
 use syn::Expr;
 
@@ -178,6 +160,10 @@ impl Operator for TableFilter {
             "filter"
         }
     }
+
+    fn sends_old_values(&self, node: &Node, graph: &Graph) -> bool {
+        crate::plan::needs_old_values(graph, node.id)
+    }
 }
 
 impl Operator for TableMapValues {
@@ -270,6 +256,10 @@ impl Operator for TableMapValues {
     fn dsl_name(&self) -> &'static str {
         "map_values"
     }
+
+    fn sends_old_values(&self, node: &Node, graph: &Graph) -> bool {
+        crate::plan::needs_old_values(graph, node.id)
+    }
 }
 
 impl Operator for TableSource {
@@ -330,6 +320,10 @@ impl Operator for TableSource {
             cached: true,
             kind: StoreKind::KeyValue,
         }]
+    }
+
+    fn sends_old_values(&self, node: &Node, graph: &Graph) -> bool {
+        crate::plan::needs_old_values(graph, node.id)
     }
 }
 
