@@ -119,19 +119,12 @@ impl Operator for Aggregate {
         }
     }
 
-    #[allow(unused_variables)]
     fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let ops::Aggregate { op, windows, .. } = self;
         let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
+            ik, iv, ov, span, ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         serde_bounds(g, span, ik.clone(), iv.clone());
         if windows.is_some() {
             // The key goes into every `Windowed` key, the value into every window.
@@ -268,12 +261,11 @@ impl Operator for Aggregate {
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
+        _node: &Node,
+        _graph: &Graph,
         (k, v): (usize, usize),
-        errors: &mut Errors,
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
         let windowed_key = |t: &mut Types| match &self.windows {
             Some(_) => t.fresh_windowed(k),
             None => k,
@@ -327,8 +319,7 @@ impl Operator for Aggregate {
         }
     }
 
-    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
-        let _ = graph;
+    fn stores(&self, node: &Node, _graph: &Graph) -> Vec<StoreUse> {
         // Later cogroup inputs share their owner's store.
         if let AggOp::Cogroup { owner, .. } = &self.op {
             if *owner != node.id {

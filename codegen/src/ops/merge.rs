@@ -18,12 +18,7 @@ use quote::{format_ident, quote};
 pub struct Merge;
 
 impl Operator for Merge {
-    #[allow(unused_variables)]
-    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
-        let name = &n.name;
+    fn flow(&self, _e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let m = format_ident!("node{}", node);
         quote! { self.#m(k, v, ctx, out)?; }
     }
@@ -47,11 +42,10 @@ impl Operator for Merge {
         &self,
         t: &mut Types,
         node: &Node,
-        graph: &Graph,
+        _graph: &Graph,
         (k, v): (usize, usize),
         errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = graph;
         // Its inputs are one stream: one key type, one value type.
         for &other in &node.inputs[1..] {
             let (ok, ov) = t.node[other];

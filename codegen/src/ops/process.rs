@@ -33,13 +33,9 @@ impl Operator for Process {
         vec![('f', &self.factory)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::Process { fixed_key, .. } = self;
         let p = &e.p;
-        let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         let (pr, fw, sch) = processor_fields(node);
         let call = if *fixed_key {
@@ -66,7 +62,6 @@ impl Operator for Process {
         }
     }
 
-    #[allow(unused_variables)]
     fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let ops::Process { fixed_key, .. } = self;
         let Io {
@@ -76,9 +71,9 @@ impl Operator for Process {
             ov,
             span,
             i,
-            r,
+            ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let (span, p) = (*span, &e.p);
         // The processor's type is a parameter of its own, tied
         // to the record types by its associated types.
         g.iters.push(id);
@@ -156,13 +151,11 @@ impl Operator for Process {
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = v;
         if self.fixed_key {
             (k, t.fresh(None))
         } else {
@@ -186,8 +179,7 @@ impl Operator for Process {
         }
     }
 
-    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
-        let _ = (node, graph);
+    fn stores(&self, _node: &Node, _graph: &Graph) -> Vec<StoreUse> {
         self.stores
             .iter()
             .cloned()

@@ -7,7 +7,7 @@ use crate::ops::dsl::{OpSpec, Shape};
 use crate::ops::{self, *};
 use crate::parse::Call;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 /// `repartition()`: through an internal topic `<name>-repartition`.
 #[derive(Clone)]
@@ -23,11 +23,9 @@ pub struct Repartition {
 }
 
 impl Operator for Repartition {
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let p = &e.p;
         let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
         let name = &n.name;
         let index = e.plan.internal_of(node);
         if index == usize::MAX {
@@ -57,18 +55,15 @@ impl Operator for Repartition {
         }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        g: &mut Generics,
+    ) -> Option<TokenStream> {
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         serde_bounds(g, span, ik.clone(), iv.clone());
         None
     }

@@ -44,7 +44,6 @@ impl Operator for Sink {
         }
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::Sink { target } = self;
         let p = &e.p;
@@ -70,19 +69,12 @@ impl Operator for Sink {
         }
     }
 
-    #[allow(unused_variables)]
     fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let ops::Sink { target } = self;
         let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
+            ik, iv, span, r, ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let (span, p) = (*span, &e.p);
         serde_bounds(g, span, ik.clone(), iv.clone());
         match target {
             SinkTarget::Topic(_) => None,
@@ -103,19 +95,15 @@ impl Operator for Sink {
         "to"
     }
 
-    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
-        let _ = (e, id);
+    fn borrows(&self, _e: &Emitter<'_>, _id: NodeId) -> Borrow {
         Borrow::Yes
     }
 }
 
 impl Operator for Print {
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::Print { label } = self;
-        let p = &e.p;
         let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
         let name = &n.name;
         let label = if label.is_empty() {
             name.clone()
@@ -125,18 +113,15 @@ impl Operator for Print {
         quote! { out.print(::core::format_args!("[{}]: {:?}, {:?}", #label, k, v)); }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        g: &mut Generics,
+    ) -> Option<TokenStream> {
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         g.bounds
             .push(quote_spanned!(span=> #ik: ::core::fmt::Debug));
         g.bounds
@@ -148,8 +133,7 @@ impl Operator for Print {
         "print"
     }
 
-    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
-        let _ = (e, id);
+    fn borrows(&self, _e: &Emitter<'_>, _id: NodeId) -> Borrow {
         Borrow::Yes
     }
 }

@@ -28,19 +28,10 @@ impl Operator for Source {
         self.extractor.iter().map(|f| ('f', f)).collect()
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(&self, e: &Emitter<'_>, _id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let ops::Source { extractor, .. } = self;
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let Io { ok, ov, span, .. } = t;
+        let (span, p) = (*span, &e.p);
         serde_bounds(g, span, ok.clone(), ov.clone());
         extractor
             .as_ref()
@@ -52,11 +43,9 @@ impl Operator for Source {
         t: &mut Types,
         node: &Node,
         graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        (_k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = errors;
-        let _ = (k, v);
         let k = t.fresh(Some(self.key.clone()));
         let v = t.fresh(Some(self.value.clone()));
         // A table's topic is read with nullable values: tombstones.

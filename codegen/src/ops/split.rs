@@ -27,12 +27,8 @@ pub struct Branch {
 }
 
 impl Operator for Split {
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
         let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
-        let name = &n.name;
         let mut arms = TokenStream::new();
         let mut default = None;
         for &b in &n.outputs {
@@ -59,8 +55,7 @@ impl Operator for Split {
         "split"
     }
 
-    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
-        let _ = (e, id);
+    fn borrows(&self, _e: &Emitter<'_>, _id: NodeId) -> Borrow {
         Borrow::IfChildren
     }
 
@@ -75,19 +70,16 @@ impl Operator for Branch {
         self.pred.iter().map(|f| ('f', f)).collect()
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
         self.pred.as_ref()?;
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
     }
 
@@ -95,8 +87,7 @@ impl Operator for Branch {
         "branch"
     }
 
-    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
-        let _ = (e, id);
+    fn borrows(&self, _e: &Emitter<'_>, _id: NodeId) -> Borrow {
         Borrow::IfChildren
     }
 }

@@ -83,13 +83,9 @@ impl Operator for Filter {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::Filter { negate, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         let test = if *negate {
             quote!(!(self.#f)(&k, &v))
@@ -99,18 +95,15 @@ impl Operator for Filter {
         quote! { if #test { #kids } }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> bool))
     }
 
@@ -122,8 +115,7 @@ impl Operator for Filter {
         }
     }
 
-    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
-        let _ = (e, id);
+    fn borrows(&self, _e: &Emitter<'_>, _id: NodeId) -> Borrow {
         Borrow::IfChildren
     }
 }
@@ -133,41 +125,39 @@ impl Operator for Map {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         quote! { let (k, v) = (self.#f)(k, v); #kids }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
         let Io {
             ik,
             iv,
             ok,
             ov,
             span,
-            i,
-            r,
+            ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         Some(quote_spanned!(span=> FnMut(#ik, #iv) -> (#ok, #ov)))
     }
 
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (_k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = (k, v);
         (t.fresh(None), t.fresh(None))
     }
 
@@ -185,13 +175,9 @@ impl Operator for MapValues {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::MapValues { with_key, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         let call = if *with_key {
             quote!((self.#f)(&k, v))
@@ -201,8 +187,13 @@ impl Operator for MapValues {
         quote! { let v = #call; #kids }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
         let Io {
             ik, iv, ov, span, ..
         } = t;
@@ -217,13 +208,11 @@ impl Operator for MapValues {
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = v;
         (k, t.fresh(None))
     }
 
@@ -237,18 +226,13 @@ impl Operator for FlatMap {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         quote! { for (k, v) in (self.#f)(k, v) { #kids } }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(&self, _e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let Io {
             ik,
             iv,
@@ -256,9 +240,9 @@ impl Operator for FlatMap {
             ov,
             span,
             i,
-            r,
+            ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         g.iters.push(id);
         g.bounds
             .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = (#ok, #ov)>));
@@ -268,13 +252,11 @@ impl Operator for FlatMap {
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (_k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = (k, v);
         (t.fresh(None), t.fresh(None))
     }
 
@@ -292,13 +274,9 @@ impl Operator for FlatMapValues {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::FlatMapValues { with_key, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         let call = if *with_key {
             quote!((self.#f)(&k, v))
@@ -320,19 +298,17 @@ impl Operator for FlatMapValues {
         }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(&self, _e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let ops::FlatMapValues { with_key, .. } = self;
         let Io {
             ik,
             iv,
-            ok,
             ov,
             span,
             i,
-            r,
+            ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         g.iters.push(id);
         g.bounds
             .push(quote_spanned!(span=> #i: ::core::iter::IntoIterator<Item = #ov>));
@@ -348,13 +324,11 @@ impl Operator for FlatMapValues {
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = v;
         (k, t.fresh(None))
     }
 
@@ -368,41 +342,34 @@ impl Operator for SelectKey {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         quote! { let k = (self.#f)(&k, &v); #kids }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
         let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
+            ik, iv, ok, span, ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv) -> #ok))
     }
 
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (_k, v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = k;
         (t.fresh(None), v)
     }
 
@@ -420,28 +387,21 @@ impl Operator for Peek {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         quote! { (self.#f)(&k, &v); #kids }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         Some(quote_spanned!(span=> FnMut(&#ik, &#iv)))
     }
 
@@ -449,8 +409,7 @@ impl Operator for Peek {
         "peek"
     }
 
-    fn borrows(&self, e: &Emitter<'_>, id: NodeId) -> Borrow {
-        let _ = (e, id);
+    fn borrows(&self, _e: &Emitter<'_>, _id: NodeId) -> Borrow {
         Borrow::IfChildren
     }
 }
@@ -460,27 +419,20 @@ impl Operator for Foreach {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
-    fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
+    fn flow(&self, _e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         quote! { (self.#f)(k, v); }
     }
 
-    #[allow(unused_variables)]
-    fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+    fn bound(
+        &self,
+        _e: &Emitter<'_>,
+        _id: NodeId,
+        t: &Io,
+        _g: &mut Generics,
+    ) -> Option<TokenStream> {
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         Some(quote_spanned!(span=> FnMut(#ik, #iv)))
     }
 

@@ -25,13 +25,8 @@ pub struct Suppress {
 }
 
 impl Operator for Suppress {
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::Suppress { window_node, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
-        let name = &n.name;
         e.suppress(node, *window_node)
     }
 
@@ -72,8 +67,7 @@ impl Operator for Suppress {
         }
     }
 
-    fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
-        let _ = (node, graph);
+    fn stores(&self, _node: &Node, _graph: &Graph) -> Vec<StoreUse> {
         // The buffer is logged through an in-memory store mirroring it,
         // restored after a restart (Kafka Streams' buffer store and its
         // changelog).

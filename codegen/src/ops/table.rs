@@ -55,13 +55,9 @@ impl Operator for TableFilter {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::TableFilter { negate, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         let nullable = e
             .plan
@@ -101,52 +97,26 @@ impl Operator for TableFilter {
         }
     }
 
-    #[allow(unused_variables)]
     fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
-        let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
-        } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let Io { ik, iv, span, .. } = t;
+        let span = *span;
         let (_, in_v) = e.table_input_var(id);
         let inner_in = match e.plan.types.optional_inner(in_v) {
             Some(i) => e.ty(i, g),
             None => iv.clone(),
         };
-        match &node.kind {
-            NodeKind::TableFilter(ops::TableFilter { .. }) => {
-                Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
-            }
-            NodeKind::TableMapValues(ops::TableMapValues { with_key, .. }) => {
-                let out_v = e.plan.types.node[id].1;
-                let inner_out = match e.plan.types.optional_inner(out_v) {
-                    Some(i) => e.ty(i, g),
-                    None => ov.clone(),
-                };
-                Some(if *with_key {
-                    quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
-                } else {
-                    quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
-                })
-            }
-            _ => None,
-        }
+        // The predicate sees the value inside a nullable table's `Option`.
+        Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
     }
 
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
+        _node: &Node,
+        _graph: &Graph,
         (k, v): (usize, usize),
-        errors: &mut Errors,
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
         match t.optional_inner(v) {
             Some(_) => (k, v),
             None => (k, t.fresh_optional(v)),
@@ -171,13 +141,9 @@ impl Operator for TableMapValues {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::TableMapValues { with_key, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         let nullable = e
             .plan
@@ -198,52 +164,38 @@ impl Operator for TableMapValues {
         }
     }
 
-    #[allow(unused_variables)]
     fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let Io {
-            ik,
-            iv,
-            ok,
-            ov,
-            span,
-            i,
-            r,
+            ik, iv, ov, span, ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         let (_, in_v) = e.table_input_var(id);
         let inner_in = match e.plan.types.optional_inner(in_v) {
             Some(i) => e.ty(i, g),
             None => iv.clone(),
         };
-        match &node.kind {
-            NodeKind::TableFilter(ops::TableFilter { .. }) => {
-                Some(quote_spanned!(span=> FnMut(&#ik, &#inner_in) -> bool))
-            }
-            NodeKind::TableMapValues(ops::TableMapValues { with_key, .. }) => {
-                let out_v = e.plan.types.node[id].1;
-                let inner_out = match e.plan.types.optional_inner(out_v) {
-                    Some(i) => e.ty(i, g),
-                    None => ov.clone(),
-                };
-                Some(if *with_key {
-                    quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
-                } else {
-                    quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
-                })
-            }
-            _ => None,
-        }
+        // The mapper sees and makes the values inside a nullable table's
+        // `Option`s.
+        let out_v = e.plan.types.node[id].1;
+        let inner_out = match e.plan.types.optional_inner(out_v) {
+            Some(i) => e.ty(i, g),
+            None => ov.clone(),
+        };
+        Some(if self.with_key {
+            quote_spanned!(span=> FnMut(&#ik, #inner_in) -> #inner_out)
+        } else {
+            quote_spanned!(span=> FnMut(#inner_in) -> #inner_out)
+        })
     }
 
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
+        _node: &Node,
+        _graph: &Graph,
         (k, v): (usize, usize),
-        errors: &mut Errors,
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
         match t.optional_inner(v) {
             Some(_) => {
                 let inner = t.fresh(None);
@@ -263,25 +215,19 @@ impl Operator for TableMapValues {
 }
 
 impl Operator for TableSource {
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let ops::TableSource { store, .. } = self;
-        let p = &e.p;
-        let n = &e.graph.nodes[node];
-        let f = format_ident!("f{}", node);
-        let name = &n.name;
         e.both(node, |cached| e.table_source(node, store, cached))
     }
 
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
+        _node: &Node,
+        _graph: &Graph,
         (k, v): (usize, usize),
-        errors: &mut Errors,
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
         if self.from_topic {
             return (k, v);
         }

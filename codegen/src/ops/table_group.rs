@@ -25,12 +25,10 @@ impl Operator for TableGroupBy {
         vec![('f', &self.f)]
     }
 
-    #[allow(unused_variables)]
     fn flow(&self, e: &Emitter<'_>, node: NodeId) -> TokenStream {
         let p = &e.p;
         let n = &e.graph.nodes[node];
         let f = format_ident!("f{}", node);
-        let name = &n.name;
         let kids = e.children(node);
         // An aggregation's result is never a tombstone.
         let wrap = if n.inputs.first().is_some_and(|&i| e.feeds_group_by(i)) {
@@ -77,7 +75,6 @@ impl Operator for TableGroupBy {
         }
     }
 
-    #[allow(unused_variables)]
     fn bound(&self, e: &Emitter<'_>, id: NodeId, t: &Io, g: &mut Generics) -> Option<TokenStream> {
         let Io {
             ik,
@@ -85,10 +82,9 @@ impl Operator for TableGroupBy {
             ok,
             ov,
             span,
-            i,
-            r,
+            ..
         } = t;
-        let (span, p, node) = (*span, &e.p, &e.graph.nodes[id]);
+        let span = *span;
         let in_inner = match e.plan.types.optional_inner(e.table_input_var(id).1) {
             Some(i) => e.ty(i, g),
             None => iv.clone(),
@@ -107,13 +103,11 @@ impl Operator for TableGroupBy {
     fn types(
         &self,
         t: &mut Types,
-        node: &Node,
-        graph: &Graph,
-        (k, v): (usize, usize),
-        errors: &mut Errors,
+        _node: &Node,
+        _graph: &Graph,
+        (_k, _v): (usize, usize),
+        _errors: &mut Errors,
     ) -> (usize, usize) {
-        let _ = (node, graph, errors);
-        let _ = (k, v);
         let v2 = t.fresh(None);
         (t.fresh(None), t.fresh_optional(v2))
     }
