@@ -865,6 +865,81 @@ fn reduce_time_limited_topology() -> impl Topology {
     builder.build()
 }
 
+fn text(x: &Option<String>) -> &str {
+    x.as_deref().unwrap_or("null")
+}
+
+#[weir::topology]
+fn stream_table_join_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let table = builder.table::<Option<String>, String>("table-in");
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .join(table, |v: &Option<String>, t: &String| {
+            format!("{}+{t}", text(v))
+        })
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn stream_table_left_join_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let table = builder.table::<Option<String>, String>("table-in");
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .left_join(
+            table,
+            |k: &Option<String>, v: &Option<String>, t: Option<&String>| {
+                format!(
+                    "{}:{}+{}",
+                    text(k),
+                    text(v),
+                    t.map_or("null", |t| t.as_str())
+                )
+            },
+        )
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn stream_table_join_rekeyed_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let table = builder.table::<Option<String>, String>("table-in");
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        .select_key(|k, v| match v {
+            Some(v) => v.chars().next().map(|c| c.to_string()),
+            None => k.clone(),
+        })
+        .join(
+            table,
+            |k: &Option<String>, v: &Option<String>, t: &String| {
+                format!("{}:{}+{t}", text(k), text(v))
+            },
+        )
+        .to("out");
+    builder.build()
+}
+
+#[weir::topology]
+fn stream_table_left_join_to_table_topology() -> impl Topology {
+    let builder = StreamsBuilder::new();
+    let table = builder
+        .stream::<Option<String>, Option<String>>("table-in")
+        .map_values(|v| upper(v))
+        .to_table();
+    builder
+        .stream::<Option<String>, Option<String>>("in")
+        // The table's value type is the stream's, inferred: `Option<String>`.
+        .left_join(table, |v: &Option<String>, t: Option<&Option<String>>| {
+            format!("{}+{}", text(v), t.map_or("null", |t| text(t)))
+        })
+        .to("out");
+    builder.build()
+}
+
 #[weir::topology]
 fn table_filter_topology() -> impl Topology {
     let builder = StreamsBuilder::new();
@@ -1513,6 +1588,38 @@ const SPECS: &[Spec] = &[
         weir: |i, c, _| drive(cogroup_topology(), i, c),
         feature: "cogroup(groupByKey, groupBy).aggregate()",
         inputs: &["left", "right"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "stream_table_join",
+        weir: |i, c, _| drive(stream_table_join_topology(), i, c),
+        feature: "stream.join(table)",
+        inputs: &["in", "table-in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "stream_table_left_join",
+        weir: |i, c, _| drive(stream_table_left_join_topology(), i, c),
+        feature: "stream.leftJoin(table), joiner with key (null keys join)",
+        inputs: &["in", "table-in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "stream_table_join_rekeyed",
+        weir: |i, c, _| drive(stream_table_join_rekeyed_topology(), i, c),
+        feature: "selectKey then join(table) (repartition)",
+        inputs: &["in", "table-in"],
+        outputs: &["out"],
+        gen: GEN,
+    },
+    Spec {
+        name: "stream_table_left_join_to_table",
+        weir: |i, c, _| drive(stream_table_left_join_to_table_topology(), i, c),
+        feature: "stream.leftJoin(stream.toTable())",
+        inputs: &["in", "table-in"],
         outputs: &["out"],
         gen: GEN,
     },

@@ -43,9 +43,13 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
             }
         }
     }
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    // A repartition's name is its topic's prefix (its processors are
+    // `<name>-repartition-sink`, `-source`, `-filter`): repartitions share
+    // names only among themselves.
+    let mut seen: HashMap<(bool, &str), usize> = HashMap::new();
     for node in &graph.nodes {
-        if let Some(&first) = seen.get(node.name.as_str()) {
+        let key = (node.kind.op().boundary(), node.name.as_str());
+        if let Some(&first) = seen.get(&key) {
             errors.at(
                 node.span,
                 format!(
@@ -55,7 +59,7 @@ pub fn check(graph: &Graph, fn_name: &syn::Ident, errors: &mut Errors) {
                 ),
             );
         } else {
-            seen.insert(&node.name, node.id);
+            seen.insert(key, node.id);
         }
     }
 }

@@ -56,8 +56,9 @@ pub struct Description {
     #[allow(clippy::type_complexity)]
     pub stores: Vec<(String, usize, usize, bool, StoreKind, Option<String>)>,
     /// Per sub-topology: whether it needs the clocks (user processors,
-    /// final results) and whether it has cached stores.
-    pub sub_flags: Vec<(bool, bool)>,
+    /// final results), whether it has cached stores, and whether its input
+    /// topics must be co-partitioned (joins).
+    pub sub_flags: Vec<(bool, bool, bool)>,
     /// Rewrites applied.
     pub rewrites: Vec<Rewrite>,
 }
@@ -219,7 +220,11 @@ pub fn describe(name: &str, graph: &Graph, plan: &Plan, rewrites: Vec<Rewrite>) 
                     .iter()
                     .any(|&n| graph.nodes[n].kind.op().clocked());
                 let cached = plan.stores.iter().any(|st| st.sub == sub.id && st.cached);
-                (clocked, cached)
+                let copartitioned = sub
+                    .nodes
+                    .iter()
+                    .any(|&n| graph.nodes[n].kind.op().copartitions());
+                (clocked, cached, copartitioned)
             })
             .collect(),
         rewrites,

@@ -15,7 +15,7 @@ impl Description {
     /// The `Plan` static for the runtime.
     pub fn plan_tokens(&self, p: &TokenStream) -> TokenStream {
         let name = &self.name;
-        let subs = self.entries.iter().zip(&self.sub_flags).map(|(entries, &(clocked, cached))| {
+        let subs = self.entries.iter().zip(&self.sub_flags).map(|(entries, &(clocked, cached, copartitioned))| {
             let sources = entries.iter().map(|(name, topics)| {
                 let topics = topics.iter().map(|t| match t {
                     TopicName::Named(n) => quote!(#p::TopicRef::Named(#n)),
@@ -23,7 +23,7 @@ impl Description {
                 });
                 quote!(#p::SourcePlan { name: #name, topics: &[#(#topics),*] })
             });
-            quote!(#p::SubTopologyPlan { copartitioned: false, sources: &[#(#sources),*], clocked: #clocked, cached: #cached })
+            quote!(#p::SubTopologyPlan { copartitioned: #copartitioned, sources: &[#(#sources),*], clocked: #clocked, cached: #cached })
         });
         let internal = self.internal.iter().map(|(name, partitions, writer, kind)| {
             let partitions = match partitions {

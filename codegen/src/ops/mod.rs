@@ -12,6 +12,7 @@
 
 pub mod aggregate;
 pub mod dsl;
+pub mod join_table;
 pub mod merge;
 pub mod process;
 pub mod repartition;
@@ -81,6 +82,18 @@ pub trait Operator {
     /// fan-out: clones), rather than one of them (a split).
     fn fans_out(&self) -> bool {
         true
+    }
+
+    /// The table whose store it reads (a join's): the table is then
+    /// materialized.
+    fn reads_table(&self) -> Option<NodeId> {
+        None
+    }
+
+    /// Whether its sub-topology's input topics must be co-partitioned (a
+    /// join's), checked at start-up against the broker.
+    fn copartitions(&self) -> bool {
+        false
     }
 
     /// Whether a fan-out may lend it the record instead of a clone.
@@ -259,6 +272,7 @@ declare_ops! {
     TableFilter(table::TableFilter),
     TableMapValues(table::TableMapValues),
     Suppress(suppress::Suppress),
+    StreamTableJoin(join_table::StreamTableJoin),
     }
     dsl [
         source::DSL,
@@ -272,5 +286,6 @@ declare_ops! {
         repartition::DSL,
         sink::DSL,
         suppress::DSL,
+        join_table::DSL,
     ]
 }

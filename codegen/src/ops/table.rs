@@ -256,8 +256,13 @@ impl Operator for TableSource {
     }
 
     fn stores(&self, node: &Node, graph: &Graph) -> Vec<StoreUse> {
-        // Materialized when a `group_by` downstream needs its old values.
-        if !crate::plan::needs_old_values(graph, node.id) {
+        // Materialized when a `group_by` downstream needs its old values,
+        // or a join reads it.
+        let joined = graph
+            .nodes
+            .iter()
+            .any(|n| n.kind.op().reads_table() == Some(node.id));
+        if !joined && !crate::plan::needs_old_values(graph, node.id) {
             return Vec::new();
         }
         vec![StoreUse::Owns {
@@ -319,7 +324,7 @@ impl Emitter<'_> {
                 let (_, inner) = self.plan.types.node[node];
                 let inner = match self.plan.types.optional_inner(inner) {
                     Some(i) => self.ty(i, &mut Generics::default()),
-                    None => quote!(_),
+                    None => self.ty(inner, &mut Generics::default()),
                 };
                 quote! {
                     if !#p::Serde::is_null(&k) {

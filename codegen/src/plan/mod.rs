@@ -194,6 +194,16 @@ pub fn plan(graph: &Graph, errors: &mut Errors) -> Plan {
             parent[a.max(b)] = a.min(b);
         }
     }
+    // A node sharing another's store runs in its sub-topology (a join, in
+    // its table's; each task has its own instance of a store).
+    for node in &graph.nodes {
+        for store in node.kind.op().stores(node, graph) {
+            if let StoreUse::Shares(owner) = store {
+                let (a, b) = (find(&mut parent, node.id), find(&mut parent, owner));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
     // A repartition's children that share no other edge form their own group;
     // children of one repartition are joined (they read one topic).
     for node in &graph.nodes {

@@ -16,6 +16,7 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
@@ -445,6 +446,27 @@ public final class Topologies {
             .to("out"));
 
         // -- tables (a null value is a tombstone)
+        // -- stream-table joins (only stream records trigger)
+        define("stream_table_join", b -> {
+            final KTable<String, String> table = b.table("table-in");
+            in(b, "in").join(table, (v, t) -> v + "+" + t).to("out");
+        });
+        define("stream_table_left_join", b -> {
+            final KTable<String, String> table = b.table("table-in");
+            in(b, "in").leftJoin(table, (k, v, t) -> k + ":" + v + "+" + t).to("out");
+        });
+        define("stream_table_join_rekeyed", b -> {
+            final KTable<String, String> table = b.table("table-in");
+            in(b, "in")
+                .selectKey((k, v) -> v == null ? k : v.isEmpty() ? null : v.substring(0, 1))
+                .join(table, (k, v, t) -> k + ":" + v + "+" + t)
+                .to("out");
+        });
+        define("stream_table_left_join_to_table", b -> {
+            final KTable<String, String> table = in(b, "table-in").mapValues(v -> upper(v)).toTable();
+            in(b, "in").leftJoin(table, (v, t) -> v + "+" + t).to("out");
+        });
+
         define("table_filter", b -> b.<String, String>table("in")
             .filter((k, v) -> charCount(v) % 2 == 0)
             .toStream()
