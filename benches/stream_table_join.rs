@@ -10,19 +10,22 @@
 //!
 //! Run: `cargo bench --bench stream_table_join`
 
+#[path = "support/stateful.rs"]
+mod stateful;
 #[path = "support/mod.rs"]
 mod support;
+
+use stateful::{Checksum, TempDir};
 
 use criterion::{criterion_group, BatchSize, Criterion, SamplingMode, Throughput};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
-use weir::plan::{SinkTopic, TopicRef};
+use weir::plan::TopicRef;
 use weir::prelude::*;
 use weir::record::SourceRecord;
 use weir::store::{Backend, TaskDirectory};
-use weir::{Headers, ProcessError, RecordCollector, RecordContext};
+use weir::{Headers, RecordContext};
 
 /// Table keys.
 const KEYS: u64 = 100_000;
@@ -62,91 +65,6 @@ fn profile(key: u64) -> ([u8; 8], [u8; 8], i64) {
     )
 }
 
-/// Takes every produced record the way a producer does (as in
-/// `fused_chain.rs`): appends key, value and timestamp to a batch buffer,
-/// folding what it flushes into a checksum so no work can be elided.
-struct Checksum {
-    batch: Vec<u8>,
-    records: u64,
-    sum: u64,
-}
-
-impl Default for Checksum {
-    fn default() -> Self {
-        Checksum {
-            batch: Vec::with_capacity(1 << 16),
-            records: 0,
-            sum: 0,
-        }
-    }
-}
-
-impl Checksum {
-    #[inline]
-    fn add(&mut self, key: Option<&[u8]>, value: Option<&[u8]>, timestamp: i64) {
-        self.records += 1;
-        self.batch.extend_from_slice(key.unwrap_or_default());
-        self.batch.extend_from_slice(value.unwrap_or_default());
-        self.batch.extend_from_slice(&timestamp.to_le_bytes());
-        if self.batch.len() >= (1 << 16) - 64 {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        let words = self
-            .batch
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()));
-        self.sum = words.fold(self.sum, |a, w| a.rotate_left(7) ^ u64::from(w));
-        self.batch.clear();
-    }
-
-    fn finish(mut self) -> Self {
-        self.flush();
-        self
-    }
-}
-
-impl RecordCollector for Checksum {
-    #[inline]
-    fn send(
-        &mut self,
-        _topic: SinkTopic<'_>,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        context: &RecordContext<'_>,
-    ) -> Result<(), ProcessError> {
-        self.add(key, value, context.timestamp);
-        Ok(())
-    }
-    fn print(&mut self, _line: std::fmt::Arguments<'_>) {}
-}
-
-/// A task directory of its own under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "weir-bench-join-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("creates the task directory");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The compiled topology with its table loaded, the index of its stream
 /// source, and its task directory (dropped after it).
 struct Task<T> {
@@ -164,7 +82,7 @@ fn source_index(plan: &weir::plan::Plan, topic: &str) -> usize {
 }
 
 fn task(backend: Backend) -> Task<impl Topology> {
-    let dir = TempDir::new();
+    let dir = TempDir::new("join");
     let mut topology = enrich();
     let plan = topology.plan();
     assert_eq!(plan.subtopologies.len(), 1, "the join runs with its table");

@@ -24,13 +24,16 @@
 //!
 //! Run: `cargo bench --bench windowed_count`
 
+#[path = "support/stateful.rs"]
+mod stateful;
 #[path = "support/mod.rs"]
 mod support;
+
+use stateful::{Checksum, TempDir};
 
 use criterion::{criterion_group, BatchSize, Criterion, SamplingMode, Throughput};
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use weir::plan::SinkTopic;
 use weir::prelude::*;
@@ -104,92 +107,6 @@ fn input_of(i: u64, keys: u64) -> ([u8; 8], [u8; 8], i64) {
     ((z % keys).to_be_bytes(), i.to_be_bytes(), i as i64)
 }
 
-/// Takes every produced record (output and changelog) the way a producer
-/// does: appends key, value and timestamp to a batch buffer (flushed every
-/// 64 KiB), folding what it flushes into a checksum so no work can be
-/// elided. As in `fused_chain.rs`.
-struct Checksum {
-    batch: Vec<u8>,
-    records: u64,
-    sum: u64,
-}
-
-impl Default for Checksum {
-    fn default() -> Self {
-        Checksum {
-            batch: Vec::with_capacity(1 << 16),
-            records: 0,
-            sum: 0,
-        }
-    }
-}
-
-impl Checksum {
-    #[inline]
-    fn add(&mut self, key: Option<&[u8]>, value: Option<&[u8]>, timestamp: i64) {
-        self.records += 1;
-        self.batch.extend_from_slice(key.unwrap_or_default());
-        self.batch.extend_from_slice(value.unwrap_or_default());
-        self.batch.extend_from_slice(&timestamp.to_le_bytes());
-        if self.batch.len() >= (1 << 16) - 64 {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        let words = self
-            .batch
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default()));
-        self.sum = words.fold(self.sum, |a, w| a.rotate_left(7) ^ u64::from(w));
-        self.batch.clear();
-    }
-
-    fn finish(mut self) -> Self {
-        self.flush();
-        self
-    }
-}
-
-impl RecordCollector for Checksum {
-    #[inline]
-    fn send(
-        &mut self,
-        _topic: SinkTopic<'_>,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        context: &RecordContext<'_>,
-    ) -> Result<(), ProcessError> {
-        self.add(key, value, context.timestamp);
-        Ok(())
-    }
-    fn print(&mut self, _line: std::fmt::Arguments<'_>) {}
-}
-
-/// A task directory of its own under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "weir-bench-windowed-count-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("creates the task directory");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// An initialised topology and its task directory (dropped after it, so
 /// RocksDB is closed before its files are removed).
 struct Task<T> {
@@ -200,7 +117,7 @@ struct Task<T> {
 /// An initialised topology: its window store on `backend`, its record
 /// cache `cache_bytes` large (0: none).
 fn task<T: Topology>(mut topology: T, backend: Backend, cache_bytes: usize) -> Task<T> {
-    let dir = TempDir::new();
+    let dir = TempDir::new("windowed-count");
     let plan = topology.plan();
     let cx = topology.context(0).expect("sub-topology 0");
     cx.open_stores(plan, 0, &TaskDirectory(dir.0.clone()), Some(backend))

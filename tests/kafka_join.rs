@@ -4,13 +4,11 @@
 //! the consumer fetched them in; topics that are not co-partitioned stop
 //! the application at start-up with a clear error.
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::Message;
-use std::time::{Duration, Instant};
+#[path = "support/broker.rs"]
+mod broker;
+
+use broker::{config, consume, kafka, produce};
 use weir::prelude::*;
-use weir_test_kafka::LocalKafka;
 
 #[weir::topology]
 fn enrich() -> impl Topology {
@@ -32,63 +30,6 @@ fn enrich_mismatched() -> impl Topology {
         .join(regions, |click, region| format!("{click}@{region}"))
         .to("kjm-out");
     builder.build()
-}
-
-fn kafka() -> &'static LocalKafka {
-    weir::init_logging();
-    LocalKafka::shared().expect("a local Kafka broker (needs Java 17 and Maven)")
-}
-
-/// Produces `(partition, key, value, timestamp)` records to `topic`.
-fn produce(kafka: &LocalKafka, topic: &str, records: &[(i32, String, String, i64)]) {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka.bootstrap_servers())
-        .create()
-        .unwrap();
-    for (partition, key, value, ts) in records {
-        let record = BaseRecord::to(topic)
-            .partition(*partition)
-            .key(key.as_bytes())
-            .payload(value.as_bytes())
-            .timestamp(*ts);
-        producer.send(record).map_err(|(e, _)| e).unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
-}
-
-/// Reads `count` records of `topic`: (key, value, timestamp), in order.
-fn consume(kafka: &LocalKafka, topic: &str, count: usize) -> Vec<(String, String, i64)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka.bootstrap_servers())
-        .set("group.id", format!("reader-{topic}"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while out.len() < count && Instant::now() < deadline {
-        if let Some(m) = consumer.poll(Duration::from_millis(200)) {
-            let m = m.unwrap();
-            out.push((
-                String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
-                String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
-                m.timestamp().to_millis().unwrap(),
-            ));
-        }
-    }
-    assert_eq!(out.len(), count, "records on {topic}");
-    out
-}
-
-fn config(kafka: &LocalKafka, app: &str) -> StreamsConfig {
-    let mut c = StreamsConfig::new(app);
-    c.set("bootstrap.servers", &kafka.bootstrap_servers())
-        .unwrap();
-    c.set("commit.interval.ms", "500").unwrap();
-    c.max_idle_ms = Some(3_000);
-    c
 }
 
 #[test]
